@@ -1,0 +1,52 @@
+"""tinygrad_act: a micrograd-style autograd engine built around "Derivatives of activation functions".
+
+>>> from tinygrad_act import Value
+>>> a = Value(0.0).sigmoid()
+>>> a.backward()
+>>> a.data
+0.5
+"""
+
+from tinygrad_act.activations import (
+    ACTIVATIONS,
+    Activation,
+    elu,
+    exp,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    register_activation,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+    unregister_activation,
+)
+from tinygrad_act.engine import Value, enable_grad, gradients, is_grad_enabled, no_grad
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "Value",
+    "elu",
+    "enable_grad",
+    "exp",
+    "gelu",
+    "gradients",
+    "is_grad_enabled",
+    "leaky_relu",
+    "log_softmax",
+    "no_grad",
+    "register_activation",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
+    "unregister_activation",
+]

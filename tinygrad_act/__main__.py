@@ -1,0 +1,5 @@
+import sys
+
+from tinygrad_act.cli import main
+
+sys.exit(main())

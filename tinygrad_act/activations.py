@@ -1,0 +1,319 @@
+"""The lecture's table: every activation's forward formula g(z) and its local gradient g'(z).
+
+Notation, as on the slide ("Derivatives of activation functions", deeplearning.ai C1W3L08):
+
+    z    the activation's input
+    a    its output, a = g(z)
+    g'   the local gradient da/dz, written with `a` wherever the lecture does: the forward pass
+         already computed a, so the backward pass gets the slope almost for free
+
+The engine multiplies g' by the upstream gradient; the table holds only the local slope.
+A derivative runs on floats and arrays in a plain backward pass and on `Value`s when
+``backward(create_graph=True)`` differentiates the backward pass itself, so the formulas use
+arithmetic operators and the helpers ``exp``, ``tanh``, ``sigmoid`` and ``where`` below, which work
+on all three. A branch mask such as ``z >= 0`` is a constant: no gradient flows through the choice.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinygrad_act.engine import Value, _ActivationRule, _exp
+
+# --------------------------------------------------------------------------------------------------
+# Forward formulas on raw data: a Python float (scalar path) or an ndarray.
+
+
+def _sigmoid(z):
+    # Stable for any z: only e^-|z| is ever computed, and it cannot overflow.
+    if type(z) is float:
+        if z >= 0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+    e = np.exp(-np.abs(z))
+    r = 1 / (1 + e)
+    return np.where(z >= 0, r, e * r)
+
+
+def _tanh(z):
+    return math.tanh(z) if type(z) is float else np.tanh(z)
+
+
+def _relu(z):
+    return max(z, 0.0) if type(z) is float else np.maximum(z, 0)
+
+
+def _leaky_relu(z, slope=0.01):
+    if type(z) is float:
+        return z if z >= 0 else slope * z
+    return np.where(z >= 0, z, slope * z)
+
+
+def _softplus(z):
+    # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): no overflow for large z, no cancellation.
+    if type(z) is float:
+        return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _elu(z, alpha=1.0):
+    if type(z) is float:
+        return z if z > 0 else alpha * math.expm1(z)
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+
+
+def _silu(z):
+    return z * _sigmoid(z)
+
+
+_GELU_C = math.sqrt(2 / math.pi)
+_GELU_K = 0.044715
+
+
+def _gelu(z):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return 0.5 * z * (1 + tanh(_GELU_C * (z + _GELU_K * z * z * z)))
+
+
+def _softmax(z, axis=-1):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))  # shifting by the max keeps e^z finite
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _log_softmax(z, axis=-1):
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+# --------------------------------------------------------------------------------------------------
+# Math that works on a float, an array or a Value (then it records the graph).
+
+
+def exp(x):
+    """e^x of a float, an array or a Value."""
+    return _exp(x)
+
+
+def tanh(x):
+    """tanh of a float, an array or a Value."""
+    return x.tanh() if isinstance(x, Value) else _tanh(x)
+
+
+def sigmoid(x):
+    """1/(1+e^-x) of a float, an array or a Value, computed stably for any x.
+
+    >>> sigmoid(0.0)
+    0.5
+    >>> sigmoid(Value(0.0))
+    Value(data=0.5, grad=0)
+    """
+    return x.sigmoid() if isinstance(x, Value) else _sigmoid(x)
+
+
+def where(condition, x, y):
+    """x where `condition` holds, else y. The condition is a constant; x and y may be Values."""
+    if isinstance(condition, (bool, np.bool_)):
+        return x if condition else y
+    if isinstance(x, Value) or isinstance(y, Value):
+        return x * condition + y * ~condition
+    return np.where(condition, x, y)
+
+
+# --------------------------------------------------------------------------------------------------
+# The registry
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One row of the table: the forward formula, its local gradient, and how to show it.
+
+    derivative(z, a, **params) -> g'(z), elementwise; or, for an activation that is not elementwise
+    (softmax), vjp(g, z, a, **params) -> dL/dz. `formula` is g' as the lecture writes it, shown in
+    drawings and tables; `kinks` lists the inputs where g' jumps (gradcheck explains them).
+    """
+
+    name: str
+    forward: object
+    derivative: object = None
+    vjp: object = None
+    formula: str = ""
+    kinks: tuple = ()
+    tensor_only: bool = False
+    defaults: dict = field(default_factory=dict)
+    rule: object = field(default=None, repr=False, compare=False)
+
+    def bind(self, params):
+        """The parameters of one call, with the defaults filled in."""
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            accepted = ", ".join(self.defaults) or "no parameters"
+            raise TypeError(f"{self.name} takes {accepted}; got {', '.join(sorted(unknown))}")
+        return {**self.defaults, **params} if params else self.defaults
+
+    def local_formula(self, **params):
+        """g'(z) as text, e.g. 'a(1-a)' or '1 if z≥0 else 0.01'."""
+        return self.formula.format(**self.bind(params))
+
+
+ACTIVATIONS: dict[str, Activation] = {}
+BUILTIN = (
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "softplus",
+    "elu",
+    "silu",
+    "gelu",
+    "softmax",
+    "log_softmax",
+)
+LECTURE = ("sigmoid", "tanh", "relu", "leaky_relu")  # the four on the slide
+
+
+def lookup(name):
+    """The registered activation called `name` (a clear error naming the known ones otherwise)."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        known = ", ".join(ACTIVATIONS)
+        raise ValueError(f"unknown activation {name!r}; registered: {known}") from None
+
+
+def register_activation(
+    name,
+    forward=None,
+    derivative=None,
+    *,
+    vjp=None,
+    formula=None,
+    kinks=(),
+    tensor_only=False,
+):
+    """Register an activation: its forward g(z) on floats and arrays, and its local gradient g'(z, a).
+
+    It becomes a `Value` method, a function in ``tinygrad_act``, and a row of `ACTIVATIONS`, which
+    gradcheck, the command line and the drawings read. Usable as a decorator on the forward.
+
+    >>> @register_activation("cube", derivative=lambda z, a: 3 * z**2, formula="3z²")
+    ... def cube(z):
+    ...     return z * z * z
+    >>> x = Value(2.0)
+    >>> y = x.cube()
+    >>> y.backward()
+    >>> y.data, x.grad
+    (8.0, 12.0)
+    >>> unregister_activation("cube")
+    """
+    if forward is None:
+        return lambda fn: register_activation(
+            name, fn, derivative, vjp=vjp, formula=formula, kinks=kinks, tensor_only=tensor_only
+        )
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"an activation name must be a Python identifier, got {name!r}")
+    if name in ACTIVATIONS:
+        raise ValueError(f"activation {name!r} is already registered")
+    if (derivative is None) == (vjp is None):
+        raise TypeError(f"activation {name!r} needs exactly one of derivative= or vjp=")
+    if name not in BUILTIN and hasattr(Value, name):
+        raise ValueError(f"{name!r} is already a Value attribute; choose another name")
+    if not callable(forward) or not callable(derivative or vjp):
+        raise TypeError(f"activation {name!r}: forward and the gradient must be callables")
+    defaults = {
+        p.name: p.default
+        for p in list(inspect.signature(forward).parameters.values())[1:]
+        if p.default is not inspect.Parameter.empty
+    }
+    spec = Activation(
+        name,
+        forward,
+        derivative,
+        vjp,
+        formula if formula is not None else name + "'",
+        tuple(float(k) for k in kinks),
+        tensor_only,
+        defaults,
+    )
+    object.__setattr__(spec, "rule", _ActivationRule(spec, defaults))
+    ACTIVATIONS[name] = spec
+    function = _function(name)
+    if name not in BUILTIN:  # user activations: a method and a package-level function, like ours
+        setattr(Value, name, _method(name))
+        setattr(sys.modules["tinygrad_act"], name, function)
+    return function
+
+
+def unregister_activation(name):
+    """Remove an activation registered by `register_activation` (the built-in ones stay)."""
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is built in and cannot be unregistered")
+    lookup(name)
+    del ACTIVATIONS[name]
+    delattr(Value, name)
+    package = sys.modules["tinygrad_act"]
+    if getattr(package, name, None) is not None:
+        delattr(package, name)
+
+
+def _method(name):
+    def method(self, **params):
+        return self.activate(name, **params)
+
+    method.__name__ = name
+    method.__doc__ = f"Apply the registered activation {name!r}."
+    return method
+
+
+def _function(name):
+    spec = ACTIVATIONS[name]
+
+    def function(z, **params):
+        if isinstance(z, Value):
+            return z.activate(name, **params)
+        return spec.forward(float(z) if isinstance(z, (int, float)) else np.asarray(z), **params)
+
+    function.__name__ = name
+    function.__doc__ = f"{name}(z): a Value for a Value (with the graph), else plain math."
+    return function
+
+
+def _gelu_derivative(z, a):
+    t = tanh(_GELU_C * (z + _GELU_K * z * z * z))
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_K * z * z)
+
+
+# --------------------------------------------------------------------------------------------------
+# The table. Read it against the slide: sigmoid' = a(1-a), tanh' = 1-a², ReLU' and Leaky ReLU' by cases.
+# NOTE: at exactly z = 0 the lecture takes the ReLU and Leaky ReLU slope to be 1 (z >= 0);
+# PyTorch and micrograd use 0 for ReLU and PyTorch uses the slope for Leaky ReLU.
+
+# fmt: off
+register_activation("sigmoid",     _sigmoid,     lambda z, a: a * (1 - a),                       formula="a(1-a)")
+register_activation("tanh",        _tanh,        lambda z, a: 1 - a**2,                          formula="1-a²")
+register_activation("relu",        _relu,        lambda z, a: where(z >= 0, 1.0, 0.0),           formula="1 if z≥0 else 0",         kinks=[0])
+register_activation("leaky_relu",  _leaky_relu,  lambda z, a, slope: where(z >= 0, 1.0, slope),  formula="1 if z≥0 else {slope}",   kinks=[0])
+register_activation("softplus",    _softplus,    lambda z, a: sigmoid(z),                        formula="σ(z)")
+register_activation("elu",         _elu,         lambda z, a, alpha: where(z >= 0, 1.0, a + alpha), formula="1 if z≥0 else a+{alpha}", kinks=[0])
+register_activation("silu",        _silu,        lambda z, a: sigmoid(z) * (1 + z * (1 - sigmoid(z))), formula="σ(z)(1+z(1-σ(z)))")
+register_activation("gelu",        _gelu,        _gelu_derivative,                               formula="½(1+t)+½z(1-t²)√(2/π)(1+3·0.044715z²)")
+register_activation("softmax",     _softmax,     vjp=lambda g, z, a, axis: a * (g - (g * a).sum(axis=axis, keepdims=True)),
+                    formula="a(g-Σga)", tensor_only=True)
+register_activation("log_softmax", _log_softmax, vjp=lambda g, z, a, axis: g - exp(a) * g.sum(axis=axis, keepdims=True),
+                    formula="g-e^a·Σg", tensor_only=True)
+# fmt: on
+
+# The public functions: tinygrad_act.sigmoid(v) is v.sigmoid() for a Value, plain math otherwise.
+relu = _function("relu")
+leaky_relu = _function("leaky_relu")
+softplus = _function("softplus")
+elu = _function("elu")
+silu = _function("silu")
+gelu = _function("gelu")
+softmax = _function("softmax")
+log_softmax = _function("log_softmax")
