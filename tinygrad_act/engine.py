@@ -94,10 +94,14 @@ def _as_data(x):
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as err:
-        raise ValueError(f"Value takes {_ACCEPTED}; got a ragged or malformed {type(x).__name__}: {err}") from None
+        raise ValueError(
+            f"Value takes {_ACCEPTED}; got a ragged or malformed {type(x).__name__}: {err}"
+        ) from None
     kind = arr.dtype.kind
     if arr.dtype in (np.float32, np.float64):
-        return np.array(arr, copy=True)  # our own copy: in-place updates never touch the caller's array
+        return np.array(
+            arr, copy=True
+        )  # our own copy: in-place updates never touch the caller's array
     if kind in "biuf":
         return arr.astype(np.float64)
     raise TypeError(f"Value takes {_ACCEPTED}; got an array of dtype {arr.dtype}")
@@ -451,7 +455,9 @@ class Value:
         if type(self.data) is float:
             return self.data
         if self.data.size != 1:
-            raise ValueError(f"item() needs a Value with one element; this one has shape {self.shape}")
+            raise ValueError(
+                f"item() needs a Value with one element; this one has shape {self.shape}"
+            )
         return float(self.data.reshape(()))
 
     def __float__(self):
@@ -573,7 +579,9 @@ class Value:
         other = _lift(other, self)
         for v in (self, other):
             if v.ndim == 0:
-                raise ValueError(f"@: needs operands with at least 1 dimension, got shape {v.shape}")
+                raise ValueError(
+                    f"@: needs operands with at least 1 dimension, got shape {v.shape}"
+                )
         try:
             data = self.data @ other.data
         except ValueError:
@@ -647,7 +655,9 @@ class Value:
         try:
             data = np.broadcast_to(self.data, shape)
         except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast shape {self.shape} to {shape}") from None
+            raise ValueError(
+                f"broadcast_to: cannot broadcast shape {self.shape} to {shape}"
+            ) from None
         return _make(np.array(data), (self,), "broadcast", _broadcast_rule)
 
     def __getitem__(self, index):
@@ -801,7 +811,7 @@ def _reduce_to(g, node):
 def _backprop(root, seed, create_graph):
     """Yield (node, dL/dnode) in reverse topological order, each gradient complete when yielded."""
     grads = {root: seed}
-    with np.errstate(all="ignore"), (enable_grad() if create_graph else no_grad()):
+    with np.errstate(all="ignore"), enable_grad() if create_graph else no_grad():
         for node in reversed(_topological_order(root)):
             g = grads.pop(node)
             yield node, g
@@ -870,7 +880,9 @@ def _check_axis(axis, ndim, op):
     if axes is not None:
         for a in axes:
             if not -ndim <= a < max(ndim, 1):
-                raise ValueError(f"{op}: axis {a} is out of range for a Value with {ndim} dimensions")
+                raise ValueError(
+                    f"{op}: axis {a} is out of range for a Value with {ndim} dimensions"
+                )
     return tuple(axis) if isinstance(axis, list) else axis
 
 
