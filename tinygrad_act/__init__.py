@@ -25,6 +25,7 @@ from tinygrad_act.activations import (
     unregister_activation,
 )
 from tinygrad_act.engine import Value, enable_grad, gradients, is_grad_enabled, no_grad
+from tinygrad_act.functional import grad, value_and_grad
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "enable_grad",
     "exp",
     "gelu",
+    "grad",
     "gradients",
     "is_grad_enabled",
     "leaky_relu",
@@ -49,4 +51,5 @@ __all__ = [
     "softplus",
     "tanh",
     "unregister_activation",
+    "value_and_grad",
 ]

@@ -1,0 +1,279 @@
+"""Safe expressions for the ``graph`` command: text such as ``"tanh(x*w + b)"`` into a `Value` graph.
+
+The text is parsed with Python's `ast` and checked against a whitelist before anything is built:
+names, numbers, ``+ - * / **``, unary minus, parentheses, and calls with one argument to ``exp``,
+``log`` or a registered activation. Nothing is ever passed to ``eval`` or ``exec``. Every refusal is
+an `ExpressionError` (a ``ValueError``) with a one-line message naming what is not allowed.
+
+Limits keep hostile input cheap: the text length, the nesting depth and the number of syntax nodes
+are capped, and a constant exponent is checked against `MAX_EXPONENT` before the power is taken.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+from tinygrad_act import activations
+from tinygrad_act.engine import Value, no_grad
+
+MAX_LENGTH = 1000  # characters of text
+MAX_DEPTH = 100  # nesting of the syntax tree
+MAX_NODES = 600  # syntax nodes in the whole expression
+MAX_EXPONENT = 1024  # |p| of a constant exponent: 2.0**1024 already overflows a float
+
+_FUNCTIONS = ("exp", "log")
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+# What the rejected syntax is called in messages, for the constructs people actually try.
+_NAMES = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "subscripts",
+    ast.Lambda: "lambda",
+    ast.Compare: "comparisons",
+    ast.BoolOp: "and/or",
+    ast.IfExp: "if/else expressions",
+    ast.List: "lists",
+    ast.Tuple: "tuples",
+    ast.Set: "sets",
+    ast.Dict: "dicts",
+    ast.JoinedStr: "f-strings",
+    ast.NamedExpr: "assignment (:=)",
+    ast.Starred: "starred arguments",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "generator expressions",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "slices",
+    ast.FloorDiv: "the operator //",
+    ast.Mod: "the operator %",
+    ast.MatMult: "the operator @",
+    ast.LShift: "the operator <<",
+    ast.RShift: "the operator >>",
+    ast.BitOr: "the operator |",
+    ast.BitAnd: "the operator &",
+    ast.BitXor: "the operator ^",
+    ast.UAdd: "unary +",
+    ast.Not: "not",
+    ast.Invert: "the operator ~",
+}
+
+
+class ExpressionError(ValueError):
+    """An expression that is not allowed, cannot be parsed, or names a variable with no value."""
+
+
+def allowed_functions():
+    """The function names an expression may call: exp, log and every registered activation.
+
+    >>> allowed_functions()[:4]
+    ('exp', 'log', 'sigmoid', 'tanh')
+    """
+    return _FUNCTIONS + tuple(activations.ACTIVATIONS)
+
+
+def parse_expression(text, variables=None):
+    """Build the `Value` graph of `text`; each variable becomes a leaf Value labelled with its name.
+
+    A number in the text becomes a constant leaf, as the engine lifts numbers; a constant exponent
+    stays a plain number, so ``x**2`` is the op ``**2`` as in Python.
+
+    >>> n = parse_expression("tanh(x*w + b)", {"x": 2, "w": -3, "b": 6.8813735870195432})
+    >>> n._op, round(n.data, 4)
+    ('tanh', 0.7071)
+    >>> parse_expression("__import__('os')", {})
+    Traceback (most recent call last):
+    ...
+    tinygrad_act.expression.ExpressionError: not allowed: a call to '__import__' (allowed: exp, log, sigmoid, tanh, relu, leaky_relu, softplus, elu, silu, gelu, softmax, log_softmax)
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"an expression is a str, not {type(text).__name__}")
+    tree = _parse(text)
+    _check(tree)
+    leaves = {}
+    for name, value in (variables or {}).items():
+        try:
+            leaves[name] = value if isinstance(value, Value) else Value(value, label=name)
+        except (TypeError, ValueError) as err:
+            raise ExpressionError(f"variable {name!r}: {_one_line(err)}") from None
+    missing = sorted(_variables(tree) - set(leaves))
+    if missing:
+        names = ", ".join(repr(m) for m in missing)
+        flags = " ".join(f"--set {m}=NUMBER" for m in missing)
+        plural = "s" if len(missing) > 1 else ""
+        raise ExpressionError(f"no value for variable{plural} {names} (give {flags})")
+    result = _Builder(leaves).build(tree.body)
+    return result if isinstance(result, Value) else Value(result)
+
+
+def parse_settings(items):
+    """``["x=2", "w=-3"]`` into ``{"x": 2.0, "w": -3.0}``: the ``--set NAME=NUMBER`` options.
+
+    >>> parse_settings(["x=2", "w=-3"])
+    {'x': 2.0, 'w': -3.0}
+    """
+    values = {}
+    for item in items:
+        name, sep, number = item.partition("=")
+        name, number = name.strip(), number.strip()
+        if not sep or not name.isidentifier():
+            raise ExpressionError(f"--set takes NAME=NUMBER, got {item!r}")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ExpressionError(f"--set {name}= takes a number, got {number!r}") from None
+        if not math.isfinite(value):
+            raise ExpressionError(f"--set {name}= takes a finite number, got {number!r}")
+        if name in values:
+            raise ExpressionError(f"--set {name} is given twice")
+        values[name] = value
+    return values
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _one_line(err):
+    return " ".join(str(err).split())
+
+
+def _parse(text):
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"expression too long: {len(text)} characters (limit {MAX_LENGTH})")
+    if not text.strip():
+        raise ExpressionError("the expression is empty")
+    try:
+        # Leading spaces would be an IndentationError; newlines inside brackets are fine.
+        return ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        raise ExpressionError(f"not a valid expression: {_one_line(err.msg)}") from None
+    except (ValueError, RecursionError, MemoryError):  # the parser's own stack gave out
+        raise ExpressionError("expression too deeply nested to parse") from None
+
+
+def _check(tree):
+    """Reject anything outside the whitelist, and oversized trees, before anything is built."""
+    count = 0
+    stack = [(tree.body, 1)]
+    allowed = set(allowed_functions())
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ExpressionError(f"expression too large: more than {MAX_NODES} syntax nodes")
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"expression nested too deeply (limit {MAX_DEPTH} levels)")
+        children = _allowed_children(node, allowed)
+        stack.extend((child, depth + 1) for child in reversed(children))
+
+
+def _allowed_children(node, allowed):
+    if isinstance(node, ast.Name):
+        return []
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if type(value) not in (int, float):
+            kind = {str: "strings", bytes: "bytes", bool: "True/False", complex: "complex numbers"}
+            raise ExpressionError(f"not allowed: {kind.get(type(value), repr(value))}")
+        return []
+    if isinstance(node, ast.BinOp):
+        if type(node.op) not in _BINARY:
+            raise ExpressionError(f"not allowed: {_NAMES.get(type(node.op), 'this operator')}")
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, ast.USub):
+            raise ExpressionError(f"not allowed: {_NAMES.get(type(node.op), 'this operator')}")
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        func = node.func
+        if not isinstance(func, ast.Name):
+            raise ExpressionError(
+                f"not allowed: a call to {ast.unparse(func)[:40]!r} (only plain function names)"
+            )
+        if func.id not in allowed:
+            raise ExpressionError(
+                f"not allowed: a call to {func.id!r} (allowed: {', '.join(allowed_functions())})"
+            )
+        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            raise ExpressionError(f"{func.id}() takes exactly one argument and no keywords")
+        return [node.args[0]]
+    what = _NAMES.get(type(node), type(node).__name__)
+    raise ExpressionError(f"not allowed: {what}")
+
+
+def _variables(tree):
+    """The names used as values: every Name except the function of a call (tanh in tanh(x))."""
+    callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in callees}
+
+
+class _Builder:
+    """Walks a checked tree bottom-up. The depth is capped, so plain recursion is safe here."""
+
+    def __init__(self, leaves):
+        self.leaves = leaves
+
+    def build(self, node):
+        if isinstance(node, ast.Name):
+            return self.leaves[node.id]
+        if isinstance(node, ast.Constant):
+            return Value(_number(node.value))
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.operand, ast.Constant):  # -3 is the number -3, not neg(3)
+                return Value(-_number(node.operand.value))
+            return _apply("-", lambda v: -v, self.build(node.operand))
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Pow) and _is_constant(node.right):
+                return self._power(node)
+            op = _BINARY[type(node.op)]
+            left, right = self.build(node.left), self.build(node.right)
+            return _apply(op, _OPERATORS[op], left, right)
+        name = node.func.id
+        arg = self.build(node.args[0])
+        if name in _FUNCTIONS:
+            return _apply(name, lambda v: getattr(v, name)(), arg)
+        return _apply(name, lambda v: v.activate(name), arg)
+
+    def _power(self, node):
+        with no_grad():  # the exponent is a number, as in Python's x**2: no nodes of its own
+            p = self.build(node.right).item()
+        if math.isnan(p):
+            raise ExpressionError("the exponent is not a number (nan)")
+        if abs(p) > MAX_EXPONENT:
+            raise ExpressionError(
+                f"exponent {p:g} is too large (constant exponents are limited to ±{MAX_EXPONENT})"
+            )
+        return _apply("**", lambda v: v**p, self.build(node.left))
+
+
+_OPERATORS = {
+    "+": lambda x, y: x + y,
+    "-": lambda x, y: x - y,
+    "*": lambda x, y: x * y,
+    "/": lambda x, y: x / y,
+    "**": lambda x, y: x**y,
+}
+
+
+def _apply(op, fn, *args):
+    try:
+        return fn(*args)
+    except (TypeError, ValueError, ArithmeticError) as err:  # e.g. softmax needs a tensor
+        raise ExpressionError(f"{op}: {_one_line(err)}") from None
+
+
+def _number(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ExpressionError("a number in the expression is too large for a float")
+    return number
+
+
+def _is_constant(node):
+    return not _variables(node)
