@@ -1,0 +1,700 @@
+"""Neural networks on the engine: modules, losses and optimizers.
+
+Two families share one `Module` base:
+
+- scalar networks in micrograd's vocabulary (`Neuron`, `Layer`, `MLP`), whose parameters are scalar
+  `Value`\\ s; they accept lists of scalar Values, numbers, or (for a whole batch at once) tensors;
+- tensor networks in PyTorch's vocabulary (`Linear`, `Sequential`, activation modules such as `ReLU`).
+
+Losses are written with the engine's ops, so their gradients come from backprop; the optimizers
+update scalar parameters (float ``data``) and tensor parameters (arrays, updated in place) alike.
+
+>>> import random
+>>> model = MLP(2, [4, 1], rng=random.Random(0))
+>>> model
+MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(4)]]
+>>> len(model.parameters())
+17
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zipfile
+
+import numpy as np
+
+from tinygrad_act.activations import lookup
+from tinygrad_act.engine import Value
+
+# --------------------------------------------------------------------------------------------------
+# Module
+
+
+class Module:
+    """Base of every network piece: finds its parameters, resets their gradients, saves and loads them.
+
+    Parameters are the `Value`\\ s held in attributes, directly, in sub-modules, or in lists of either;
+    their names are the attribute paths, e.g. ``layers.0.neurons.1.w.0`` or ``0.weight``.
+    """
+
+    def _members(self):
+        return vars(self).items()
+
+    def named_parameters(self):
+        """(name, Value) pairs in a stable order; a Value shared by two places is listed once."""
+        seen, found = set(), []
+        _collect(self, "", seen, found)
+        return found
+
+    def parameters(self):
+        """The trainable Values, in a stable order."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self):
+        """Reset the gradient of every parameter (micrograd's ``p.grad = 0``)."""
+        for p in self.parameters():
+            p.zero_grad()
+
+    def state_dict(self):
+        """A copy of every parameter as a numpy array, by name (a scalar becomes a 0-d array).
+
+        >>> Neuron(2, rng=random.Random(0)).state_dict()["b"]
+        array(0.)
+        """
+        return {name: np.array(p.data, copy=True) for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state):
+        """Copy parameters in from `state` (name -> array); nothing changes unless every name and shape fits.
+
+        >>> a, b = Neuron(3, rng=random.Random(1)), Neuron(3, rng=random.Random(2))
+        >>> b.load_state_dict(a.state_dict())
+        >>> [p.data for p in b.parameters()] == [p.data for p in a.parameters()]
+        True
+        """
+        params = dict(self.named_parameters())
+        problems = []
+        missing = [name for name in params if name not in state]
+        unexpected = [name for name in state if name not in params]
+        if missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        arrays = {}
+        for name, p in params.items():
+            if name not in state:
+                continue
+            arr = np.asarray(state[name])
+            if arr.dtype.kind not in "biuf":
+                problems.append(f"{name} holds dtype {arr.dtype}, not real numbers")
+            elif arr.shape != p.shape:
+                problems.append(f"{name} has shape {arr.shape}, the model expects {p.shape}")
+            arrays[name] = arr
+        if problems:
+            raise ValueError(
+                f"load_state_dict: the state does not fit {type(self).__name__}: "
+                + "; ".join(problems)
+            )
+        for name, p in params.items():
+            if p.is_scalar:
+                p.data = float(arrays[name])
+            else:
+                p.data[...] = arrays[name]  # in place: whoever holds the array sees the new values
+
+    def save(self, path):
+        """Write the parameters to `path` as an ``.npz`` archive (plain arrays, no pickle); returns path."""
+        with open(path, "wb") as f:
+            np.savez(f, **self.state_dict())
+        return path
+
+    def load(self, path):
+        """Read parameters written by `save`; returns self.
+
+        The file is read with ``allow_pickle=False``: a pickle or any object array is refused, never
+        executed. A corrupt file, a ``.npy`` array or wrong names or shapes give a `ValueError`.
+        """
+        # We open the file ourselves so that it is closed even when numpy gives up on it halfway.
+        with open(path, "rb") as f:
+            try:
+                archive = np.load(f, allow_pickle=False)
+                if not isinstance(archive, np.lib.npyio.NpzFile):
+                    raise ValueError(
+                        "it holds a single array, not an .npz archive of named parameters "
+                        "(write one with Module.save)"
+                    )
+                with archive:
+                    state = {name: archive[name] for name in archive.files}
+            except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
+                raise ValueError(f"cannot load parameters from {path}: {err}") from None
+        self.load_state_dict(state)
+        return self
+
+
+def _collect(obj, prefix, seen, found):
+    for name, member in obj._members():
+        _collect_member(member, prefix + str(name), seen, found)
+
+
+def _collect_member(member, name, seen, found):
+    if isinstance(member, Value):
+        if id(member) not in seen:
+            seen.add(id(member))
+            found.append((name, member))
+    elif isinstance(member, Module):
+        _collect(member, name + ".", seen, found)
+    elif isinstance(member, (list, tuple)):
+        for i, item in enumerate(member):
+            _collect_member(item, f"{name}.{i}", seen, found)
+
+
+# --------------------------------------------------------------------------------------------------
+# Scalar networks, micrograd-compatible: Neuron(nin, nonlin=True), Layer(nin, nout), MLP(nin, nouts)
+
+_DISPLAY = {
+    "relu": "ReLU",
+    "leaky_relu": "LeakyReLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "softplus": "Softplus",
+    "elu": "ELU",
+    "silu": "SiLU",
+    "gelu": "GELU",
+}
+
+
+def _display_name(name):
+    return _DISPLAY.get(name, name.title().replace("_", ""))
+
+
+def _elementwise(activation):
+    spec = lookup(activation)
+    if spec.tensor_only:
+        raise ValueError(
+            f"activation {activation!r} works on whole tensors only; a neuron needs an "
+            "elementwise one such as relu, tanh, sigmoid or leaky_relu"
+        )
+    return spec.name
+
+
+class Neuron(Module):
+    """One neuron: activation(w·x + b), weights uniform in [-1, 1] and bias 0 as in micrograd.
+
+    `rng` is a ``random.Random`` (Python's global generator by default, so ``random.seed`` gives
+    micrograd's weights). `x` is a list of scalar Values or numbers, or of tensors (a whole batch).
+
+    >>> n = Neuron(2, activation="tanh", rng=random.Random(0))
+    >>> n
+    TanhNeuron(2)
+    >>> out = n([1.0, -2.0])
+    >>> round(out.data, 6) == round(math.tanh(n.w[0].data - 2 * n.w[1].data), 6)
+    True
+    """
+
+    def __init__(self, nin, nonlin=True, activation="relu", rng=None):
+        rng = random if rng is None else rng
+        self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0)
+        self.nonlin = nonlin
+        self.activation = _elementwise(activation)
+
+    def __call__(self, x):
+        if len(x) != len(self.w):
+            raise ValueError(f"{self!r} takes {len(self.w)} inputs, got {len(x)}")
+        # The same sum, in the same order, as micrograd: b + w0*x0 + w1*x1 + ...
+        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
+        return act.activate(self.activation) if self.nonlin else act
+
+    def parameters(self):
+        return self.w + [self.b]
+
+    def __repr__(self):
+        kind = _display_name(self.activation) if self.nonlin else "Linear"
+        return f"{kind}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """`nout` neurons on the same inputs; one output is returned bare, as in micrograd.
+
+    >>> Layer(3, 2, activation="sigmoid", rng=random.Random(0))
+    Layer of [SigmoidNeuron(3), SigmoidNeuron(3)]
+    """
+
+    def __init__(self, nin, nout, **kwargs):
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+
+    def __call__(self, x):
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self):
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def __repr__(self):
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """Layers of neurons; every layer but the last uses `activation` (relu by default, as micrograd).
+
+    >>> model = MLP(2, [3, 1], activation="tanh", rng=random.Random(0))
+    >>> model
+    MLP of [Layer of [TanhNeuron(2), TanhNeuron(2), TanhNeuron(2)], Layer of [LinearNeuron(3)]]
+    """
+
+    def __init__(self, nin, nouts, activation="relu", rng=None):
+        sz = [nin] + list(nouts)
+        last = len(nouts) - 1
+        self.layers = [
+            Layer(sz[i], sz[i + 1], nonlin=i != last, activation=activation, rng=rng)
+            for i in range(len(nouts))
+        ]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def __repr__(self):
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+# --------------------------------------------------------------------------------------------------
+# Tensor networks, PyTorch's vocabulary
+
+# Xavier/Glorot keeps the variance of tanh and sigmoid layers (near-linear around 0) steady; He
+# doubles it for the ReLU family, which zeroes half of its inputs.
+_HE = ("relu", "leaky_relu", "elu", "silu", "gelu", "softplus")
+_XAVIER = ("sigmoid", "tanh")
+
+
+def init_for(activation):
+    """The initialisation suited to an activation: ``"xavier"`` for tanh/sigmoid, ``"he"`` otherwise.
+
+    >>> init_for("tanh"), init_for("relu")
+    ('xavier', 'he')
+    """
+    name = lookup(activation).name
+    return "xavier" if name in _XAVIER else "he"
+
+
+def _generator(rng):
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"rng takes a numpy Generator, an int seed or None, not {type(rng).__name__}")
+
+
+class Linear(Module):
+    """y = x @ weight + bias, with weight of shape (nin, nout) (x's rows are samples).
+
+    `init` is ``"he"`` (normal, std √(2/nin)), ``"xavier"`` (uniform ±√(6/(nin+nout))) or the name
+    of the activation that follows (then `init_for` picks). `rng` is a numpy Generator or a seed.
+
+    >>> layer = Linear(3, 2, init="tanh", rng=0)
+    >>> layer
+    Linear(nin=3, nout=2, bias=True)
+    >>> layer(Value(np.ones((5, 3)))).shape
+    (5, 2)
+    """
+
+    def __init__(self, nin, nout, bias=True, *, init="he", rng=None, dtype=np.float64):
+        rng = _generator(rng)
+        kind = init if init in ("he", "xavier") else _init_name(init)
+        if kind == "he":
+            w = rng.normal(0.0, math.sqrt(2.0 / nin), size=(nin, nout))
+        else:
+            bound = math.sqrt(6.0 / (nin + nout))
+            w = rng.uniform(-bound, bound, size=(nin, nout))
+        self.weight = Value(w.astype(dtype), label="weight")
+        self.bias = Value(np.zeros(nout, dtype=dtype), label="bias") if bias else None
+        self.nin, self.nout = nin, nout
+
+    def __call__(self, x):
+        out = x @ self.weight
+        return out + self.bias if self.bias is not None else out
+
+    def __repr__(self):
+        return f"Linear(nin={self.nin}, nout={self.nout}, bias={self.bias is not None})"
+
+
+def _init_name(init):
+    try:
+        return init_for(init)
+    except ValueError:
+        raise ValueError(f"init takes 'he', 'xavier' or an activation name, got {init!r}") from None
+
+
+class Activation(Module):
+    """Any registered activation as a module: ``Activation("elu", alpha=0.5)(x)``.
+
+    >>> Activation("leaky_relu", slope=0.1)(Value(np.array([-1.0, 2.0]))).data
+    array([-0.1,  2. ])
+    """
+
+    def __init__(self, name, **params):
+        spec = lookup(name)
+        try:
+            spec.bind(params)
+        except TypeError as err:
+            raise ValueError(str(err)) from None
+        self.name, self.params = spec.name, dict(params)
+
+    def __call__(self, x):
+        return x.activate(self.name, **self.params)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"Activation({self.name!r}{', ' + args if args else ''})"
+
+
+class Sigmoid(Activation):
+    """a = 1/(1+e^-z); local gradient a(1-a)."""
+
+    def __init__(self):
+        super().__init__("sigmoid")
+
+    def __repr__(self):
+        return "Sigmoid()"
+
+
+class Tanh(Activation):
+    """a = tanh z; local gradient 1-a²."""
+
+    def __init__(self):
+        super().__init__("tanh")
+
+    def __repr__(self):
+        return "Tanh()"
+
+
+class ReLU(Activation):
+    """a = max(0, z); local gradient 1 if z≥0 else 0 (the lecture takes 1 at z = 0)."""
+
+    def __init__(self):
+        super().__init__("relu")
+
+    def __repr__(self):
+        return "ReLU()"
+
+
+class LeakyReLU(Activation):
+    """a = max(slope·z, z); local gradient 1 if z≥0 else slope."""
+
+    def __init__(self, slope=0.01):
+        super().__init__("leaky_relu", slope=slope)
+
+    def __repr__(self):
+        return f"LeakyReLU(slope={self.params['slope']!r})"
+
+
+class Sequential(Module):
+    """Modules applied in order; parameters are named ``0.weight``, ``0.bias``, ... as in PyTorch.
+
+    >>> net = Sequential(Linear(2, 4, rng=0), ReLU(), Linear(4, 1, rng=1))
+    >>> [name for name, _ in net.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    """
+
+    def __init__(self, *modules):
+        for m in modules:
+            if not callable(m):
+                raise TypeError(f"Sequential takes modules (callables), got {type(m).__name__}")
+        self.modules = list(modules)
+
+    def _members(self):
+        return enumerate(self.modules)
+
+    def __call__(self, x):
+        for m in self.modules:
+            x = m(x)
+        return x
+
+    def __getitem__(self, i):
+        return self.modules[i]
+
+    def __len__(self):
+        return len(self.modules)
+
+    def __iter__(self):
+        return iter(self.modules)
+
+    def __repr__(self):
+        inner = "".join(f"\n  ({i}): {m!r}" for i, m in enumerate(self.modules))
+        return f"Sequential({inner}\n)"
+
+
+def mlp(sizes, activation="relu", *, rng=None, dtype=np.float64):
+    """A tensor MLP: Linear layers of `sizes` with `activation` between them, initialised to suit it.
+
+    >>> mlp([64, 32, 10], "tanh", rng=0)
+    Sequential(
+      (0): Linear(nin=64, nout=32, bias=True)
+      (1): Activation('tanh')
+      (2): Linear(nin=32, nout=10, bias=True)
+    )
+    """
+    rng = _generator(rng)
+    init = init_for(activation)
+    modules = []
+    for i, (nin, nout) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        modules.append(Linear(nin, nout, init=init, rng=rng, dtype=dtype))
+        if i < len(sizes) - 2:
+            modules.append(Activation(activation))
+    return Sequential(*modules)
+
+
+# --------------------------------------------------------------------------------------------------
+# Losses. Each takes a tensor Value, or a list of scalar Values (then it computes as micrograd would).
+
+
+def _numbers(target, what):
+    arr = np.asarray(target.data if isinstance(target, Value) else target)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_same_shape(loss, pred, target):
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"{loss}: predictions have shape {pred.shape} but targets have shape {target.shape}"
+        )
+
+
+def mse_loss(pred, target):
+    """Mean squared error, mean((pred - target)²).
+
+    >>> mse_loss(Value(np.array([1.0, 2.0])), np.array([0.0, 0.0])).item()
+    2.5
+    """
+    if isinstance(pred, (list, tuple)):
+        target = list(_numbers(target, "mse_loss targets").ravel())
+        if len(pred) != len(target):
+            raise ValueError(f"mse_loss: {len(pred)} predictions but {len(target)} targets")
+        return sum((p - float(t)) ** 2 for p, t in zip(pred, target, strict=True)) * (
+            1.0 / len(pred)
+        )
+    if not isinstance(target, Value):
+        target = _numbers(target, "mse_loss targets")
+    if pred.is_scalar:
+        return (pred - target) ** 2
+    _check_same_shape("mse_loss", pred, target)
+    diff = pred - target
+    return (diff * diff).mean()
+
+
+def binary_cross_entropy_with_logits(logits, targets):
+    """Mean of -y·log σ(z) - (1-y)·log(1-σ(z)), computed stably as softplus(z) - y·z.
+
+    softplus(z) = log(1+e^z) never overflows (see activations), so logits of ±1000 give finite
+    losses; its gradient is σ(z) - y.
+
+    >>> round(binary_cross_entropy_with_logits(Value(np.array([0.0])), [1.0]).item(), 6)
+    0.693147
+    """
+    y = _numbers(targets, "binary_cross_entropy_with_logits targets")
+    if y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got {y.min():g}..{y.max():g}"
+        )
+    if isinstance(logits, (list, tuple)):
+        ys = [float(t) for t in y.ravel()]
+        if len(logits) != len(ys):
+            raise ValueError(
+                f"binary_cross_entropy_with_logits: {len(logits)} logits but {len(ys)} targets"
+            )
+        terms = [z.softplus() - z * t for z, t in zip(logits, ys, strict=True)]
+        return sum(terms) * (1.0 / len(terms))
+    if logits.is_scalar:
+        return logits.softplus() - logits * float(y)
+    _check_same_shape("binary_cross_entropy_with_logits", logits, y)
+    return (logits.softplus() - logits * y).mean()
+
+
+def cross_entropy(logits, labels):
+    """Softmax cross-entropy from logits (N, C) and integer class labels (N,), averaged over N.
+
+    -log softmax(z)[label], computed as log_softmax (shifted by the row max, so it is stable) and
+    integer-array indexing: the gradient is softmax(z) - onehot(label), divided by N.
+
+    >>> round(cross_entropy(Value(np.zeros((2, 4))), [0, 3]).item(), 6) == round(math.log(4), 6)
+    True
+    """
+    y = np.asarray(labels.data if isinstance(labels, Value) else labels)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {y.dtype}")
+    if logits.ndim == 1:
+        logits, y = logits.reshape(1, -1), y.reshape(-1)
+    if logits.ndim != 2 or y.shape != (logits.shape[0],):
+        raise ValueError(
+            f"cross_entropy: takes logits (N, C) and labels (N,), got shapes {logits.shape} and {y.shape}"
+        )
+    n, c = logits.shape
+    if y.size and (y.min() < 0 or y.max() >= c):
+        raise ValueError(f"cross_entropy: labels must lie in 0..{c - 1}, got {y.min()}..{y.max()}")
+    picked = logits.log_softmax(axis=-1)[np.arange(n), y]
+    return -picked.mean()
+
+
+def svm_hinge_loss(scores, labels):
+    """The max-margin loss of micrograd's demo: mean of relu(1 - y·score), labels ±1.
+
+    For a list of scalar Values it computes exactly what the demo writes:
+    ``sum((1 + -yi*scorei).relu() for ...) * (1.0 / n)``.
+
+    >>> svm_hinge_loss([Value(2.0), Value(0.5)], [1, 1]).data
+    0.25
+    """
+    y = _numbers(labels, "svm_hinge_loss labels")
+    if not np.isin(y, (-1, 1)).all():
+        raise ValueError(f"svm_hinge_loss: labels must be -1 or +1, got {np.unique(y).tolist()}")
+    if isinstance(scores, (list, tuple)):
+        ys = y.ravel().tolist()
+        if len(scores) != len(ys):
+            raise ValueError(f"svm_hinge_loss: {len(scores)} scores but {len(ys)} labels")
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(ys, scores, strict=True)]
+        return sum(losses) * (1.0 / len(losses))
+    if scores.is_scalar:
+        return (1 + -float(y) * scores).relu()
+    if scores.ndim == 2 and scores.shape[1] == 1 and y.ndim == 1:
+        scores = scores.reshape(-1)
+    _check_same_shape("svm_hinge_loss", scores, y)
+    return (1 + -y * scores).relu().mean()
+
+
+def l2_penalty(params, alpha=1e-4):
+    """alpha · Σ p², the weight penalty of micrograd's demo.
+
+    >>> l2_penalty([Value(1.0), Value(2.0)], alpha=0.5).data
+    2.5
+    """
+    return alpha * sum((p * p if p.is_scalar else (p * p).sum()) for p in params)
+
+
+# --------------------------------------------------------------------------------------------------
+# Optimizers
+
+
+def _grad_data(p):
+    """A parameter's gradient as raw data, or None for a tensor that never received one."""
+    g = p._grad
+    if g is None:
+        return None
+    return g.data if isinstance(g, Value) else g
+
+
+def _check_range(name, value, low, high=math.inf, high_open=True):
+    ok = low <= value < high if high_open else low <= value <= high
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and ok):
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
+
+
+class Optimizer:
+    """Holds the parameters; `zero_grad()` clears their gradients, `step()` updates them."""
+
+    def __init__(self, params, lr):
+        if isinstance(params, Module):
+            params = params.parameters()
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        for p in self.params:
+            if not isinstance(p, Value):
+                raise TypeError(f"{type(self).__name__} takes Values, got {type(p).__name__}")
+        _check_range("lr", lr, 0.0)
+        self.lr = lr
+        self.state = [None] * len(self.params)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.zero_grad()
+
+    def step(self):
+        for i, p in enumerate(self.params):
+            g = _grad_data(p)
+            if g is None:
+                continue
+            if p.is_scalar:
+                p.data -= self._update(i, float(g), p.data)
+            else:
+                p.data -= self._update(i, g, p.data)  # in place: ndarray -= keeps the same array
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, as ``torch.optim.SGD``: g += wd·p; v = μv + g; p -= lr·v.
+
+    Change ``opt.lr`` between steps for a schedule (micrograd's demo decays it).
+
+    >>> w = Value(1.0)
+    >>> opt = SGD([w], lr=0.1)
+    >>> (w * w).backward()
+    >>> opt.step()
+    >>> w.data
+    0.8
+    """
+
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
+        super().__init__(params, lr)
+        _check_range("momentum", momentum, 0.0, 1.0)
+        _check_range("weight_decay", weight_decay, 0.0)
+        self.momentum, self.weight_decay = momentum, weight_decay
+
+    def _update(self, i, g, data):
+        if self.weight_decay:
+            g = g + self.weight_decay * data
+        if self.momentum:
+            buf = self.state[i]
+            if buf is None:
+                buf = g if type(g) is float else np.array(g, copy=True)
+            else:
+                buf = self.momentum * buf + g
+            self.state[i] = buf
+            g = buf
+        return self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam, as ``torch.optim.Adam`` (weight decay added to the gradient, bias-corrected moments).
+
+    >>> w = Value(1.0)
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w * w).backward()
+    >>> opt.step()
+    >>> round(w.data, 6)
+    0.9
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        _check_range("betas[0]", betas[0], 0.0, 1.0)
+        _check_range("betas[1]", betas[1], 0.0, 1.0)
+        _check_range("eps", eps, 0.0)
+        _check_range("weight_decay", weight_decay, 0.0)
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+
+    def _update(self, i, g, data):
+        b1, b2 = self.betas
+        if self.weight_decay:
+            g = g + self.weight_decay * data
+        m, v, t = self.state[i] or (0.0 * g, 0.0 * g, 0)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        t += 1
+        self.state[i] = (m, v, t)
+        m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        return (
+            self.lr
+            * m_hat
+            / ((math.sqrt(v_hat) if type(v_hat) is float else np.sqrt(v_hat)) + self.eps)
+        )
