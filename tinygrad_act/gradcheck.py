@@ -1,0 +1,809 @@
+"""Gradient checking: every backward pass against central differences, disagreements explained.
+
+`gradcheck` has the semantics of ``torch.autograd.gradcheck``: the full Jacobian of ``fn`` at the
+inputs, computed twice, once by backprop (one backward pass per output element, through
+`tinygrad_act.engine.gradients`, which leaves every ``.grad`` alone) and once by central
+differences (f(x+eps) - f(x-eps)) / 2eps, element by element. They must agree everywhere:
+|analytic - numeric| <= atol + rtol·|numeric|.
+
+Both run in float64 on fresh copies of the inputs, so the inputs keep their data and their grads,
+pass or fail; float32 inputs are checked in float64 (with a warning), because a central difference
+with eps = 1e-6 is below float32's resolution.
+
+At a kink (ReLU or Leaky ReLU at exactly 0, ``max`` with tied entries) g' jumps: the central
+difference averages the two one-sided slopes while backprop picks one of them (the lecture picks 1
+for ReLU at 0). gradcheck then still fails, as torch does, but says so by name:
+"x[3] = 0.0 is a kink of relu: left slope 0, right slope 1, backward chose 1".
+
+The lecture's table, g(z) and g'(z) three ways (formula, backprop, central differences), is
+`derivative_table`; `check_activations` gradchecks the whole registry (``tinygrad-act check``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinygrad_act import activations as _registry
+from tinygrad_act.engine import Value, _topological_order, enable_grad, gradients
+
+__all__ = [
+    "GradcheckError",
+    "Mismatch",
+    "DerivativeRow",
+    "SLIDE_POINTS",
+    "numerical_grad",
+    "gradcheck",
+    "gradgradcheck",
+    "derivative_table",
+    "format_derivative_table",
+    "check_activations",
+]
+
+SLIDE_POINTS = (-10.0, 0.0, 10.0)  # the z the slide works through for sigmoid and tanh
+_SHOWN = 10  # rows of the failure table, and kink explanations, shown at most
+
+
+class GradcheckError(RuntimeError):
+    """Backprop and central differences disagree (a ``RuntimeError``, as in torch).
+
+    ``mismatches`` holds the disagreeing entries worst first (`Mismatch`), ``kinks`` the sentences
+    explaining the entries that sit on a non-differentiable point.
+
+    >>> try:
+    ...     gradcheck(lambda x: x.relu(), Value(0.0, label="x"))
+    ... except GradcheckError as err:
+    ...     print(err.kinks[0])
+    x = 0.0 is a kink of relu: left slope 0, right slope 1, backward chose 1
+    """
+
+    def __init__(self, message, mismatches=(), kinks=(), total=0):
+        super().__init__(message)
+        self.mismatches = list(mismatches)
+        self.kinks = list(kinks)
+        self.total = total
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One Jacobian entry where backprop and central differences disagree.
+
+    ``input`` names the input (its label, else x0, x1, ...), ``index`` the element of that input
+    (``()`` for a scalar), ``x`` its value, ``output`` the output element as text ("" for a single
+    output element).
+
+    >>> m = Mismatch("x", (3,), 0.0, "", 1.0, 0.5, 0.5, 1.0)
+    >>> m.where
+    'x[3]'
+    """
+
+    input: str
+    index: tuple
+    x: float
+    output: str
+    analytic: float
+    numeric: float
+    abs_err: float
+    rel_err: float
+
+    @property
+    def where(self):
+        return _at(self.input, self.index)
+
+
+# --------------------------------------------------------------------------------------------------
+# Public checks
+
+
+def numerical_grad(fn, inputs, eps=1e-6):
+    """d fn(*inputs) / d input by central differences, one list entry per input.
+
+    For a single-element output each entry is shaped like its input (a float for a scalar input);
+    for a tensor output it is the Jacobian, shaped ``output.shape + input.shape``. Always float64.
+
+    >>> x = Value([1.0, 2.0, 3.0], label="x")
+    >>> [g.round(6).tolist() for g in numerical_grad(lambda x: (x * x).sum(), [x])]
+    [[2.0, 4.0, 6.0]]
+    >>> [round(g, 6) for g in numerical_grad(lambda z: z.tanh(), Value(0.0))]
+    [1.0]
+    """
+    inputs = _inputs(inputs, "numerical_grad")
+    _check_tolerances("numerical_grad", eps)
+    problem = _Problem(_single(fn, "numerical_grad"), inputs, ["out"], eps)
+    _warn_float32("numerical_grad", inputs, problem.names, eps)
+    (jacobians,) = problem.numeric()
+    out_shape = problem.out_shapes[0]
+    result = []
+    for v, jac in zip(inputs, jacobians, strict=True):
+        if math.prod(out_shape) == 1:
+            jac = jac.reshape(v.shape)
+            result.append(float(jac) if v.is_scalar else jac)
+        else:
+            result.append(jac)
+    return result
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """True when backprop matches central differences on every Jacobian entry of fn at inputs.
+
+    `fn(*inputs)` returns a scalar or tensor `Value` (or a number/array: then there is no graph and
+    every analytic entry is 0). `inputs` is a `Value` or a sequence of them. On a disagreement it
+    raises `GradcheckError` with a table of the worst entries, or returns False when
+    ``raise_exception=False``.
+
+    >>> x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.88, label="b")
+    >>> gradcheck(lambda x, w, b: (x * w + b).tanh(), [x, w, b])
+    True
+    >>> gradcheck(lambda z: z.relu(), Value([-1.0, 0.0, 2.0], label="z"), raise_exception=False)
+    False
+    """
+    inputs = _inputs(inputs, "gradcheck")
+    _check_tolerances("gradcheck", eps, atol, rtol)
+    problem = _Problem(_single(fn, "gradcheck"), inputs, ["out"], eps)
+    _warn_float32("gradcheck", inputs, problem.names, eps)
+    return problem.check("gradcheck", atol, rtol, raise_exception)
+
+
+def gradgradcheck(
+    fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True
+):
+    """True when the engine's second derivatives match central differences of its first ones.
+
+    The first derivative is ``gradients(fn(*inputs), inputs, grad=grad_outputs, create_graph=True)``,
+    one gradient per input; gradgradcheck runs `gradcheck` on it, as a function of the inputs.
+    `grad_outputs` contracts a tensor output (vᵀJ); when None it is seeded random normal for a
+    tensor output and 1 for a single-element one. The second derivative with respect to
+    `grad_outputs` is not checked: the gradient is linear in it. Same report as `gradcheck`.
+
+    >>> z = Value([-1.0, 0.5, 2.0], label="z")
+    >>> gradgradcheck(lambda z: z.sigmoid(), [z])
+    True
+    >>> from tinygrad_act import register_activation, sigmoid, unregister_activation
+    >>> frozen = lambda z, a: a.data * (1 - a.data) if isinstance(a, Value) else a * (1 - a)
+    >>> _ = register_activation("frozen_sigmoid", lambda z: sigmoid(z), frozen)
+    >>> gradcheck(lambda z: z.frozen_sigmoid(), [z])  # first order: right
+    True
+    >>> gradgradcheck(lambda z: z.frozen_sigmoid(), [z], raise_exception=False)  # a(1-a) is frozen
+    False
+    >>> unregister_activation("frozen_sigmoid")
+    """
+    inputs = _inputs(inputs, "gradgradcheck")
+    _check_tolerances("gradgradcheck", eps, atol, rtol)
+    names = [_name(v, i) for i, v in enumerate(inputs)]
+    _warn_float32("gradgradcheck", inputs, names, eps)
+    if not callable(fn):
+        raise TypeError(f"gradgradcheck: fn must be callable, got {type(fn).__name__}")
+
+    probe = _Problem(lambda *xs: [fn(*xs)], inputs, ["out"], eps)
+    with enable_grad():
+        out = fn(*probe.leaves())
+    if not isinstance(out, Value):
+        raise TypeError(
+            f"gradgradcheck: fn must return a Value (its gradient is differentiated again), "
+            f"it returned {type(out).__name__}"
+        )
+    seed = _grad_outputs(grad_outputs, out.shape)
+
+    def first_derivative(*xs):
+        root = fn(*xs)
+        return gradients(root, xs, grad=seed, create_graph=True)
+
+    problem = _Problem(first_derivative, inputs, [f"d/d{n}" for n in names], eps)
+    return problem.check("gradgradcheck", atol, rtol, raise_exception)
+
+
+# --------------------------------------------------------------------------------------------------
+# The machinery: fresh float64 copies, the two Jacobians, the comparison and the report
+
+
+class _Problem:
+    """fn, the inputs' float64 data, and the two ways of computing fn's Jacobian from it."""
+
+    def __init__(self, fn, inputs, out_names, eps):
+        self.fn = fn  # fn(*leaves) -> a list of outputs
+        self.base = [v.data if v.is_scalar else np.array(v.data, dtype=np.float64) for v in inputs]
+        self.labels = [v.label for v in inputs]
+        self.names = [_name(v, i) for i, v in enumerate(inputs)]
+        self.out_names = out_names
+        self.eps = eps
+        self.out_shapes = None
+
+    def leaves(self, i=None, j=(), delta=0.0):
+        """Fresh leaf Values of the inputs, with element j of input i moved by delta."""
+        leaves = []
+        for k, (data, label) in enumerate(zip(self.base, self.labels, strict=True)):
+            if k == i:
+                if type(data) is float:
+                    data = data + delta
+                else:
+                    data = data.copy()
+                    data[j] += delta
+            leaves.append(Value(data, label=label))
+        return leaves
+
+    def evaluate(self, leaves):
+        with (
+            enable_grad()
+        ):  # gradgradcheck's fn runs a backward pass; no_grad outside must not stop it
+            outs = self.fn(*leaves)
+        if len(outs) != len(self.out_names):
+            raise ValueError(f"expected {len(self.out_names)} outputs, got {len(outs)}")
+        return outs
+
+    def outputs(self, leaves):
+        """The outputs' data as float64 arrays (copies: fn may return an input itself)."""
+        arrays = [_output_array(out) for out in self.evaluate(leaves)]
+        shapes = [a.shape for a in arrays]
+        if self.out_shapes is None:
+            self.out_shapes = shapes
+        elif shapes != self.out_shapes:
+            raise ValueError(
+                f"fn's output shape changed from {self.out_shapes} to {shapes} when an input "
+                f"moved by eps={self.eps:g}; gradcheck needs a fixed output shape"
+            )
+        return arrays
+
+    def numeric(self):
+        """Per output, per input: the central-difference Jacobian, shaped out.shape + in.shape."""
+        base = self.outputs(self.leaves())
+        jac = [[np.zeros(b.shape + np.shape(d)) for d in self.base] for b in base]
+        for i, data in enumerate(self.base):
+            for j in np.ndindex(np.shape(data)):
+                plus = self.outputs(self.leaves(i, j, self.eps))
+                minus = self.outputs(self.leaves(i, j, -self.eps))
+                for o in range(len(base)):
+                    jac[o][i][(Ellipsis, *j)] = (plus[o] - minus[o]) / (2 * self.eps)
+        return jac
+
+    def analytic(self):
+        """Backprop's Jacobian (one backward pass per output element), and the graph it came from."""
+        leaves = self.leaves()
+        outs = self.evaluate(leaves)
+        jac, notes = [], []
+        for o, out in enumerate(outs):
+            shape = _output_array(out).shape
+            rows = [np.zeros(shape + np.shape(d)) for d in self.base]
+            if not isinstance(out, Value):
+                notes.append(
+                    f"{self.out_names[o]} is a {type(out).__name__}, not a Value: there is no "
+                    "graph to backprop through, so every analytic entry is 0"
+                )
+            else:
+                for k in np.ndindex(shape):
+                    seed = None
+                    if not out.is_scalar:
+                        seed = np.zeros(shape)
+                        seed[k] = 1.0
+                    for i, g in enumerate(gradients(out, leaves, grad=seed)):
+                        rows[i][(*k, Ellipsis)] = g
+            jac.append(rows)
+        return jac, leaves, outs, notes
+
+    def check(self, caller, atol, rtol, raise_exception):
+        numeric = self.numeric()
+        analytic, leaves, outs, notes = self.analytic()
+        bad, total = [], 0
+        for o, out_shape in enumerate(self.out_shapes):
+            for i in range(len(self.base)):
+                a, n = analytic[o][i], numeric[o][i]
+                total += a.size
+                err = np.abs(a - n)
+                tol = atol + rtol * np.abs(n)
+                with np.errstate(invalid="ignore"):
+                    wrong = ~(err <= tol)  # nan counts as wrong
+                for idx in _positions(wrong):
+                    k, j = (
+                        tuple(map(int, idx[: len(out_shape)])),
+                        tuple(map(int, idx[len(out_shape) :])),
+                    )
+                    excess = err[idx] - tol[idx]
+                    bad.append(
+                        (-math.inf if math.isnan(excess) else -excess, o, k, i, j, a[idx], n[idx])
+                    )
+        if not bad:
+            return True
+        bad.sort(key=lambda b: b[0])
+        single = len(self.out_shapes) == 1 and math.prod(self.out_shapes[0]) == 1
+        mismatches = []
+        for _, o, k, i, j, a, n in bad:
+            output = "" if single else _at(self.out_names[o], k)
+            abs_err = abs(a - n)
+            rel_err = abs_err / abs(n) if n != 0 else (0.0 if abs_err == 0 else math.inf)
+            x = self.base[i] if not j else float(self.base[i][j])
+            mismatches.append(Mismatch(self.names[i], j, x, output, a, n, abs_err, rel_err))
+        kinks = self.explain_kinks(mismatches, leaves, outs)
+        message = _report(caller, mismatches, total, atol, rtol, kinks, notes)
+        if raise_exception:
+            raise GradcheckError(message, mismatches, kinks, total)
+        return False
+
+    # ---- kinks ------------------------------------------------------------------------------------
+
+    def explain_kinks(self, mismatches, leaves, outs):
+        """Sentences for the disagreeing entries whose input moves a kink node across its kink."""
+        order = _graph_order(outs)
+        sites = _kink_sites(order, self.eps)
+        if not sites:
+            return []
+        sentences = []
+        entries = list(dict.fromkeys((self.names.index(m.input), m.index) for m in mismatches))
+        for i, j in entries[:_SHOWN]:
+            plus = _graph_order(self.evaluate(self.leaves(i, j, self.eps)))
+            minus = _graph_order(self.evaluate(self.leaves(i, j, -self.eps)))
+            same_graph = [n._op for n in plus] == [n._op for n in order] == [n._op for n in minus]
+            x = self.base[i] if not j else float(self.base[i][j])
+            for site in sites:
+                if same_graph and not _moves(site, plus, minus):
+                    continue
+                direct = order[site.pos]._prev[0] is leaves[i] and site.element == j
+                sentence = site.sentence(f"{_at(self.names[i], j)} = {_num(x)}", direct)
+                if sentence not in sentences:
+                    sentences.append(sentence)
+        return sentences
+
+
+@dataclass(frozen=True)
+class _KinkSite:
+    """An element of a node's input sitting exactly on that node's kink."""
+
+    pos: int  # the node's place in the topological order
+    element: tuple  # the element of the node's input
+    op: str
+    at: float
+    left: float
+    right: float
+    chosen: float | None
+    ties: int = 0
+
+    def sentence(self, subject, direct):
+        slopes = f"left slope {_slope(self.left)}, right slope {_slope(self.right)}"
+        if self.chosen is not None:
+            slopes += f", backward chose {_slope(self.chosen)}"
+        if self.op == "max":
+            others = self.ties - 1
+            if direct:
+                return (
+                    f"{subject} ties for the max with {others} other "
+                    f"entr{'y' if others == 1 else 'ies'}, a kink of max: {slopes}"
+                )
+            return f"{subject} makes {self.ties} entries tie at {_num(self.at)} in a max: {slopes}"
+        if direct:
+            return f"{subject} is a kink of {self.op}: {slopes}"
+        where = f"{self.op}'s input{_idx(self.element)}"
+        return f"{subject} puts {where} at {_num(self.at)}, a kink of {self.op}: {slopes}"
+
+
+def _kink_sites(order, h):
+    sites = []
+    for pos, node in enumerate(order):
+        rule = node._backward
+        if rule is None or not node._prev:
+            continue
+        spec = getattr(rule, "spec", None)
+        z = node._prev[0].data
+        if spec is not None and spec.kinks:
+            for k in spec.kinks:
+                for e in _positions(np.asarray(z) == k):
+                    left, right, chosen = _one_sided(spec, rule.params, k, h)
+                    sites.append(_KinkSite(pos, e, spec.name, k, left, right, chosen))
+        elif node._op == "max" and hasattr(rule, "axis"):
+            a = node.data
+            if not rule.keepdims and rule.axis is not None:
+                a = np.expand_dims(a, rule.axis)
+            top = z == a
+            count = np.broadcast_to(top.sum(axis=rule.axis, keepdims=True), z.shape)
+            for e in _positions(top & (count > 1)):
+                n = int(count[e])
+                sites.append(_KinkSite(pos, e, "max", float(z[e]), 0.0, 1.0, 1.0 / n, n))
+    return sites
+
+
+def _one_sided(spec, params, k, h):
+    """The slopes of g just left and right of the kink k (forward differences), and backward's choice."""
+    g = np.asarray(spec.forward(np.array([k - h, k, k + h]), **params), dtype=np.float64)
+    left, right = (g[1] - g[0]) / h, (g[2] - g[1]) / h
+    chosen = None
+    if spec.derivative is not None:
+        chosen = np.asarray(spec.derivative(np.array([k]), g[1:2], **params), dtype=np.float64)
+        chosen = float(chosen.reshape(-1)[0])
+    return float(left), float(right), chosen
+
+
+def _moves(site, plus, minus):
+    """Whether the site's input element differs between the graphs at x+eps and x-eps."""
+    up, down = plus[site.pos]._prev[0].data, minus[site.pos]._prev[0].data
+    if site.element:
+        up, down = up[site.element], down[site.element]
+    return up != down
+
+
+def _positions(mask):
+    """The indices where a boolean mask holds; () for a true 0-d mask (a scalar)."""
+    mask = np.asarray(mask)
+    if mask.ndim == 0:
+        return [()] if mask else []
+    return [tuple(int(i) for i in idx) for idx in zip(*np.nonzero(mask), strict=True)]
+
+
+def _graph_order(outs):
+    """Every node behind the outputs, inputs first, each once."""
+    order, seen = [], set()
+    for out in outs:
+        if isinstance(out, Value):
+            for node in _topological_order(out):
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    order.append(node)
+    return order
+
+
+# --------------------------------------------------------------------------------------------------
+# Input checking and formatting
+
+
+def _inputs(inputs, caller):
+    if isinstance(inputs, Value):
+        return [inputs]
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(
+            f"{caller}: inputs must be a Value or a list/tuple of Values, "
+            f"got {type(inputs).__name__}"
+        )
+    if not inputs:
+        raise ValueError(f"{caller}: inputs is empty; give at least one Value")
+    for i, v in enumerate(inputs):
+        if not isinstance(v, Value):
+            raise TypeError(
+                f"{caller}: input {i} is a {type(v).__name__} ({_short(v)}); "
+                "inputs must be Values (wrap numbers and arrays in Value(...))"
+            )
+    return list(inputs)
+
+
+def _single(fn, caller):
+    if not callable(fn):
+        raise TypeError(f"{caller}: fn must be callable, got {type(fn).__name__}")
+    return lambda *xs: [fn(*xs)]
+
+
+def _check_tolerances(caller, eps, atol=0.0, rtol=0.0):
+    for name, value, positive in (("eps", eps, True), ("atol", atol, False), ("rtol", rtol, False)):
+        ok = (
+            isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        )
+        if not ok or value < 0 or (positive and value == 0):
+            kind = "a positive" if positive else "a non-negative"
+            raise ValueError(f"{caller}: {name} must be {kind} finite number, got {value!r}")
+
+
+def _warn_float32(caller, inputs, names, eps):
+    low = [n for v, n in zip(inputs, names, strict=True) if v.dtype != np.float64]
+    if low:
+        warnings.warn(
+            f"{caller}: float32 inputs ({', '.join(low)}) are checked in float64 on copies: "
+            f"a central difference with eps={eps:g} is below float32's resolution",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _grad_outputs(grad_outputs, shape):
+    if grad_outputs is None:
+        if math.prod(shape) == 1:
+            return None
+        return np.random.default_rng(0).standard_normal(shape)
+    if isinstance(grad_outputs, (list, tuple)) and len(grad_outputs) == 1:
+        grad_outputs = grad_outputs[0]  # torch style: one grad_output per output, and fn has one
+    if isinstance(grad_outputs, Value):
+        grad_outputs = grad_outputs.data
+    try:
+        seed = np.array(grad_outputs, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"gradgradcheck: grad_outputs must be a number or an array of the output's shape "
+            f"{shape}, got {type(grad_outputs).__name__}"
+        ) from None
+    if seed.shape != shape and not (seed.size == 1 and math.prod(shape) == 1):
+        raise ValueError(
+            f"gradgradcheck: grad_outputs has shape {seed.shape}, the output has shape {shape}"
+        )
+    return float(seed.reshape(())) if shape == () else seed.reshape(shape)
+
+
+def _output_array(out):
+    if isinstance(out, Value):
+        return np.array(out.data, dtype=np.float64)
+    if isinstance(out, (numbers.Real, np.ndarray, np.generic)) and not isinstance(out, bool):
+        return np.array(out, dtype=np.float64)
+    raise TypeError(
+        f"fn must return a Value, a number or an array; it returned {type(out).__name__}"
+    )
+
+
+def _name(v, i):
+    return v.label or f"x{i}"
+
+
+def _idx(j):
+    return "[" + ", ".join(map(str, j)) + "]" if j else ""
+
+
+def _at(name, j):
+    return f"{name}{_idx(j)}"
+
+
+def _num(x):
+    """A float as a person writes it: 0.0, -0.5, 1e-07."""
+    text = f"{float(x):.6g}"
+    return text if any(c in text for c in ".enai") else text + ".0"
+
+
+def _slope(x):
+    x = round(float(x), 6)  # a one-sided difference of a linear piece is exact to ~1e-10
+    return f"{x + 0.0:.4g}"
+
+
+def _short(x):
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _report(caller, mismatches, total, atol, rtol, kinks, notes):
+    head = (
+        f"{caller} failed: {len(mismatches)} of {total} Jacobian entries disagree "
+        f"(|analytic - numeric| > atol + rtol·|numeric|, atol={atol:g}, rtol={rtol:g}); worst first:"
+    )
+    with_output = any(m.output for m in mismatches)
+    header = ["input", "index"] + (["output"] if with_output else [])
+    header += ["analytic", "numeric", "abs err", "rel err"]
+    rows = [header]
+    for m in mismatches[:_SHOWN]:
+        row = [m.input, _idx(m.index) or "-"] + ([m.output] if with_output else [])
+        row += [f"{m.analytic:.6g}", f"{m.numeric:.6g}", f"{m.abs_err:.3g}", f"{m.rel_err:.3g}"]
+        rows.append(row)
+    lines = [head, *_table(rows, numeric_from=len(header) - 4)]
+    if len(mismatches) > _SHOWN:
+        lines.append(f"  ... and {len(mismatches) - _SHOWN} more")
+    if kinks:
+        lines.append(
+            "Non-differentiable points (the central difference averages the two one-sided slopes):"
+        )
+        lines += [f"  {k}" for k in kinks[:_SHOWN]]
+    lines += [f"Note: {n}" for n in notes]
+    return "\n".join(lines)
+
+
+def _table(rows, numeric_from):
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    cells = lambda r: [  # noqa: E731
+        cell.rjust(w) if c >= numeric_from else cell.ljust(w)
+        for c, (cell, w) in enumerate(zip(r, widths, strict=True))
+    ]
+    return ["  " + "  ".join(cells(r)).rstrip() for r in rows]
+
+
+# --------------------------------------------------------------------------------------------------
+# The lecture's table and the registry check (the `derivatives` and `check` commands)
+
+
+@dataclass(frozen=True)
+class DerivativeRow:
+    """One line of the lecture's table: g(z) and g'(z) three ways at one z.
+
+    ``formula`` is the registry's g'(z) evaluated directly, ``backprop`` what backward through a
+    Value gives, ``numeric`` the central difference. ``agree``: formula == backprop, and numeric
+    agrees too unless z is a kink (``kink``: there it averages the two one-sided slopes, ``note``
+    says which). ``written`` is g' as the lecture writes it.
+
+    >>> row = derivative_table([0.0], ["sigmoid"])[0]
+    >>> row.g, row.formula, row.backprop, row.agree, row.written
+    (0.5, 0.25, 0.25, True, 'a(1-a)')
+    """
+
+    name: str
+    z: float
+    g: float
+    formula: float
+    backprop: float
+    numeric: float
+    agree: bool
+    kink: bool = False
+    written: str = ""
+    note: str = ""
+
+
+def derivative_table(points=None, names=None, eps=1e-6):
+    """The lecture's table: for each elementwise activation and each z, g(z) and g'(z) three ways.
+
+    `points` default to the slide's -10, 0, 10; `names` to every registered elementwise activation,
+    with its default parameters. softmax and log_softmax (``tensor_only``) map a vector to a vector:
+    their derivative is a Jacobian, not a slope g'(z), so they are left out (asking for one is a
+    ValueError); ``check_activations`` gradchecks them.
+
+    >>> [(r.z, round(r.g, 5), round(r.formula, 5)) for r in derivative_table(names=["sigmoid"])]
+    [(-10.0, 5e-05, 5e-05), (0.0, 0.5, 0.25), (10.0, 0.99995, 5e-05)]
+    >>> row = derivative_table([0], ["relu"])[0]
+    >>> row.formula, row.numeric, row.kink, row.agree
+    (1.0, 0.5, True, True)
+    """
+    points = _points(points)
+    specs = _elementwise(names)
+    return [_row(spec, z, eps) for spec in specs for z in points]
+
+
+def format_derivative_table(rows):
+    """The rows as an aligned text table, with a footnote for each kink.
+
+    >>> print(format_derivative_table(derivative_table([0.0], ["tanh"])))
+    activation  g'(z) written  z    g(z)  g'(z) formula  g'(z) backprop  g'(z) numeric  agree
+    tanh        1-a²           0.0     0              1               1              1  yes
+    """
+    if not rows:
+        return "(no rows)"
+    header = ["activation", "g'(z) written", "z", "g(z)"]
+    header += ["g'(z) formula", "g'(z) backprop", "g'(z) numeric", "agree"]
+    table = [header]
+    notes = []
+    for r in rows:
+        if not r.agree:
+            verdict = "NO"
+        elif r.note:
+            notes.append(r.note)
+            verdict = f"kink [{len(notes)}]"
+        else:
+            verdict = "yes"
+        table.append(
+            [r.name, r.written, _num(r.z)]
+            + [f"{x + 0.0:.6g}" for x in (r.g, r.formula, r.backprop, r.numeric)]
+            + [verdict]
+        )
+    widths = [max(len(t[c]) for t in table) for c in range(len(header))]
+    lines = []
+    for t in table:
+        cells = [
+            cell.rjust(w) if 2 <= c <= 6 else cell.ljust(w)
+            for c, (cell, w) in enumerate(zip(t, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    lines += [f"[{n}] {note}" for n, note in enumerate(notes, 1)]
+    return "\n".join(lines)
+
+
+def check_activations(names=None):
+    """gradcheck every registered activation (or `names`): name -> None if it passes, else the problem.
+
+    Each elementwise activation is checked on scalars (the slide's points and random ones) and on a
+    vector (the full Jacobian, off-diagonal zeros included); a tensor-only one (softmax) on a matrix
+    along its last axis. Points within 0.05 of a kink are skipped. The problem is one line.
+
+    >>> check_activations(["sigmoid", "softmax"])
+    {'sigmoid': None, 'softmax': None}
+    """
+    if isinstance(names, str):
+        names = [names]
+    specs = list(_registry.ACTIVATIONS.values()) if names is None else [_lookup(n) for n in names]
+    results = {}
+    for spec in specs:
+        try:
+            results[spec.name] = _check_activation(spec)
+        except GradcheckError as err:
+            results[spec.name] = _one_line(err)
+        except (
+            Exception
+        ) as err:  # a user's forward or derivative that crashes is a failure to report
+            results[spec.name] = f"raised {type(err).__name__}: {err}".splitlines()[0]
+    return results
+
+
+def _check_activation(spec):
+    rng = np.random.default_rng(0)
+    if spec.tensor_only:
+        z = Value(rng.uniform(-3, 3, size=(3, 4)), label="z")
+        gradcheck(lambda z: z.activate(spec.name), [z])
+        return None
+    points = _away_from_kinks(np.concatenate([SLIDE_POINTS, rng.uniform(-4, 4, 6)]), spec.kinks)
+    for p in points:
+        gradcheck(lambda z: z.activate(spec.name), [Value(float(p), label="z")])
+    vector = _away_from_kinks(rng.uniform(-4, 4, 10), spec.kinks)
+    gradcheck(lambda z: z.activate(spec.name), [Value(vector, label="z")])
+    return None
+
+
+def _away_from_kinks(points, kinks, margin=0.05):
+    points = np.asarray(points, dtype=np.float64)
+    for k in kinks:
+        points = points[np.abs(points - k) > margin]
+    return points
+
+
+def _one_line(err):
+    worst = err.mismatches[0]
+    where = f"{worst.where} = {_num(worst.x)}"
+    if worst.output:
+        where += f" (output {worst.output})"
+    text = (
+        f"{where}: backprop {worst.analytic:.6g}, numeric {worst.numeric:.6g} "
+        f"({len(err.mismatches)} of {err.total} Jacobian entries disagree)"
+    )
+    return text + (f"; {err.kinks[0]}" if err.kinks else "")
+
+
+def _lookup(name):
+    if not isinstance(name, str):
+        raise ValueError(f"activation names are strings, got {type(name).__name__} ({name!r})")
+    return _registry.lookup(name)
+
+
+def _elementwise(names):
+    if names is None:
+        return [s for s in _registry.ACTIVATIONS.values() if not s.tensor_only]
+    if isinstance(names, str):
+        names = [names]
+    specs = [_lookup(n) for n in names]
+    for s in specs:
+        if s.tensor_only:
+            raise ValueError(
+                f"{s.name} maps a vector to a vector: its derivative is a Jacobian, not a slope "
+                f"g'(z), so it has no row in this table (`tinygrad-act check --activation {s.name}` "
+                "gradchecks it)"
+            )
+    return specs
+
+
+def _points(points):
+    if points is None:
+        return list(SLIDE_POINTS)
+    if isinstance(points, (numbers.Real, np.generic)) and not isinstance(points, bool):
+        points = [points]
+    if isinstance(points, (str, bytes)) or not hasattr(points, "__iter__"):
+        raise ValueError(
+            f"points must be a list of numbers, got {type(points).__name__} ({points!r})"
+        )
+    result = []
+    for p in points:
+        ok = isinstance(p, (numbers.Real, np.generic)) and not isinstance(p, (bool, np.bool_))
+        if not ok or not math.isfinite(float(p)):
+            raise ValueError(f"points must be finite numbers, got {p!r}")
+        result.append(float(p))
+    if not result:
+        raise ValueError("points is empty; give at least one z")
+    return result
+
+
+def _row(spec, z, eps):
+    params = spec.defaults
+    g = float(spec.forward(z, **params))
+    formula = float(spec.derivative(z, g, **params))
+    leaf = Value(z)
+    with enable_grad():
+        (backprop,) = gradients(leaf.activate(spec.name), [leaf])
+    numeric = (float(spec.forward(z + eps, **params)) - float(spec.forward(z - eps, **params))) / (
+        2 * eps
+    )
+    kink = z in spec.kinks
+    same = formula == backprop or math.isclose(formula, backprop, rel_tol=1e-12)
+    numeric_ok = abs(formula - numeric) <= 1e-5 + 1e-3 * abs(numeric)
+    note = ""
+    if kink and not numeric_ok:
+        left, right, _ = _one_sided(spec, params, z, eps)
+        note = (
+            f"{spec.name} has a kink at z = {_num(z)}: left slope {_slope(left)}, right slope "
+            f"{_slope(right)}; the central difference averages them ({numeric:.6g}), "
+            f"the lecture's formula picks {formula:g}"
+        )
+    return DerivativeRow(
+        name=spec.name,
+        z=z,
+        g=g,
+        formula=formula,
+        backprop=float(backprop),
+        numeric=numeric,
+        agree=same and (numeric_ok or kink),
+        kink=kink,
+        written=spec.local_formula(),
+        note=note,
+    )
