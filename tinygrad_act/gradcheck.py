@@ -639,7 +639,7 @@ def format_derivative_table(rows):
     """The rows as an aligned text table, with a footnote for each kink.
 
     >>> print(format_derivative_table(derivative_table([0.0], ["tanh"])))
-    activation  g'(z) written  z    g(z)  g'(z) formula  g'(z) backprop  g'(z) numeric  agree
+    activation  g'(z) written    z  g(z)  g'(z) formula  g'(z) backprop  g'(z) numeric  agree
     tanh        1-a²           0.0     0              1               1              1  yes
     """
     if not rows:
