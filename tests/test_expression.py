@@ -1,0 +1,321 @@
+"""The safe expression parser of the `graph` command: whitelist, limits, and the graphs it builds."""
+
+import math
+
+import pytest
+from conftest import central_difference
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_act import Value, register_activation, unregister_activation
+from tinygrad_act.expression import (
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_LENGTH,
+    MAX_NODES,
+    ExpressionError,
+    allowed_functions,
+    parse_expression,
+    parse_settings,
+)
+
+# ---- what it builds -----------------------------------------------------------------------------
+
+
+def test_neuron_expression_matches_the_formula_and_its_gradients():
+    x, w, b = 2.0, -3.0, 6.88
+    n = parse_expression("tanh(x*w + b)", {"x": x, "w": w, "b": b})
+    assert n.data == pytest.approx(math.tanh(x * w + b), abs=1e-15)
+    n.backward()
+    leaves = {v.label: v for v in _leaves(n)}
+    slope = 1 - math.tanh(x * w + b) ** 2  # the lecture's 1-a²
+    assert leaves["x"].grad == pytest.approx(w * slope, rel=1e-12)
+    assert leaves["w"].grad == pytest.approx(x * slope, rel=1e-12)
+    assert leaves["b"].grad == pytest.approx(slope, rel=1e-12)
+
+
+def test_gradients_of_a_parsed_expression_agree_with_central_differences():
+    text = "sigmoid(x) * exp(-x/2) + log(x**2 + 1) - relu(x - 3)**3 / (1 + x)"
+
+    def f(value):
+        return parse_expression(text, {"x": value}).data
+
+    x = parse_expression("x", {"x": 1.3})  # a labelled leaf, reused by the expression below
+    y = parse_expression(text, {"x": x})
+    y.backward()
+    assert x.grad == pytest.approx(central_difference(f, 1.3), rel=1e-6)
+
+
+def test_variables_are_labelled_leaves_and_a_repeated_name_is_one_node():
+    y = parse_expression("x*x + x", {"x": 3.0})
+    xs = {id(v) for v in _leaves(y) if v.label == "x"}
+    assert len(xs) == 1
+    y.backward()
+    (x,) = [v for v in _leaves(y) if v.label == "x"]
+    assert x.grad == 2 * 3.0 + 1
+
+
+def test_numbers_become_constant_leaves_and_a_constant_exponent_stays_a_number():
+    y = parse_expression("2*x**3", {"x": 2.0})
+    assert y._op == "*"
+    two, cube = y._prev
+    assert two._prev == () and two.data == 2.0 and two.label == ""
+    assert cube._op == "**3" and len(cube._prev) == 1
+    assert parse_expression("x**-1", {"x": 4.0}).data == 0.25
+    assert parse_expression("x**(1/2)", {"x": 9.0})._op == "**0.5"
+    assert parse_expression("2**x", {"x": 3.0})._op == "**"  # a Value exponent: both get gradients
+
+
+def test_a_negative_literal_is_a_number_and_minus_a_variable_is_neg():
+    assert parse_expression("-3", {})._prev == ()
+    assert parse_expression("-3", {}).data == -3.0
+    assert parse_expression("-x", {"x": 1.0})._op == "neg"
+
+
+def test_a_constant_expression_still_gives_a_value_with_its_op():
+    y = parse_expression("sigmoid(0)")
+    assert isinstance(y, Value) and y._op == "sigmoid" and y.data == 0.5
+    assert parse_expression("7").data == 7.0
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "exp", "log"])
+def test_lecture_activations_exp_and_log_are_callable(name):
+    y = parse_expression(f"{name}(x)", {"x": 0.5})
+    assert y._op == name
+    assert y._prev[0].label == "x"
+
+
+def test_every_registered_activation_is_callable_and_a_new_one_too():
+    assert set(allowed_functions()) >= {"exp", "log", "sigmoid", "tanh", "relu", "leaky_relu"}
+
+    @register_activation("cubic_test", derivative=lambda z, a: 3 * z**2, formula="3z²")
+    def cubic(z):
+        return z * z * z
+
+    try:
+        y = parse_expression("cubic_test(x)", {"x": 2.0})
+        assert y._op == "cubic_test" and y.data == 8.0
+    finally:
+        unregister_activation("cubic_test")
+    with pytest.raises(ExpressionError, match="cubic_test"):
+        parse_expression("cubic_test(x)", {"x": 2.0})
+
+
+def test_ieee_results_not_exceptions_for_overflow_and_division_by_zero():
+    assert parse_expression("exp(1000)").data == math.inf
+    assert parse_expression("1/x", {"x": 0.0}).data == math.inf
+    assert parse_expression("log(0)").data == -math.inf
+
+
+def test_whitespace_and_newlines_inside_brackets_are_fine():
+    assert parse_expression("  (x\n + 1)  ", {"x": 1.0}).data == 2.0
+
+
+# ---- what it refuses ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("x.real", "attribute access"),
+        ("x[0]", "subscripts"),
+        ("lambda: 1", "lambda"),
+        ("'abc'", "strings"),
+        ("b'abc'", "bytes"),
+        ("f'{x}'", "f-strings"),
+        ("__import__('os')", "'__import__'"),
+        ("open('/etc/passwd')", "'open'"),
+        ("exp.__class__", "attribute access"),
+        ("(x).__class__.__bases__", "attribute access"),
+        ("x if x else 1", "if/else"),
+        ("x < 1", "comparisons"),
+        ("x and 1", "and/or"),
+        ("[x]", "lists"),
+        ("(x, 1)", "tuples"),
+        ("{x: 1}", "dicts"),
+        ("[i for i in x]", "comprehensions"),
+        ("(y := 1)", ":="),
+        ("x // 2", "//"),
+        ("x % 2", "%"),
+        ("x @ x", "@"),
+        ("~x", "~"),
+        ("not x", "not"),
+        ("+x", "unary +"),
+        ("True", "True/False"),
+        ("1j", "complex"),
+        ("tanh(x, x)", "exactly one argument"),
+        ("tanh(z=x)", "exactly one argument"),
+        ("tanh(*x)", "exactly one argument"),
+        ("tanh()", "exactly one argument"),
+        ("x(1)", "a call to 'x'"),
+        ("tanh(x)(1)", "only plain function names"),
+        ("softmax(x)", "softmax needs a tensor"),
+        ("x y", "not a valid expression"),
+        ("x = 1", "not a valid expression"),
+        ("", "empty"),
+    ],
+)
+def test_disallowed_syntax_is_refused_in_one_line_naming_it(text, named):
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(text, {"x": 1.0})
+    message = str(info.value)
+    assert named in message
+    assert "\n" not in message
+
+
+def test_nothing_runs_when_code_is_smuggled_in(tmp_path):
+    target = tmp_path / "pwned"
+    payloads = [
+        f"__import__('os').system('touch {target}')",
+        f"exp(__import__('pathlib').Path('{target}').touch())",
+        f"(lambda: open('{target}', 'w'))()",
+        f"[c for c in ().__class__.__bases__[0].__subclasses__()]; open('{target}','w')",
+    ]
+    for text in payloads:
+        with pytest.raises(ExpressionError):
+            parse_expression(text, {})
+    assert not target.exists()
+
+
+def test_a_missing_variable_is_named_with_the_flag_to_set_it():
+    with pytest.raises(ExpressionError, match=r"no value for variable 'b' \(give --set b=NUMBER\)"):
+        parse_expression("x*w + b", {"x": 1.0, "w": 2.0})
+    with pytest.raises(ExpressionError, match="variables 'a', 'b'"):
+        parse_expression("a + b", {})
+
+
+def test_a_function_name_used_as_a_variable_needs_a_value():
+    with pytest.raises(ExpressionError, match="'tanh'"):
+        parse_expression("tanh(tanh)", {})
+    assert parse_expression("tanh(tanh)", {"tanh": 0.0}).data == 0.0
+
+
+# ---- limits against exhaustion ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["9**9**9", "x**9**9**9", "2**2**2**2**2", "x**(10**6)", "x**1e5"])
+def test_huge_constant_exponents_are_refused_before_computing(text):
+    with pytest.raises(ExpressionError, match=f"limited to ±{MAX_EXPONENT}"):
+        parse_expression(text, {"x": 1.0})
+
+
+def test_an_exponent_at_the_limit_still_works_and_overflows_to_inf():
+    assert parse_expression("x**2**10", {"x": 2.0}).data == math.inf  # 2**1024 overflows a float
+    assert parse_expression(f"x**{MAX_EXPONENT}", {"x": 1.0}).data == 1.0
+
+
+def test_a_nan_exponent_is_refused():
+    with pytest.raises(ExpressionError, match="nan"):
+        parse_expression("x**(0/0)", {"x": 2.0})
+
+
+def test_too_long_text_is_refused_before_parsing():
+    with pytest.raises(ExpressionError, match=f"limit {MAX_LENGTH}"):
+        parse_expression("x+" * MAX_LENGTH + "x", {"x": 1.0})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 300 + "x" + ")" * 300,  # Python's own parser gives up
+        "-" * (MAX_DEPTH + 5) + "x",
+        "tanh(" * (MAX_DEPTH + 5) + "x" + ")" * (MAX_DEPTH + 5),
+    ],
+)
+def test_deep_nesting_is_refused(text):
+    with pytest.raises(ExpressionError, match="nested"):
+        parse_expression(text, {"x": 1.0})
+
+
+def test_too_many_syntax_nodes_are_refused():
+    wide = "+".join(["(" + "+".join(["x"] * 10) + ")"] * 40)  # shallow (depth ~50), ~800 nodes
+    assert len(wide) <= MAX_LENGTH
+    with pytest.raises(ExpressionError, match=f"more than {MAX_NODES} syntax nodes"):
+        parse_expression(wide, {"x": 1.0})
+    assert (
+        parse_expression("+".join(["(" + "+".join(["x"] * 10) + ")"] * 10), {"x": 1.0}).data == 100
+    )
+
+
+def test_huge_number_literals_are_refused():
+    for text in ["1e999", "9" * 400, "-1e400"]:
+        with pytest.raises(ExpressionError, match="too large for a float"):
+            parse_expression(text, {})
+
+
+def test_text_must_be_a_str():
+    with pytest.raises(TypeError, match="str"):
+        parse_expression(b"x", {"x": 1.0})
+
+
+# ---- --set NAME=NUMBER --------------------------------------------------------------------------
+
+
+def test_settings_parse_names_and_numbers():
+    assert parse_settings(["x=2", " w = -3.5 ", "b=6.88e0"]) == {"x": 2.0, "w": -3.5, "b": 6.88}
+    assert parse_settings([]) == {}
+
+
+@pytest.mark.parametrize(
+    ("item", "named"),
+    [
+        ("x", "NAME=NUMBER"),
+        ("=2", "NAME=NUMBER"),
+        ("2x=1", "NAME=NUMBER"),
+        ("x=abc", "takes a number"),
+        ("x=", "takes a number"),
+        ("x=nan", "finite"),
+        ("x=inf", "finite"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(item, named):
+    with pytest.raises(ExpressionError, match=named):
+        parse_settings([item])
+
+
+def test_a_variable_set_twice_is_an_error():
+    with pytest.raises(ExpressionError, match="twice"):
+        parse_settings(["x=1", "x=2"])
+
+
+# ---- property: any text gives a Value or our own error ------------------------------------------
+
+_TOKENS = st.sampled_from(
+    ["x", "y", "1", "2.5", "0", "1e308", "9", "+", "-", "*", "/", "**", "(", ")", " ", ",",
+     "tanh(", "sigmoid(", "relu(", "leaky_relu(", "exp(", "log(", "softmax(", "__import__(",
+     ".", "[", "]", "'", "lambda", ":", "=", "<", "and", "if", "else", "\n", "\x00", "é"]
+)  # fmt: skip
+
+
+def _check_any(text):
+    try:
+        result = parse_expression(text, {"x": 0.5, "y": -2.0})
+    except ExpressionError as err:
+        assert "\n" not in str(err)
+    else:
+        assert isinstance(result, Value)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.text(max_size=60))
+def test_arbitrary_text_builds_a_value_or_raises_expression_error(text):
+    _check_any(text)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(_TOKENS, max_size=40).map("".join))
+def test_token_soup_builds_a_value_or_raises_expression_error(text):
+    _check_any(text)
+
+
+def _leaves(root):
+    seen, stack, out = {root}, [root], []
+    while stack:
+        node = stack.pop()
+        if not node._prev:
+            out.append(node)
+        for p in node._prev:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return out
