@@ -1,0 +1,68 @@
+"""Sphinx configuration for the tinygrad_act documentation (`make docs`).
+
+Figures, command help and tables are made by the package itself when the build starts
+(see ``figures.py``), so the site always shows what the code does today.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))  # the package, even without an editable install
+sys.path.insert(0, str(DOCS))
+
+import figures  # noqa: E402
+
+project = "tinygrad_act"
+author = "tinygrad_act contributors"
+copyright = "the tinygrad_act contributors"
+
+extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.mathjax"]
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "_generated"]
+
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+autodoc_default_options = {"members": True, "undoc-members": False}
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"  # the signatures are plain Python; the docstrings say what each takes
+
+# Every cross-reference must resolve, apart from names of other libraries we do not link to.
+nitpicky = True
+nitpick_ignore_regex = [
+    ("py:class", r"(np|numpy|graphviz|matplotlib)\..*"),
+    ("py:class", r"(optional|array-like|callable|float|int|str|bool|dict|list|tuple)"),
+]
+
+html_theme = "furo"
+html_title = "tinygrad_act"
+pygments_style = "friendly"
+pygments_dark_style = "monokai"
+
+
+# The docstrings are plain text that also runs as doctests, so they write calls the Python way:
+# "fn(*inputs)", "derivative(z, a, **params)". In reStructuredText a star starts emphasis; escape
+# the stars of *args / **kwargs outside inline literals so they print as written.
+_LITERAL = re.compile(r"(``.*?``|`[^`]*`)")
+_STARS = re.compile(r"(?:(?<=\()|(?<=, ))(\*{1,2})(?=[A-Za-z_])")
+
+
+def _escape_call_stars(line):
+    if line.lstrip().startswith((">>>", "...")):
+        return line
+    parts = _LITERAL.split(line)
+    return "".join(
+        p if i % 2 else _STARS.sub(lambda m: "\\*" * len(m[1]), p) for i, p in enumerate(parts)
+    )
+
+
+def _docstring_stars(app, what, name, obj, options, lines):
+    lines[:] = [_escape_call_stars(line) for line in lines]
+
+
+def setup(app):
+    app.connect("builder-inited", lambda app: figures.generate(DOCS / "_generated"))
+    app.connect("autodoc-process-docstring", _docstring_stars)

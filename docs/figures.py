@@ -1,0 +1,118 @@
+"""Build-time figures and text for the docs, made by the package itself.
+
+`generate(out_dir)` writes into ``docs/_generated/`` (git-ignored): one plot of g, g' and g'' per
+elementwise activation, the help text of every command, and, when the feature is installed, the
+lecture's table and graph pictures. Nothing here is copied by hand, so the pages cannot drift.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_act import ACTIVATIONS, Value, gradients
+from tinygrad_act.activations import LECTURE
+
+# The lecture's g'(z), written from its output a exactly as on the slide: drawn over the
+# backprop curve so a reader sees the two agree.
+SLIDE_FORMULAS = {
+    "sigmoid": lambda z, a: a * (1 - a),
+    "tanh": lambda z, a: 1 - a**2,
+    "relu": lambda z, a: np.where(z >= 0, 1.0, 0.0),
+    "leaky_relu": lambda z, a: np.where(z >= 0, 1.0, 0.01),
+}
+SLIDE_POINTS = (-10.0, 0.0, 10.0)
+
+
+def has_module(name):
+    """Whether ``tinygrad_act.<name>`` exists yet (pages about it are built only then)."""
+    return importlib.util.find_spec(f"tinygrad_act.{name}") is not None
+
+
+def slopes(name, z, **params):
+    """g(z), g'(z) and g''(z) on a grid, all three computed by the engine (g'' by double backward)."""
+    zv = Value(z)
+    a = zv.activate(name, **params)
+    (d1,) = gradients(a.sum(), [zv], create_graph=True)
+    d1.sum().backward()
+    return a.data, d1.data, zv.grad
+
+
+def plot_activation(name, path):
+    import matplotlib.pyplot as plt
+
+    lecture = name in LECTURE
+    z = np.linspace(-10, 10, 2001) if lecture else np.linspace(-5, 5, 1001)
+    g, d1, d2 = slopes(name, z)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
+    ax.plot(z, g, color="tab:blue", lw=2, label="g(z)")
+    ax.plot(z, d1, color="tab:orange", lw=2, label="g'(z) by backprop")
+    ax.plot(z, d2, color="tab:green", lw=1.2, ls=":", label="g''(z) by double backward")
+    if name in SLIDE_FORMULAS:
+        every = slice(None, None, 100)
+        formula = SLIDE_FORMULAS[name](z[every], g[every])
+        ax.plot(z[every], formula, "o", ms=4, mfc="none", color="black",
+                label=f"slide: {ACTIVATIONS[name].local_formula()}")  # fmt: skip
+    if name in ("sigmoid", "tanh"):
+        pts = np.array(SLIDE_POINTS)
+        pg, pd1, _ = slopes(name, pts)
+        ax.plot(pts, pd1, "s", color="tab:red", ms=6, label="slide's points z = -10, 0, 10")
+        for x, y in zip(pts, pd1, strict=True):
+            ax.annotate(f"g'={y:.3g}", (x, y), textcoords="offset points", xytext=(0, 8),
+                        ha="center", fontsize=8, color="tab:red")  # fmt: skip
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.axvline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("z")
+    ax.set_title(name)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def command_help(out_dir):
+    from tinygrad_act.cli import build_parser
+
+    previous = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "88"  # argparse wraps help to the terminal; fix it for the page
+    try:
+        parser = build_parser()
+        (out_dir / "cli-tinygrad-act.txt").write_text(parser.format_help())
+        subparsers = next(a for a in parser._actions if a.choices and a.dest == "command")
+        for name, sub in subparsers.choices.items():
+            (out_dir / f"cli-{name}.txt").write_text(sub.format_help())
+    finally:
+        if previous is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = previous
+
+
+def command_output(out_dir, name, argv):
+    """What ``tinygrad-act <argv>`` prints, for pages that show a command's real output."""
+    from tinygrad_act.cli import main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        main(argv)
+    (out_dir / name).write_text(buffer.getvalue())
+
+
+def generate(out_dir):
+    """Write every generated figure and text file into `out_dir` (created if missing)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, spec in ACTIVATIONS.items():
+        if not spec.tensor_only:
+            plot_activation(name, out_dir / f"activation-{name}.png")
+    command_help(out_dir)
+    command_output(out_dir, "derivatives.txt", ["derivatives"])
+    command_output(out_dir, "check.txt", ["check"])
