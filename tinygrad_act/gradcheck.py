@@ -311,6 +311,7 @@ class _Problem:
         mismatches = []
         for _, o, k, i, j, a, n in bad:
             output = "" if single else _at(self.out_names[o], k)
+            a, n = float(a), float(n)
             abs_err = abs(a - n)
             rel_err = abs_err / abs(n) if n != 0 else (0.0 if abs_err == 0 else math.inf)
             x = self.base[i] if not j else float(self.base[i][j])
@@ -568,6 +569,9 @@ def _report(caller, mismatches, total, atol, rtol, kinks, notes):
     lines = [head, *_table(rows, numeric_from=len(header) - 4)]
     if len(mismatches) > _SHOWN:
         lines.append(f"  ... and {len(mismatches) - _SHOWN} more")
+    entries = list(dict.fromkeys(m.where for m in mismatches))
+    listed = ", ".join(entries[: 2 * _SHOWN]) + (", ..." if len(entries) > 2 * _SHOWN else "")
+    lines.append(f"Wrong entries: {listed}")
     if kinks:
         lines.append(
             "Non-differentiable points (the central difference averages the two one-sided slopes):"
