@@ -7,6 +7,7 @@ Bad arguments give a one-line error and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -50,7 +51,41 @@ def cmd_check(args):
 
 
 def cmd_graph(args):
-    raise UsageError("the graph command is not available yet")
+    from tinygrad_act.expression import parse_expression, parse_settings
+    from tinygrad_act.viz import FORMATS, GraphvizNotFoundError, draw_backward_steps, save_graph
+
+    if os.path.splitext(args.output)[1].lower().lstrip(".") not in FORMATS:
+        accepted = ", ".join("." + f for f in FORMATS)
+        raise UsageError(f"-o {args.output!r}: the picture must end in one of {accepted}")
+    root = parse_expression(args.expression, parse_settings(args.set))
+    try:
+        if args.steps:
+            frames = draw_backward_steps(root, args.steps, fmt=args.steps_format)
+        else:
+            root.backward()
+        path = save_graph(root, args.output, show_local=args.show_local)
+    except (GraphvizNotFoundError, OSError) as err:
+        raise UsageError(" ".join(str(err).split())) from None
+    leaves = sorted(
+        {p for p in _graph_nodes(root) if p.label and not p._prev}, key=lambda v: v.label
+    )
+    print(f"{args.expression} = {root.data:.6g}")
+    for leaf in leaves:
+        print(f"  d/d{leaf.label} = {leaf.grad:.6g}")
+    print(f"wrote {path}")
+    if args.steps:
+        print(f"wrote {len(frames)} backprop frames to {args.steps}")
+    return 0
+
+
+def _graph_nodes(root):
+    seen, stack = {root}, [root]
+    while stack:
+        for p in stack.pop()._prev:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return seen
 
 
 def cmd_train(args):
@@ -92,6 +127,8 @@ def build_parser():
     p.add_argument("--steps", metavar="DIR", help="also write the backprop step frames into DIR")
     p.add_argument("--show-local", action="store_true",
                    help="label edges with local derivatives")  # fmt: skip
+    p.add_argument("--steps-format", choices=["svg", "png", "pdf", "dot"], default="svg",
+                   help="format of the step frames (default: svg)")  # fmt: skip
     p.set_defaults(handler=cmd_graph)
 
     p = sub.add_parser("train", help="train a small network and plot the run")
