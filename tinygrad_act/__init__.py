@@ -26,23 +26,28 @@ from tinygrad_act.activations import (
 )
 from tinygrad_act.engine import Value, enable_grad, gradients, is_grad_enabled, no_grad
 from tinygrad_act.functional import grad, value_and_grad
+from tinygrad_act.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "GradcheckError",
     "Value",
     "elu",
     "enable_grad",
     "exp",
     "gelu",
     "grad",
+    "gradcheck",
+    "gradgradcheck",
     "gradients",
     "is_grad_enabled",
     "leaky_relu",
     "log_softmax",
     "no_grad",
+    "numerical_grad",
     "register_activation",
     "relu",
     "sigmoid",
