@@ -492,3 +492,27 @@ def test_a_dropped_output_is_freed_at_once():
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_a_backward_pass_that_fails_midway_leaves_the_graph_clean_for_the_next_one():
+    from tinygrad_act import register_activation, unregister_activation
+
+    calls = {"n": 0}
+
+    def flaky_derivative(z, a):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("interrupted")
+        return 2 * z
+
+    register_activation("flaky_square", lambda z: z * z, flaky_derivative)
+    try:
+        x = Value(3.0)
+        y = (x * 2.0).flaky_square() + x
+        with pytest.raises(RuntimeError, match="interrupted"):
+            y.backward()
+        x.zero_grad()
+        y.backward()
+        assert x.grad == 2 * 6.0 * 2 + 1  # d/dx [(2x)^2 + x] at 3
+    finally:
+        unregister_activation("flaky_square")

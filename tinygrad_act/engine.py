@@ -364,14 +364,23 @@ class _ActivationRule:
 # --------------------------------------------------------------------------------------------------
 
 
+_new_value = object.__new__
+
+
 def _make(data, prev, op, rule):
     """A new output node. Under `no_grad` it is a leaf: no inputs, no rule."""
-    if type(data) is not float and type(data) is not np.ndarray:
-        data = np.asarray(data)  # numpy returns scalars for 0-d results; a tensor op gives a tensor
-    out = object.__new__(Value)
+    out = _new_value(Value)
+    if type(data) is float:
+        out._grad = 0.0
+    else:
+        if type(data) is not np.ndarray:
+            data = np.asarray(
+                data
+            )  # numpy returns scalars for 0-d results; a tensor op gives a tensor
+        out._grad = None
     out.data = data
-    out._grad = 0.0 if type(data) is float else None
     out.label = ""
+    out._g, out._uses = None, 0
     if _grad_mode.enabled:
         out._prev, out._op, out._backward = prev, op, rule
     else:
@@ -393,7 +402,17 @@ class Value:
     (-1.5, 1.0)
     """
 
-    __slots__ = ("data", "_grad", "label", "_prev", "_op", "_backward", "__weakref__")
+    __slots__ = (
+        "data",
+        "_grad",
+        "label",
+        "_prev",
+        "_op",
+        "_backward",
+        "_g",
+        "_uses",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # numpy defers to our reflected ops: np.ones(3) + v is a Value
 
     def __init__(self, data, _children=(), _op="", label=""):
@@ -402,6 +421,7 @@ class Value:
         self._prev = tuple(_children)
         self._op = _op
         self._backward = None
+        self._g, self._uses = None, 0  # bookkeeping of a backward pass while it runs
         self.label = label
 
     # ---- gradient ---------------------------------------------------------------------------------
@@ -490,7 +510,8 @@ class Value:
     # ---- arithmetic ---------------------------------------------------------------------------------
 
     def __add__(self, other):
-        other = _lift(other, self)
+        if type(other) is not Value:
+            other = _lift(other, self)
         try:
             data = self.data + other.data
         except ValueError:
@@ -498,7 +519,8 @@ class Value:
         return _make(data, (self, other), "+", _add_rule)
 
     def __sub__(self, other):
-        other = _lift(other, self)
+        if type(other) is not Value:
+            other = _lift(other, self)
         try:
             data = self.data - other.data
         except ValueError:
@@ -506,7 +528,8 @@ class Value:
         return _make(data, (self, other), "-", _sub_rule)
 
     def __mul__(self, other):
-        other = _lift(other, self)
+        if type(other) is not Value:
+            other = _lift(other, self)
         try:
             data = self.data * other.data
         except ValueError:
@@ -514,7 +537,8 @@ class Value:
         return _make(data, (self, other), "*", _mul_rule)
 
     def __truediv__(self, other):
-        other = _lift(other, self)
+        if type(other) is not Value:
+            other = _lift(other, self)
         x, y = self.data, other.data
         if type(x) is float and type(y) is float:
             data = x / y if y != 0.0 else _ieee(np.divide, x, y)
@@ -576,7 +600,8 @@ class Value:
             raise TypeError(f"{op} needs a tensor Value; this one is a scalar ({self.data:g})")
 
     def __matmul__(self, other):
-        other = _lift(other, self)
+        if type(other) is not Value:
+            other = _lift(other, self)
         for v in (self, other):
             if v.ndim == 0:
                 raise ValueError(
@@ -741,9 +766,7 @@ class Value:
         With ``create_graph=True`` the gradients are Values with a graph of their own, so they can be
         differentiated again.
         """
-        seed = _seed(self, grad, create_graph)
-        for node, g in _backprop(self, seed, create_graph):
-            _accumulate(node, g)
+        _backprop(self, _seed(self, grad, create_graph), create_graph)
 
     def detach(self):
         """A new leaf sharing this value's data, cut from the graph."""
@@ -757,15 +780,15 @@ class Value:
 def _topological_order(root):
     """Nodes with every input before the nodes that use it; iterative, so deep graphs are fine."""
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [root]
     while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
+        node = stack.pop()
+        if node is None:  # the marker below: all of this node's inputs are placed
+            order.append(stack.pop())
         elif node not in visited:
             visited.add(node)
-            stack.append((node, True))
-            stack.extend((p, False) for p in node._prev if p not in visited)
+            stack += (node, None)
+            stack += [p for p in node._prev if p not in visited]
     return order
 
 
@@ -808,32 +831,92 @@ def _reduce_to(g, node):
     return _sum_to(g, data.shape)
 
 
-def _backprop(root, seed, create_graph):
-    """Yield (node, dL/dnode) in reverse topological order, each gradient complete when yielded."""
-    grads = {root: seed}
-    with np.errstate(all="ignore"), enable_grad() if create_graph else no_grad():
-        for node in reversed(_topological_order(root)):
-            g = grads.pop(node)
-            yield node, g
-            rule = node._backward
-            if rule is None:
-                continue
-            inputs = node._prev
-            if create_graph:
-                input_grads = rule(g, node, *inputs)
-            else:
-                input_grads = _apply_rule(rule, g, node.data, [p.data for p in inputs])
-            for p, pg in zip(inputs, input_grads, strict=True):
-                pg = _reduce_to(pg, p)
-                grads[p] = grads[p] + pg if p in grads else pg
+def _count_uses(root):
+    """Count, in each node's ``_uses`` slot, the edges that lead into it from below the root.
+
+    Slots rather than a dict or a set: this and the loop of `_backprop` are the hot path.
+    """
+    stack = [root]
+    while stack:
+        for p in stack.pop()._prev:
+            uses = p._uses
+            p._uses = uses + 1
+            if not uses:
+                stack.append(p)
 
 
-def _apply_rule(rule, g, a, inputs):
+def _reset(root):
+    """Clear the bookkeeping of an interrupted pass, so the next one starts clean."""
+    seen, stack = {root}, [root]
+    while stack:
+        node = stack.pop()
+        node._g, node._uses = None, 0
+        for p in node._prev:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+
+
+def _backprop(root, seed, create_graph, visit=None):
+    """Propagate dL/dnode from the root down, handing each node's complete gradient to `visit`.
+
+    A node is ready once every node that uses it has passed its share down (Kahn's order: a
+    reverse topological order, found without recursion), so its gradient is complete before its own
+    rule runs. This pass's gradients wait in the ``_g`` slot; without `visit` each is added to the
+    node's ``.grad``, which is what ``backward()`` does.
+    """
     try:
-        return rule(g, a, *inputs)
-    except ArithmeticError:  # a float rule hit x/0 or overflow: redo it with numpy's IEEE scalars
-        as_np = [np.float64(x) if type(x) is float else x for x in (g, a, *inputs)]
-        return [_plain(r) for r in rule(*as_np)]
+        _count_uses(root)
+        root._g = seed
+        ready = [root]
+        with np.errstate(all="ignore"), enable_grad() if create_graph else no_grad():
+            while ready:
+                node = ready.pop()
+                g = node._g
+                node._g = None
+                if visit is not None:
+                    visit(node, g)
+                elif type(g) is float and type(node._grad) is float:
+                    node._grad += g
+                else:
+                    _accumulate(node, g)
+                rule = node._backward
+                if rule is None:
+                    continue
+                inputs = node._prev
+                if create_graph:
+                    input_grads = rule(g, node, *inputs)
+                elif len(inputs) == 2:  # the common case, spelled out: no list, no unpacking
+                    x, y = inputs
+                    try:
+                        input_grads = rule(g, node.data, x.data, y.data)
+                    except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
+                        input_grads = _ieee_rule(rule, g, node.data, [x.data, y.data])
+                else:
+                    try:
+                        input_grads = rule(g, node.data, *[p.data for p in inputs])
+                    except ArithmeticError:
+                        input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
+                if type(g) is not float:  # tensors: sum broadcast axes away, match dtypes
+                    input_grads = [
+                        _reduce_to(pg, p) for p, pg in zip(inputs, input_grads, strict=True)
+                    ]
+                for p, pg in zip(inputs, input_grads, strict=True):
+                    pending = p._g
+                    p._g = pg if pending is None else pending + pg
+                    uses = p._uses - 1
+                    p._uses = uses
+                    if not uses:
+                        ready.append(p)
+    except BaseException:
+        _reset(root)
+        raise
+
+
+def _ieee_rule(rule, g, a, inputs):
+    """Rerun a rule on numpy scalars, which give inf and nan where Python floats raise."""
+    as_np = [np.float64(x) if type(x) is float else x for x in (g, a, *inputs)]
+    return [_plain(r) for r in rule(*as_np)]
 
 
 def _plain(x):
@@ -860,12 +943,16 @@ def gradients(root, inputs, grad=None, create_graph=False):
     [6.0]
     """
     seed = _seed(root, grad, create_graph)
-    wanted = {id(v): i for i, v in enumerate(inputs)}
+    wanted = {}
+    for i, v in enumerate(inputs):
+        wanted.setdefault(id(v), []).append(i)
     found = [None] * len(inputs)
-    for node, g in _backprop(root, seed, create_graph):
-        i = wanted.get(id(node))
-        if i is not None:
+
+    def visit(node, g):
+        for i in wanted.get(id(node), ()):
             found[i] = g
+
+    _backprop(root, seed, create_graph, visit)
     for i, v in enumerate(inputs):
         if found[i] is None:
             zero = 0.0 if v.is_scalar else np.zeros_like(v.data)
