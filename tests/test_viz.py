@@ -37,7 +37,7 @@ def parse_svg(path):
     root = ET.parse(path).getroot()
     nodes, edges = {}, {}
     for g in root.iter(SVG + "g"):
-        kind = g.get("class")
+        kind = (g.get("class") or " ").split()[0]
         if kind in ("node", "edge"):
             title = g.find(SVG + "title").text
             texts = [t.text for t in g.iter(SVG + "text") if t.text and t.text.strip()]
@@ -55,7 +55,10 @@ def shape_of(group):
 
 
 def highlighted(nodes):
-    return sorted(title for title, (_, g) in nodes.items() if shape_of(g).get("stroke") == "red")
+    red = sorted(title for title, (_, g) in nodes.items() if shape_of(g).get("stroke") == "red")
+    marked = sorted(t for t, (_, g) in nodes.items() if "highlight" in g.get("class").split())
+    assert red == marked
+    return red
 
 
 # ---- the picture of a neuron ------------------------------------------------------------------
@@ -359,7 +362,10 @@ def test_step_frames_of_a_three_op_expression(tmp_path):
     titles = [" ".join(texts) for *_, texts in frames]
     assert "backward step 1 of 3: sigmoid" in titles[0]
     assert f"a(1-a) = {local:.4g}" in titles[0]
-    assert "backward step 3 of 3: *" in titles[2] and "y = -3, x = 2" in titles[2]
+    assert (
+        "backward step 3 of 3: *" in titles[2]
+        and "local gradients (one per input) y = -3, x = 2" in titles[2]
+    )
     assert "backward done" in titles[3]
 
     def grads(frame):

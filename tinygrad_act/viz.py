@@ -153,7 +153,8 @@ def _backward_frames(order, seed, steps):
         pairs = zip(_formulas(node), _locals(node), strict=False)
         title = (
             f"backward step {k} of {steps}: {node._op}\n"
-            f"local gradient {', '.join(_equation(f, x) for f, x in pairs)}\n"
+            f"local gradient{'s (one per input)' if len(node._prev) > 1 else ''} "
+            f"{', '.join(_equation(f, x) for f, x in pairs)}\n"
             f"each input's grad += grad {_short(g)} × local gradient"
         )
         yield grads, node, title
@@ -215,7 +216,7 @@ class _Picture:
             if node is self.root:
                 style["penwidth"] = "2"
             if node is highlight:
-                style.update(color=_HIGHLIGHT, penwidth="3")
+                style.update({"color": _HIGHLIGHT, "penwidth": "3", "class": "highlight"})
             dot.node(vid, graphviz.nohtml(_record(node, grad_of)), **style)
             if not node._prev:
                 continue
@@ -260,7 +261,7 @@ def _op_style(node, highlight):
     if getattr(node._backward, "spec", None) is not None:
         style.update(fillcolor=_ACTIVATION, fontname="Helvetica-Bold")
     if node is highlight:
-        style.update(color=_HIGHLIGHT, penwidth="3")
+        style.update({"color": _HIGHLIGHT, "penwidth": "3", "class": "highlight"})
     return style
 
 
