@@ -89,7 +89,31 @@ def _graph_nodes(root):
 
 
 def cmd_train(args):
-    raise UsageError("the train command is not available yet")
+    from tinygrad_act import train
+
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    outcome = train.run(
+        dataset=args.dataset,
+        activation=args.activation,
+        epochs=args.epochs,
+        seed=args.seed,
+        out=args.out,
+        compare=args.compare_activations,
+    )
+    for name, run in outcome.runs.items():
+        test = "" if run.test_accuracy is None else f", test accuracy {run.test_accuracy:.1%}"
+        print(
+            f"{run.dataset} {name}: {run.steps} steps in {run.seconds:.1f} s, final loss "
+            f"{run.losses[-1] if run.steps else float('nan'):.4f}, "
+            f"train accuracy {run.train_accuracy:.1%}{test}"
+        )
+    for path in outcome.paths:
+        print(f"wrote {path}")
+    if outcome.interrupted:
+        print("interrupted: stopped after the current step", file=sys.stderr)
+        return 130
+    return 0
 
 
 def cmd_demo(args):

@@ -1,0 +1,450 @@
+"""Training runs on two small datasets, with a progress bar and plots of what happened.
+
+- moons: scikit-learn's ``make_moons`` (100 points, noise 0.1) and micrograd's demo network, the
+  scalar ``MLP(2, [16, 16, 1])``, trained by its recipe: SVM max-margin loss plus an L2 penalty,
+  full-batch SGD with the learning rate decaying from 1.0 to 0.1.
+- digits: scikit-learn's bundled 8x8 digits (no download), a tensor MLP 64-128-10 trained with
+  softmax cross-entropy and Adam on a stratified train/test split.
+
+`compare_activations` trains the same network from the same seed once per activation and records
+the mean gradient magnitude of each layer at every step: where g'(z) is near 0, the gradients
+reaching the early layers shrink and learning stalls, which is the lecture's point.
+
+scikit-learn, matplotlib and tqdm are imported inside the functions that need them, so importing
+``tinygrad_act`` does not pull them in.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_act.activations import LECTURE, lookup
+from tinygrad_act.engine import Value, no_grad
+from tinygrad_act.nn import MLP, SGD, Adam, Linear, cross_entropy, l2_penalty, mlp, svm_hinge_loss
+
+DATASETS = ("moons", "digits")
+DEFAULT_EPOCHS = {"moons": 100, "digits": 20}
+
+
+@dataclass
+class Run:
+    """What one training run did: per-step loss, accuracy and mean |grad| of each layer."""
+
+    dataset: str
+    activation: str
+    seed: int
+    model: object = None
+    losses: list = field(default_factory=list)
+    accuracies: list = field(default_factory=list)
+    grad_magnitudes: list = field(default_factory=list)  # one row per step, one entry per layer
+    train_accuracy: float = float("nan")
+    test_accuracy: float | None = None
+    seconds: float = 0.0
+    interrupted: bool = False
+    data: tuple = ()  # (X, y) the model was trained on, for the decision boundary
+
+    @property
+    def steps(self):
+        return len(self.losses)
+
+
+# --------------------------------------------------------------------------------------------------
+# Stopping cleanly on Ctrl-C
+
+
+class _StopFlag:
+    def __init__(self):
+        self._set = False
+
+    def set(self):
+        self._set = True
+
+    def __call__(self):
+        return self._set
+
+
+@contextmanager
+def stop_on_interrupt():
+    """Within the block, the first Ctrl-C only sets the yielded flag (the loop stops after its step);
+    a second one interrupts at once. Outside the main thread no handler is installed.
+
+    >>> with stop_on_interrupt() as stop:
+    ...     stop()
+    False
+    """
+    flag = _StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag():
+            raise KeyboardInterrupt
+        flag.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+
+
+def load_moons(n_samples=100, noise=0.1, seed=0):
+    """micrograd's demo data: two interleaved half circles, labels -1 and +1.
+
+    >>> X, y = load_moons()
+    >>> X.shape, sorted(set(y.tolist()))
+    ((100, 2), [-1, 1])
+    """
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    return X, y * 2 - 1
+
+
+def load_digits_split(seed=0, test_size=0.2):
+    """scikit-learn's bundled 8x8 digits, pixels scaled to [0, 1], split stratified by class.
+
+    >>> X_train, X_test, y_train, y_test = load_digits_split()
+    >>> X_train.shape, X_test.shape
+    ((1437, 64), (360, 64))
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    X = digits.data / 16.0
+    return train_test_split(
+        X, digits.target, test_size=test_size, random_state=seed, stratify=digits.target
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Training loops
+
+
+def _check(dataset, activation, epochs):
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    spec = lookup(activation)
+    if spec.tensor_only:
+        raise ValueError(
+            f"activation {activation!r} is not elementwise; hidden layers need one that is"
+        )
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
+
+
+def _progress(total, desc, enabled):
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, desc=desc, unit="epoch", disable=not enabled, leave=True, mininterval=0.2
+    )
+
+
+def _layer_magnitudes(layers):
+    out = []
+    for params in layers:
+        total = sum(float(np.abs(p.grad).sum()) for p in params)
+        out.append(total / sum(p.size for p in params))
+    return out
+
+
+def moons_scores(model, X):
+    """The scalar MLP's scores for every row of X, in one pass (each input column as a tensor)."""
+    return model([Value(X[:, 0]), Value(X[:, 1])])
+
+
+def train_moons(
+    activation="relu", epochs=100, seed=0, *, per_point=False, progress=True, stop=None, alpha=1e-4
+):
+    """Train micrograd's demo network on the moons; returns a `Run`.
+
+    The scalar MLP sees the whole batch at once: each input column is a tensor and every weight a
+    scalar `Value`, so the graph has one node per weight-op instead of one per weight-op per point.
+    ``per_point=True`` builds micrograd's graph literally (one scalar forward per point); both give
+    the same numbers up to float rounding, the batched one about 50 times faster.
+
+    >>> run = train_moons(epochs=3, progress=False)
+    >>> run.steps, len(run.grad_magnitudes[0])
+    (3, 3)
+    """
+    _check("moons", activation, epochs)
+    X, y = load_moons(seed=seed)
+    model = MLP(2, [16, 16, 1], activation=activation, rng=random.Random(seed))
+    params = model.parameters()
+    layers = [layer.parameters() for layer in model.layers]
+    opt = SGD(params, lr=1.0)
+    run = Run("moons", activation, seed, model=model, data=(X, y))
+    start = time.perf_counter()
+    with _progress(epochs, f"moons {activation}", progress) as bar:
+        for k in range(epochs):
+            if per_point:
+                scores = [model(list(map(Value, row))) for row in X]
+                predicted = np.array([s.data for s in scores])
+            else:
+                scores = moons_scores(model, X)
+                predicted = scores.data
+            loss = svm_hinge_loss(scores, y) + l2_penalty(params, alpha)
+            model.zero_grad()
+            loss.backward()
+            opt.lr = 1.0 - 0.9 * k / epochs  # micrograd's schedule: 1.0 down to 0.1
+            opt.step()
+            run.losses.append(float(loss.data))
+            run.accuracies.append(float(np.mean((predicted > 0) == (y > 0))))
+            run.grad_magnitudes.append(_layer_magnitudes(layers))
+            bar.set_postfix(loss=f"{run.losses[-1]:.4f}", acc=f"{run.accuracies[-1]:.0%}")
+            bar.update()
+            if stop is not None and stop():
+                run.interrupted = True
+                break
+    run.seconds = time.perf_counter() - start
+    run.train_accuracy = moons_accuracy(model, X, y)
+    return run
+
+
+def moons_accuracy(model, X, y):
+    """Share of points on the right side of the model's decision boundary."""
+    with no_grad():
+        return float(np.mean((moons_scores(model, X).data > 0) == (y > 0)))
+
+
+def train_digits(
+    activation="relu",
+    epochs=20,
+    seed=0,
+    *,
+    hidden=128,
+    batch_size=64,
+    lr=3e-3,
+    progress=True,
+    stop=None,
+):
+    """Train a 64-`hidden`-10 tensor MLP on the digits with Adam; returns a `Run` with test accuracy.
+
+    >>> run = train_digits(epochs=1, progress=False)
+    >>> run.test_accuracy > 0.8
+    True
+    """
+    _check("digits", activation, epochs)
+    X_train, X_test, y_train, y_test = load_digits_split(seed=seed)
+    rng = np.random.default_rng(seed)
+    model = mlp([64, hidden, 10], activation, rng=rng)
+    opt = Adam(model.parameters(), lr=lr)
+    layers = [m.parameters() for m in model if isinstance(m, Linear)]
+    run = Run("digits", activation, seed, model=model, data=(X_train, y_train))
+    n = len(X_train)
+    start = time.perf_counter()
+    with _progress(epochs, f"digits {activation}", progress) as bar:
+        for _ in range(epochs):
+            order = rng.permutation(n)
+            correct = 0
+            for i in range(0, n, batch_size):
+                idx = order[i : i + batch_size]
+                logits = model(Value(X_train[idx]))
+                loss = cross_entropy(logits, y_train[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                correct += int((logits.data.argmax(axis=1) == y_train[idx]).sum())
+                run.losses.append(loss.item())
+                run.grad_magnitudes.append(_layer_magnitudes(layers))
+                if stop is not None and stop():
+                    run.interrupted = True
+                    break
+            run.accuracies.append(correct / n)
+            bar.set_postfix(loss=f"{run.losses[-1]:.4f}", acc=f"{run.accuracies[-1]:.1%}")
+            bar.update()
+            if run.interrupted:
+                break
+    run.seconds = time.perf_counter() - start
+    run.train_accuracy = digits_accuracy(model, X_train, y_train)
+    run.test_accuracy = digits_accuracy(model, X_test, y_test)
+    return run
+
+
+def digits_accuracy(model, X, y):
+    """Share of digits whose largest logit is the right class."""
+    with no_grad():
+        return float(np.mean(model(Value(X)).data.argmax(axis=1) == y))
+
+
+def train(dataset, activation="relu", epochs=None, seed=0, **kwargs):
+    """Train on `dataset` ("moons" or "digits") with its default number of epochs unless given."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    epochs = DEFAULT_EPOCHS[dataset] if epochs is None else epochs
+    loop = train_moons if dataset == "moons" else train_digits
+    return loop(activation, epochs, seed, **kwargs)
+
+
+def compare_activations(dataset, names=LECTURE, epochs=None, seed=0, *, progress=True, stop=None):
+    """The same network from the same seed, once per activation; returns {name: Run}.
+
+    After a stop request the remaining activations are skipped.
+    """
+    for name in names:
+        _check(dataset, name, DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs)
+    runs = {}
+    for name in names:
+        runs[name] = train(dataset, name, epochs, seed, progress=progress, stop=stop)
+        if runs[name].interrupted:
+            break
+    return runs
+
+
+# --------------------------------------------------------------------------------------------------
+# Plots (matplotlib's object API on the Agg canvas: no pyplot state, no display needed)
+
+
+def _figure(width, height):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _save(fig, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    return path
+
+
+def plot_run(run, path):
+    """Loss and training accuracy of one run, as a PNG."""
+    fig = _figure(9, 3.4)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    ax_loss.plot(np.arange(1, run.steps + 1), run.losses, color="tab:blue")
+    ax_loss.set(xlabel="step", ylabel="loss", title=f"{run.dataset}, {run.activation}: loss")
+    if run.dataset == "digits":
+        ax_loss.set_yscale("log")
+    ax_acc.plot(np.arange(1, len(run.accuracies) + 1), run.accuracies, color="tab:green")
+    ax_acc.set(
+        xlabel="epoch",
+        ylabel="training accuracy",
+        ylim=(0, 1.02),
+        title=f"final train {run.train_accuracy:.1%}"
+        + (f", test {run.test_accuracy:.1%}" if run.test_accuracy is not None else ""),
+    )
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_decision_boundary(model, X, y, path, resolution=200):
+    """The scalar moons model's decision regions with the training points, as a PNG."""
+    pad = 0.5
+    xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, resolution)
+    ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, resolution)
+    xx, yy = np.meshgrid(xs, ys)
+    with no_grad():
+        scores = moons_scores(model, np.c_[xx.ravel(), yy.ravel()]).data.reshape(xx.shape)
+    fig = _figure(5, 4.2)
+    ax = fig.subplots()
+    ax.contourf(xx, yy, scores > 0, levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6dbef"])
+    ax.contour(xx, yy, scores, levels=[0.0], colors="k", linewidths=1)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm_r", s=22, edgecolors="k", linewidths=0.5)
+    ax.set(
+        title=f"decision boundary ({moons_accuracy(model, X, y):.0%} of training points right)",
+        xlabel="x1",
+        ylabel="x2",
+    )
+    return _save(fig, path)
+
+
+def plot_comparison(runs, path):
+    """Loss curves of every run together, then one panel per layer with its mean |grad| per step."""
+    runs = {name: run for name, run in runs.items() if run.steps}
+    n_layers = max(len(run.grad_magnitudes[0]) for run in runs.values())
+    cols = min(2, 1 + n_layers)
+    rows = -(-(1 + n_layers) // cols)
+    fig = _figure(5 * cols, 3.4 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    ax_loss = axes[0]
+    dataset = next(iter(runs.values())).dataset
+    for name, run in runs.items():
+        steps = np.arange(1, run.steps + 1)
+        (line,) = ax_loss.plot(steps, run.losses, label=f"{name} ({run.train_accuracy:.0%})")
+        grads = np.array(run.grad_magnitudes)
+        for layer in range(grads.shape[1]):
+            axes[1 + layer].plot(steps, grads[:, layer], color=line.get_color(), label=name)
+    ax_loss.set(xlabel="step", ylabel="loss", title=f"{dataset}: loss by activation (train acc.)")
+    ax_loss.set_yscale("log")
+    ax_loss.legend(fontsize=8)
+    for layer in range(n_layers):
+        ax = axes[1 + layer]
+        last = " (output)" if layer == n_layers - 1 else ""
+        ax.set(xlabel="step", ylabel="mean |grad|", title=f"layer {layer + 1}{last}: gradient size")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    for ax in axes[: 1 + n_layers]:
+        ax.grid(alpha=0.3, which="both")
+    for ax in axes[1 + n_layers :]:
+        ax.set_visible(False)
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# What `tinygrad-act train` does
+
+
+@dataclass
+class Outcome:
+    """The runs of one `run` call, the files it wrote, and whether Ctrl-C stopped it."""
+
+    main: Run
+    runs: dict
+    paths: list
+    interrupted: bool
+
+
+def run(
+    dataset="moons",
+    activation=None,
+    epochs=None,
+    seed=0,
+    out="train-out",
+    compare=False,
+    progress=True,
+):
+    """Train (and with `compare`, train once per lecture activation too), then write the plots.
+
+    The main run uses `activation` (relu by default); the comparison trains every lecture activation
+    plus that one from the same seed. Ctrl-C stops after the current step; plots of what was done
+    are still written and ``Outcome.interrupted`` is set.
+    """
+    activation = activation or "relu"
+    epochs = DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs
+    _check(dataset, activation, epochs)
+    out = Path(out)
+    with stop_on_interrupt() as stop:
+        if compare:
+            names = list(LECTURE) + ([activation] if activation not in LECTURE else [])
+            runs = compare_activations(dataset, names, epochs, seed, progress=progress, stop=stop)
+            main = runs.get(activation) or next(reversed(runs.values()))
+        else:
+            main = train(dataset, activation, epochs, seed, progress=progress, stop=stop)
+            runs = {activation: main}
+        interrupted = stop()
+    paths = []
+    if main.steps:
+        paths.append(plot_run(main, out / f"{dataset}-loss.png"))
+        if dataset == "moons":
+            X, y = main.data
+            paths.append(plot_decision_boundary(main.model, X, y, out / "moons-boundary.png"))
+    if compare and any(r.steps for r in runs.values()):
+        paths.append(plot_comparison(runs, out / f"{dataset}-compare.png"))
+    return Outcome(main, runs, paths, interrupted)
