@@ -139,7 +139,10 @@ def test_a_wrong_local_gradient_is_rejected_and_the_wrong_entries_are_named(wron
         i = m.index[0]
         assert m.analytic == pytest.approx(a[i] * (1 + a[i]))
         assert m.numeric == pytest.approx(a[i] * (1 - a[i]), rel=1e-6)
-        assert m.where in str(err)
+    # ... and the table names them, worst first: input, index, analytic, numeric, errors
+    table = [line.split() for line in str(err).splitlines()[2:]]
+    assert [f"{row[0]}{row[1]}" for row in table] == [m.where for m in err.mismatches]
+    assert [row[1] for row in table] == ["[4]", "[3]", "[2]", "[1]"]  # the error 2a² grows with z
     assert err.kinks == []  # no kink: a real mismatch, reported as one
 
 

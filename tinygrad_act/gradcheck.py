@@ -569,9 +569,6 @@ def _report(caller, mismatches, total, atol, rtol, kinks, notes):
     lines = [head, *_table(rows, numeric_from=len(header) - 4)]
     if len(mismatches) > _SHOWN:
         lines.append(f"  ... and {len(mismatches) - _SHOWN} more")
-    entries = list(dict.fromkeys(m.where for m in mismatches))
-    listed = ", ".join(entries[: 2 * _SHOWN]) + (", ..." if len(entries) > 2 * _SHOWN else "")
-    lines.append(f"Wrong entries: {listed}")
     if kinks:
         lines.append(
             "Non-differentiable points (the central difference averages the two one-sided slopes):"
