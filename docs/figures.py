@@ -65,6 +65,8 @@ def plot_activation(name, path):
         for x, y in zip(pts, pd1, strict=True):
             ax.annotate(f"g'={y:.3g}", (x, y), textcoords="offset points", xytext=(0, 8),
                         ha="center", fontsize=8, color="tab:red")  # fmt: skip
+    pad = 0.08 * (z[-1] - z[0])  # room for the labels of the slide's points at the ends
+    ax.set_xlim(z[0] - pad, z[-1] + pad)
     ax.axhline(0, color="0.7", lw=0.8)
     ax.axvline(0, color="0.7", lw=0.8)
     ax.set_xlabel("z")
@@ -73,6 +75,53 @@ def plot_activation(name, path):
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
+
+
+def neuron():
+    """The lecture's neuron o = tanh(x1·w1 + x2·w2 + b), as in micrograd's walkthrough."""
+    x1, w1 = Value(2.0, label="x1"), Value(-3.0, label="w1")
+    x2, w2 = Value(0.0, label="x2"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    n = x1 * w1 + x2 * w2 + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    return o
+
+
+def graphs(out_dir):
+    """The neuron before and after backward, its backprop frames, and a tensor MLP's loss."""
+    from tinygrad_act.nn import cross_entropy, mlp
+    from tinygrad_act.viz import draw_backward_steps, save_graph
+
+    o = neuron()
+    save_graph(o, out_dir / "neuron-forward.svg")
+    o.backward()
+    save_graph(o, out_dir / "neuron-backward.svg", show_local=True)
+
+    frames = draw_backward_steps(neuron(), out_dir / "neuron-steps")
+    # An include file, so the page shows however many frames the pass has. Paths starting with
+    # "/" are relative to the docs' source folder wherever the file is included from.
+    lines = []
+    for i, frame in enumerate(frames):
+        alt = "all gradients" if i == len(frames) - 1 else f"backward step {i + 1}"
+        lines += [f".. image:: /_generated/neuron-steps/{frame.name}", f"   :alt: {alt}", ""]
+    (out_dir / "neuron-steps.rst").write_text("\n".join(lines))
+
+    rng = np.random.default_rng(0)
+    net = mlp([4, 8, 3], "relu", rng=0)
+    x = Value(rng.standard_normal((5, 4)), label="x")
+    loss = cross_entropy(net(x), rng.integers(0, 3, size=5))
+    loss.label = "loss"
+    loss.backward()
+    save_graph(loss, out_dir / "tensor-mlp.svg", rankdir="TB")
+
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    b = Value(6.8813735870195432, label="b")
+    o = (x * w + b).tanh()
+    o.label = "o"
+    o.backward()
+    save_graph(o, out_dir / "quickstart-neuron.svg")
 
 
 def command_help(out_dir):
@@ -103,6 +152,16 @@ def command_output(out_dir, name, argv):
     (out_dir / name).write_text(buffer.getvalue())
 
 
+@contextlib.contextmanager
+def _working_directory(path):
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def generate(out_dir):
     """Write every generated figure and text file into `out_dir` (created if missing)."""
     import matplotlib
@@ -116,3 +175,8 @@ def generate(out_dir):
     command_help(out_dir)
     command_output(out_dir, "derivatives.txt", ["derivatives"])
     command_output(out_dir, "check.txt", ["check"])
+    if has_module("viz"):
+        graphs(out_dir)
+        with _working_directory(out_dir):
+            command_output(out_dir, "graph-example.txt", ["graph", "tanh(x*w + b)", "--set", "x=2",
+                           "--set", "w=-3", "--set", "b=6.88", "-o", "neuron.svg"])  # fmt: skip
