@@ -117,7 +117,18 @@ def cmd_train(args):
 
 
 def cmd_demo(args):
-    raise UsageError("the demo command is not available yet")
+    from tinygrad_act.demo import build
+    from tinygrad_act.viz import GraphvizNotFoundError
+
+    def progress(message):
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        index = build(args.out, quick=args.quick, log=progress)
+    except GraphvizNotFoundError as err:
+        raise UsageError(" ".join(str(err).split())) from None
+    print(index)
+    return 0
 
 
 # ---- the parser --------------------------------------------------------------------------------------
