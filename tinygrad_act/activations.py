@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinygrad_act.engine import Value, _ActivationRule, _exp
+from tinygrad_act.engine import Value, _activation_rule, _exp
 
 # --------------------------------------------------------------------------------------------------
 # Forward formulas on raw data: a Python float (scalar path) or an ndarray.
@@ -240,7 +240,7 @@ def register_activation(
         tensor_only,
         defaults,
     )
-    object.__setattr__(spec, "rule", _ActivationRule(spec, defaults))
+    object.__setattr__(spec, "rule", _activation_rule(spec, defaults))
     ACTIVATIONS[name] = spec
     function = _function(name)
     if name not in BUILTIN:  # user activations: a method and a package-level function, like ours

@@ -346,19 +346,30 @@ class _ScatterRule:
         return (g[self.index],)
 
 
-class _ActivationRule:
-    """Backward of a registered activation: g * g'(z), with g'(z) written as in the lecture."""
+def _activation_rule(spec, params):
+    """Backward of a registered activation: g * g'(z), with g'(z) written as in the lecture.
 
-    __slots__ = ("spec", "params")
+    The rule keeps its registry row and parameters (``rule.spec``, ``rule.params``) so drawings and
+    gradcheck can show the formula that was used.
+    """
+    derivative, vjp = spec.derivative, spec.vjp
+    if vjp is not None:  # not elementwise (softmax): the rule maps g to dL/dz itself
 
-    def __init__(self, spec, params):
-        self.spec, self.params = spec, params
+        def rule(g, a, z):
+            return (vjp(g, z, a, **params),)
 
-    def __call__(self, g, a, z):
-        spec = self.spec
-        if spec.vjp is not None:  # not elementwise (softmax): the rule maps g to dL/dz itself
-            return (spec.vjp(g, z, a, **self.params),)
-        return (g * spec.derivative(z, a, **self.params),)
+    elif params:
+
+        def rule(g, a, z):
+            return (g * derivative(z, a, **params),)
+
+    else:
+
+        def rule(g, a, z):
+            return (g * derivative(z, a),)
+
+    rule.spec, rule.params = spec, params
+    return rule
 
 
 # --------------------------------------------------------------------------------------------------
@@ -703,17 +714,23 @@ class Value:
 
     def activate(self, name, **params):
         """Apply the registered activation `name`, e.g. ``v.activate("leaky_relu", slope=0.1)``."""
-        spec = _registry.lookup(name)
+        spec = _registry.ACTIVATIONS.get(name) if type(name) is str else None
+        if spec is None:
+            spec = _registry.lookup(name)  # raises, naming the registered activations
         if spec.tensor_only:
             self._need_tensor(name)
-        params = spec.bind(params)
         z = self.data
-        a = spec.forward(z, **params)
+        if params and params != spec.defaults:
+            params = spec.bind(params)
+            a = spec.forward(z, **params)
+            rule = _activation_rule(spec, params)
+        else:
+            a = spec.forward(z)  # the forward's own defaults are the row's defaults
+            rule = spec.rule
         if type(z) is float:
             a = float(a)
         elif type(a) is not np.ndarray or a.dtype != z.dtype:
             a = np.asarray(a, dtype=z.dtype)
-        rule = spec.rule if not params or params == spec.defaults else _ActivationRule(spec, params)
         return _make(a, (self,), name, rule)
 
     def sigmoid(self):
@@ -820,6 +837,11 @@ def _shape_of(x):
 def _reduce_to(g, node):
     """Fit a gradient to its node: sum away broadcast axes, keep floats for scalar nodes."""
     data = node.data
+    if type(g) is np.ndarray and type(data) is np.ndarray:
+        if g.shape == data.shape and g.dtype == data.dtype:
+            return g
+        g = _sum_to(g, data.shape)
+        return g if g.dtype == data.dtype else g.astype(data.dtype)
     if type(data) is float:
         if type(g) is float:
             return g
@@ -886,12 +908,17 @@ def _backprop(root, seed, create_graph, visit=None):
                 inputs = node._prev
                 if create_graph:
                     input_grads = rule(g, node, *inputs)
-                elif len(inputs) == 2:  # the common case, spelled out: no list, no unpacking
+                elif len(inputs) == 2:  # the common cases, spelled out: no list, no unpacking
                     x, y = inputs
                     try:
                         input_grads = rule(g, node.data, x.data, y.data)
                     except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
                         input_grads = _ieee_rule(rule, g, node.data, [x.data, y.data])
+                elif len(inputs) == 1:
+                    try:
+                        input_grads = rule(g, node.data, inputs[0].data)
+                    except ArithmeticError:
+                        input_grads = _ieee_rule(rule, g, node.data, [inputs[0].data])
                 else:
                     try:
                         input_grads = rule(g, node.data, *[p.data for p in inputs])
@@ -924,10 +951,21 @@ def _plain(x):
 
 
 def _accumulate(node, g):
+    """Add a pass's gradient into ``node.grad``.
+
+    A leaf owns its gradient array (a copy, then added into in place). An intermediate node keeps
+    the array the pass computed, without a copy: it is there to be read (drawings, teaching), and it
+    may share memory with its neighbours' gradients, so later passes add to it out of place.
+    """
     current = node._grad
-    if current is None:  # a tensor node's first gradient: our own copy, in its dtype
-        node._grad = g if isinstance(g, Value) else np.array(g, dtype=node.data.dtype)
-    elif type(current) is np.ndarray and not isinstance(g, Value):
+    if isinstance(g, Value):
+        node._grad = g if current is None else current + g
+    elif current is None:
+        if node._backward is None or type(g) is not np.ndarray:
+            node._grad = np.array(g, dtype=node.data.dtype)
+        else:
+            node._grad = g
+    elif node._backward is None and type(current) is np.ndarray:
         np.add(current, g, out=current, casting="unsafe")
     else:
         node._grad = current + g
