@@ -427,3 +427,14 @@ def test_gradgradcheck_reports_in_the_same_table_naming_the_gradient_entry():
     assert text.startswith("gradgradcheck failed: 2 of 9 Jacobian entries disagree")
     assert "d/dz[0]" in text and "d/dz[2]" in text  # at z = 0, sigmoid'' = 0 and the frozen 0 agree
     assert {m.where for m in info.value.mismatches} == {"z[0]", "z[2]"}
+
+
+def test_inputs_sharing_a_label_are_explained_by_position_not_by_name():
+    a, b = Value(1.0, label="x"), Value([2.0, 0.0], label="x")
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda a, b: (a * b).relu().sum(), [a, b])
+    assert [m.where for m in info.value.mismatches] == ["x[1]"]
+    assert info.value.kinks == [
+        "x[1] = 0.0 puts relu's input[1] at 0.0, a kink of relu: "
+        "left slope 0, right slope 1, backward chose 1"
+    ]

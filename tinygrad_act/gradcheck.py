@@ -131,9 +131,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """True when backprop matches central differences on every Jacobian entry of fn at inputs.
 
     `fn(*inputs)` returns a scalar or tensor `Value` (or a number/array: then there is no graph and
-    every analytic entry is 0). `inputs` is a `Value` or a sequence of them. On a disagreement it
-    raises `GradcheckError` with a table of the worst entries, or returns False when
-    ``raise_exception=False``.
+    every analytic entry is 0). `inputs` is a `Value` or a sequence of them; fn is called on fresh
+    float64 copies of them, so it must compute from its arguments, not from Values it closes over
+    (those are constants to the check). On a disagreement it raises `GradcheckError` with a table
+    of the worst entries, or returns False when ``raise_exception=False``.
 
     >>> x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.88, label="b")
     >>> gradcheck(lambda x, w, b: (x * w + b).tanh(), [x, w, b])
@@ -173,10 +174,10 @@ def gradgradcheck(
     """
     inputs = _inputs(inputs, "gradgradcheck")
     _check_tolerances("gradgradcheck", eps, atol, rtol)
-    names = [_name(v, i) for i, v in enumerate(inputs)]
-    _warn_float32("gradgradcheck", inputs, names, eps)
     if not callable(fn):
         raise TypeError(f"gradgradcheck: fn must be callable, got {type(fn).__name__}")
+    names = [_name(v, i) for i, v in enumerate(inputs)]
+    _warn_float32("gradgradcheck", inputs, names, eps)
 
     probe = _Problem(lambda *xs: [fn(*xs)], inputs, ["out"], eps)
     with enable_grad():
@@ -226,9 +227,9 @@ class _Problem:
         return leaves
 
     def evaluate(self, leaves):
-        with (
-            enable_grad()
-        ):  # gradgradcheck's fn runs a backward pass; no_grad outside must not stop it
+        # Record the graph even inside no_grad: backprop needs it, and gradgradcheck's fn runs
+        # a backward pass of its own.
+        with enable_grad():
             outs = self.fn(*leaves)
         if len(outs) != len(self.out_names):
             raise ValueError(f"expected {len(self.out_names)} outputs, got {len(outs)}")
@@ -295,11 +296,9 @@ class _Problem:
                 tol = atol + rtol * np.abs(n)
                 with np.errstate(invalid="ignore"):
                     wrong = ~(err <= tol)  # nan counts as wrong
+                cut = len(out_shape)  # a Jacobian index is (output element, input element)
                 for idx in _positions(wrong):
-                    k, j = (
-                        tuple(map(int, idx[: len(out_shape)])),
-                        tuple(map(int, idx[len(out_shape) :])),
-                    )
+                    k, j = idx[:cut], idx[cut:]
                     excess = err[idx] - tol[idx]
                     bad.append(
                         (-math.inf if math.isnan(excess) else -excess, o, k, i, j, a[idx], n[idx])
@@ -316,7 +315,8 @@ class _Problem:
             rel_err = abs_err / abs(n) if n != 0 else (0.0 if abs_err == 0 else math.inf)
             x = self.base[i] if not j else float(self.base[i][j])
             mismatches.append(Mismatch(self.names[i], j, x, output, a, n, abs_err, rel_err))
-        kinks = self.explain_kinks(mismatches, leaves, outs)
+        entries = list(dict.fromkeys((i, j) for _, _, _, i, j, _, _ in bad))
+        kinks = self.explain_kinks(entries[:_SHOWN], leaves, outs)
         message = _report(caller, mismatches, total, atol, rtol, kinks, notes)
         if raise_exception:
             raise GradcheckError(message, mismatches, kinks, total)
@@ -324,15 +324,14 @@ class _Problem:
 
     # ---- kinks ------------------------------------------------------------------------------------
 
-    def explain_kinks(self, mismatches, leaves, outs):
-        """Sentences for the disagreeing entries whose input moves a kink node across its kink."""
+    def explain_kinks(self, entries, leaves, outs):
+        """Sentences for the disagreeing entries (input i, element j) that move a node across its kink."""
         order = _graph_order(outs)
         sites = _kink_sites(order, self.eps)
         if not sites:
             return []
         sentences = []
-        entries = list(dict.fromkeys((self.names.index(m.input), m.index) for m in mismatches))
-        for i, j in entries[:_SHOWN]:
+        for i, j in entries:
             plus = _graph_order(self.evaluate(self.leaves(i, j, self.eps)))
             minus = _graph_order(self.evaluate(self.leaves(i, j, -self.eps)))
             same_graph = [n._op for n in plus] == [n._op for n in order] == [n._op for n in minus]
@@ -388,8 +387,14 @@ def _kink_sites(order, h):
         z = node._prev[0].data
         if spec is not None and spec.kinks:
             for k in spec.kinks:
-                for e in _positions(np.asarray(z) == k):
+                hits = _positions(np.asarray(z) == k)
+                if not hits:
+                    continue
+                try:
                     left, right, chosen = _one_sided(spec, rule.params, k, h)
+                except (TypeError, ValueError, ArithmeticError):
+                    continue  # a user's forward that only takes floats: no explanation, still a failure
+                for e in hits:
                     sites.append(_KinkSite(pos, e, spec.name, k, left, right, chosen))
         elif node._op == "max" and hasattr(rule, "axis"):
             a = node.data
