@@ -96,12 +96,22 @@ def _log_softmax(z, axis=-1):
 
 
 def exp(x):
-    """e^x of a float, an array or a Value."""
+    """e^x of a float, an array or a Value (then with its graph); inf on overflow, never an error.
+
+    >>> exp(0.0), exp(1000.0)
+    (1.0, inf)
+    """
     return _exp(x)
 
 
 def tanh(x):
-    """tanh of a float, an array or a Value."""
+    """tanh of a float, an array or a Value (then with its graph); local gradient 1-a².
+
+    >>> tanh(0.0)
+    0.0
+    >>> tanh(Value(0.0)).data
+    0.0
+    """
     return x.tanh() if isinstance(x, Value) else _tanh(x)
 
 
@@ -133,6 +143,10 @@ def where(condition, x, y):
 class Activation:
     """One row of the table: the forward formula, its local gradient, and how to show it.
 
+    >>> row = ACTIVATIONS["sigmoid"]
+    >>> row.formula, row.derivative(0.0, row.forward(0.0))
+    ('a(1-a)', 0.25)
+
     derivative(z, a, **params) -> g'(z), elementwise; or, for an activation that is not elementwise
     (softmax), vjp(g, z, a, **params) -> dL/dz. `formula` is g' as the lecture writes it, shown in
     drawings and tables; `kinks` lists the inputs where g' jumps (gradcheck explains them).
@@ -157,7 +171,11 @@ class Activation:
         return {**self.defaults, **params} if params else self.defaults
 
     def local_formula(self, **params):
-        """g'(z) as text, e.g. 'a(1-a)' or '1 if z≥0 else 0.01'."""
+        """g'(z) as text, e.g. 'a(1-a)' or '1 if z≥0 else 0.01'.
+
+        >>> ACTIVATIONS["leaky_relu"].local_formula(slope=0.2)
+        '1 if z≥0 else 0.2'
+        """
         return self.formula.format(**self.bind(params))
 
 
@@ -250,7 +268,15 @@ def register_activation(
 
 
 def unregister_activation(name):
-    """Remove an activation registered by `register_activation` (the built-in ones stay)."""
+    """Remove an activation registered by `register_activation` (the built-in ones stay).
+
+    >>> _ = register_activation("double", lambda z: 2 * z, lambda z, a: 2.0)
+    >>> "double" in ACTIVATIONS
+    True
+    >>> unregister_activation("double")
+    >>> "double" in ACTIVATIONS
+    False
+    """
     if name in BUILTIN:
         raise ValueError(f"{name!r} is built in and cannot be unregistered")
     lookup(name)
@@ -271,15 +297,11 @@ def _method(name):
 
 
 def _function(name):
-    spec = ACTIVATIONS[name]
-
     def function(z, **params):
-        if isinstance(z, Value):
-            return z.activate(name, **params)
-        return spec.forward(float(z) if isinstance(z, (int, float)) else np.asarray(z), **params)
+        return _apply(name, z, **params)
 
     function.__name__ = name
-    function.__doc__ = f"{name}(z): a Value for a Value (with the graph), else plain math."
+    function.__doc__ = f"{name}(z): a Value for a Value (with its graph), plain math for numbers."
     return function
 
 
@@ -308,12 +330,87 @@ register_activation("log_softmax", _log_softmax, vjp=lambda g, z, a, axis: g - e
                     formula="g-e^a·Σg", tensor_only=True)
 # fmt: on
 
-# The public functions: tinygrad_act.sigmoid(v) is v.sigmoid() for a Value, plain math otherwise.
-relu = _function("relu")
-leaky_relu = _function("leaky_relu")
-softplus = _function("softplus")
-elu = _function("elu")
-silu = _function("silu")
-gelu = _function("gelu")
-softmax = _function("softmax")
-log_softmax = _function("log_softmax")
+# The public functions: tinygrad_act.relu(v) is v.relu() for a Value, plain math for numbers.
+
+
+def _apply(name, z, **params):
+    if isinstance(z, Value):
+        return z.activate(name, **params)
+    spec = lookup(name)
+    return spec.forward(float(z) if isinstance(z, (int, float)) else np.asarray(z), **params)
+
+
+def relu(z):
+    """max(0, z); slope 0 if z<0, 1 if z>=0 (the lecture's choice at exactly 0).
+
+    >>> relu(-2.0), relu(3.0)
+    (0.0, 3.0)
+    >>> x = Value(0.0)
+    >>> relu(x).backward()
+    >>> x.grad
+    1.0
+    """
+    return _apply("relu", z)
+
+
+def leaky_relu(z, slope=0.01):
+    """max(slope·z, z); slope `slope` if z<0, 1 if z>=0.
+
+    >>> leaky_relu(-2.0), leaky_relu(3.0)
+    (-0.02, 3.0)
+    """
+    return _apply("leaky_relu", z, slope=slope)
+
+
+def softplus(z):
+    """log(1+e^z), stable for any z; its slope is sigmoid(z).
+
+    >>> round(softplus(0.0), 6)
+    0.693147
+    """
+    return _apply("softplus", z)
+
+
+def elu(z, alpha=1.0):
+    """z if z>0 else alpha(e^z-1); slope 1 if z>=0 else a+alpha.
+
+    >>> elu(2.0), round(elu(-1.0), 6)
+    (2.0, -0.632121)
+    """
+    return _apply("elu", z, alpha=alpha)
+
+
+def silu(z):
+    """z·sigmoid(z) (also called swish).
+
+    >>> silu(0.0)
+    0.0
+    """
+    return _apply("silu", z)
+
+
+def gelu(z):
+    """GELU, tanh approximation: z/2·(1+tanh(√(2/π)(z+0.044715z³))).
+
+    >>> gelu(0.0), round(gelu(1.0), 6)
+    (0.0, 0.841192)
+    """
+    return _apply("gelu", z)
+
+
+def softmax(z, axis=-1):
+    """e^z / Σe^z along `axis`, shifted by the maximum so it never overflows; tensors only.
+
+    >>> softmax(Value([0.0, 0.0])).data
+    array([0.5, 0.5])
+    """
+    return _apply("softmax", z, axis=axis)
+
+
+def log_softmax(z, axis=-1):
+    """z - log Σe^z along `axis`, computed stably; tensors only.
+
+    >>> log_softmax(Value([0.0, 0.0])).data.round(6)
+    array([-0.693147, -0.693147])
+    """
+    return _apply("log_softmax", z, axis=axis)

@@ -57,7 +57,15 @@ def no_grad():
 
 @contextmanager
 def enable_grad():
-    """Record the graph inside the block even within `no_grad`."""
+    """Record the graph inside the block even within `no_grad`.
+
+    >>> x = Value(2.0)
+    >>> with no_grad():
+    ...     with enable_grad():
+    ...         y = x * 3
+    >>> y._prev[0] is x
+    True
+    """
     previous = _grad_mode.enabled
     _grad_mode.enabled = True
     try:
@@ -67,7 +75,14 @@ def enable_grad():
 
 
 def is_grad_enabled():
-    """Whether ops on this thread record a graph."""
+    """Whether ops on this thread record a graph.
+
+    >>> is_grad_enabled()
+    True
+    >>> with no_grad():
+    ...     is_grad_enabled()
+    False
+    """
     return _grad_mode.enabled
 
 
