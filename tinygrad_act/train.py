@@ -147,6 +147,17 @@ def _check(dataset, activation, epochs):
         raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
 
 
+@contextmanager
+def _one_blas_thread():
+    # The matrices here are tiny (at most 64x128): a multi-threaded BLAS spends more time handing
+    # them between threads than computing, and on a loaded machine it is several times slower.
+    # threadpoolctl comes with scikit-learn.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _progress(total, desc, enabled):
     from tqdm import tqdm
 
@@ -248,7 +259,7 @@ def train_digits(
     run = Run("digits", activation, seed, model=model, data=(X_train, y_train))
     n = len(X_train)
     start = time.perf_counter()
-    with _progress(epochs, f"digits {activation}", progress) as bar:
+    with _progress(epochs, f"digits {activation}", progress) as bar, _one_blas_thread():
         for _ in range(epochs):
             order = rng.permutation(n)
             correct = 0
