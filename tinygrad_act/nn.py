@@ -37,6 +37,21 @@ class Module:
 
     Parameters are the `Value`\\ s held in attributes, directly, in sub-modules, or in lists of either;
     their names are the attribute paths, e.g. ``layers.0.neurons.1.w.0`` or ``0.weight``.
+
+    >>> class Affine(Module):
+    ...     def __init__(self):
+    ...         self.w, self.b = Value(2.0), Value(0.5)
+    ...     def __call__(self, x):
+    ...         return self.w * x + self.b
+    >>> model = Affine()
+    >>> [name for name, _ in model.named_parameters()]
+    ['w', 'b']
+    >>> model(3.0).backward()
+    >>> model.w.grad
+    3.0
+    >>> model.zero_grad()
+    >>> model.w.grad
+    0.0
     """
 
     def _members(self):
@@ -355,7 +370,11 @@ class Activation(Module):
 
 
 class Sigmoid(Activation):
-    """a = 1/(1+e^-z); local gradient a(1-a)."""
+    """a = 1/(1+e^-z); local gradient a(1-a).
+
+    >>> Sigmoid()(Value([0.0])).data
+    array([0.5])
+    """
 
     def __init__(self):
         super().__init__("sigmoid")
@@ -365,7 +384,11 @@ class Sigmoid(Activation):
 
 
 class Tanh(Activation):
-    """a = tanh z; local gradient 1-a²."""
+    """a = tanh z; local gradient 1-a².
+
+    >>> Tanh()(Value([0.0])).data
+    array([0.])
+    """
 
     def __init__(self):
         super().__init__("tanh")
@@ -375,7 +398,11 @@ class Tanh(Activation):
 
 
 class ReLU(Activation):
-    """a = max(0, z); local gradient 1 if z≥0 else 0 (the lecture takes 1 at z = 0)."""
+    """a = max(0, z); local gradient 1 if z≥0 else 0 (the lecture takes 1 at z = 0).
+
+    >>> ReLU()(Value([-2.0, 3.0])).data
+    array([0., 3.])
+    """
 
     def __init__(self):
         super().__init__("relu")
@@ -385,7 +412,11 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """a = max(slope·z, z); local gradient 1 if z≥0 else slope."""
+    """a = max(slope·z, z); local gradient 1 if z≥0 else slope.
+
+    >>> LeakyReLU(slope=0.1)(Value([-2.0, 3.0])).data
+    array([-0.2,  3. ])
+    """
 
     def __init__(self, slope=0.01):
         super().__init__("leaky_relu", slope=slope)
@@ -598,7 +629,15 @@ def _check_range(name, value, low, high=math.inf, high_open=True):
 
 
 class Optimizer:
-    """Holds the parameters; `zero_grad()` clears their gradients, `step()` updates them."""
+    """Holds the parameters; `zero_grad()` clears their gradients, `step()` updates them.
+
+    The base of `SGD` and `Adam`; a subclass writes `step()`.
+
+    >>> w = Value(1.0)
+    >>> opt = SGD([w], lr=0.1)
+    >>> isinstance(opt, Optimizer), opt.params == [w]
+    (True, True)
+    """
 
     def __init__(self, params, lr):
         if isinstance(params, Module):
