@@ -51,4 +51,4 @@ dot:
 	fi
 
 clean:
-	rm -rf $(VENV) demo-out docs/_build .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-out docs/_build docs/_generated .pytest_cache .ruff_cache

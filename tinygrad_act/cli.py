@@ -167,11 +167,17 @@ def build_parser():
     p.set_defaults(handler=cmd_graph)
 
     p = sub.add_parser("train", help="train a small network and plot the run")
-    p.add_argument("--dataset", choices=["moons", "digits"], default="moons")
-    p.add_argument("--activation", default=None, help="activation of the hidden layers")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="train-out", metavar="DIR")
+    p.add_argument("--dataset", choices=["moons", "digits"], default="moons",
+                   help="moons: scalar MLP(2, [16, 16, 1]); digits: tensor MLP (default: moons)")  # fmt: skip
+    p.add_argument("--activation", default=None,
+                   help="activation of the hidden layers (default: relu, as micrograd)")  # fmt: skip
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training steps for moons (default 100), passes over the data for digits (default 20)")  # fmt: skip
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of data split and weights (default: 0)"
+    )
+    p.add_argument("--out", default="train-out", metavar="DIR",
+                   help="where the plots go (default: train-out)")  # fmt: skip
     p.add_argument("--compare-activations", action="store_true",
                    help="train once per lecture activation and plot them together")  # fmt: skip
     p.set_defaults(handler=cmd_train)
