@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_act.activations import ACTIVATIONS, LECTURE
-from tinygrad_act.engine import Value
+from tinygrad_act.engine import Value, gradients
 
 # g'(z) as the slide writes it, evaluated on arrays here, independently of the engine, to draw over
 # what backprop gives.
@@ -47,8 +47,22 @@ def activation_curves(name, points=401):
     return z, out.data, v.grad, LECTURE_DERIVATIVES[name](z, out.data)
 
 
+def second_derivative(name, z):
+    """g''(z) by the engine: backprop through the backward pass of g (``create_graph=True``).
+
+    >>> z = np.array([0.0, 1.0])
+    >>> a = np.tanh(z)
+    >>> bool(np.allclose(second_derivative("tanh", z), -2 * a * (1 - a**2)))
+    True
+    """
+    v = Value(z)
+    (slope,) = gradients(v.activate(name).sum(), [v], create_graph=True)  # g'(z) as a Value
+    slope.sum().backward()  # d(sum of g'(z_i))/dz_i = g''(z_i)
+    return v.grad
+
+
 def plot_activation(name, path):
-    """g and g' of one lecture activation, g' by backprop with the slide's formula drawn over it."""
+    """g, g' and g'' of one lecture activation; g' by backprop with the slide's formula over it."""
     from matplotlib.figure import Figure
 
     z, a, backprop, formula = activation_curves(name)
@@ -58,6 +72,8 @@ def plot_activation(name, path):
     ax.plot(z, a, color="tab:blue", lw=2, label="g(z)")
     ax.plot(z, backprop, color="tab:orange", lw=5, alpha=0.45, label="g'(z) by backprop")
     ax.plot(z, formula, color="k", lw=1, ls="--", label=f"g'(z) = {written} (slide)")
+    ax.plot(z, second_derivative(name, z), color="tab:green", lw=1.2, ls=":",
+            label="g''(z) by backprop of backprop")  # fmt: skip
     slide = np.array([-10.0, 0.0, 10.0])
     at = np.searchsorted(z, slide)
     ax.plot(slide, backprop[at], "o", color="tab:red", ms=5, label="z = -10, 0, 10")
@@ -223,7 +239,8 @@ def _activation_section(plots):
         '<section id="activations"><h2>2. Each activation and its slope</h2>\n'
         "<p>g(z) (blue) and g'(z) over [-10, 10]. The wide orange line is g'(z) computed by "
         "backprop over the whole grid (one tensor <code>Value</code>, one backward pass); the "
-        "dashed line is the slide's formula on top of it. Where the slope is near 0 (sigmoid and "
+        "dashed line is the slide's formula on top of it; the dotted green line is g''(z), the "
+        "engine differentiating its own backward pass. Where the slope is near 0 (sigmoid and "
         "tanh at |z| = 10, ReLU for z &lt; 0) almost no gradient flows back.</p>\n"
         f'<div class="grid">{figures}</div></section>'
     )
