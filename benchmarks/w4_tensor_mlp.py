@@ -1,0 +1,276 @@
+"""W4: one SGD step of a 784-256-128-10 tensor MLP with softmax cross-entropy.
+
+Forward, backward and the parameter update, for tanh and relu hidden layers, batch 64 and 1024,
+float32 and float64. The floor is the step written by hand in numpy below; before anything is
+timed, every engine's gradients are checked against it (np.testing.assert_allclose), so all engines
+time the same mathematics. The batch is wrapped as each engine's constant once, outside the timer
+(data loading is not part of the step); the parameters are updated in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.data import mlp_params, mnist_like
+from benchmarks.harness import Case, Row, fmt_time, verdict
+from benchmarks.machine import peer
+
+NAME = "W4"
+TARGET = 1.10  # engine time / hand-written numpy time, at most
+LR = 0.01
+ACTS = ("tanh", "relu")
+BATCHES = (64, 1024)
+DTYPES = ("float32", "float64")
+ENGINES = ("numpy", "tinygrad_act", "torch", "autograd", "mygrad")
+
+
+# ---- the floor: forward and backward by hand ------------------------------------------------------
+
+
+def numpy_engine(params, X, labels, onehot, act):
+    P = [p.copy() for p in params]
+    B = X.shape[0]
+
+    def grads():
+        W1, b1, W2, b2, W3, b3 = P
+        z1 = X @ W1 + b1
+        h1 = np.tanh(z1) if act == "tanh" else np.maximum(z1, 0)
+        z2 = h1 @ W2 + b2
+        h2 = np.tanh(z2) if act == "tanh" else np.maximum(z2, 0)
+        z3 = h2 @ W3 + b3
+        shifted = z3 - z3.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = -(logp * onehot).sum() / B
+        dz3 = (np.exp(logp) - onehot) / B  # softmax - onehot, averaged over the batch
+        dh2 = dz3 @ W3.T
+        dz2 = (
+            dh2 * (1 - h2 * h2) if act == "tanh" else dh2 * (z2 >= 0)
+        )  # ReLU'(0) = 1, as the lecture
+        dh1 = dz2 @ W2.T
+        dz1 = dh1 * (1 - h1 * h1) if act == "tanh" else dh1 * (z1 >= 0)
+        out = [X.T @ dz1, dz1.sum(axis=0), h1.T @ dz2, dz2.sum(axis=0), h2.T @ dz3, dz3.sum(axis=0)]
+        return loss, out
+
+    def step():
+        loss, gs = grads()
+        for p, g in zip(P, gs, strict=True):
+            p -= LR * g
+        return loss
+
+    return lambda: grads()[1], step
+
+
+# ---- the engines ----------------------------------------------------------------------------------
+
+
+def tinygrad_engine(params, X, labels, onehot, act):
+    from tinygrad_act import Value
+
+    P = [Value(p) for p in params]
+    Xv, Yv = Value(X), Value(onehot)
+    scale = 1.0 / X.shape[0]
+
+    def loss_of():
+        W1, b1, W2, b2, W3, b3 = P
+        h1 = (Xv @ W1 + b1).activate(act)
+        h2 = (h1 @ W2 + b2).activate(act)
+        logits = h2 @ W3 + b3
+        return -(logits.log_softmax(axis=-1) * Yv).sum() * scale
+
+    def backward():
+        loss = loss_of()
+        for p in P:
+            p.zero_grad()
+        loss.backward()
+        return loss
+
+    def grads():
+        backward()
+        return [p.grad.copy() for p in P]
+
+    def step():
+        loss = backward()
+        for p in P:
+            p.data -= LR * p.grad
+        return loss
+
+    return grads, step
+
+
+def torch_engine(params, X, labels, onehot, act):
+    import torch
+    import torch.nn.functional as F
+
+    P = [torch.tensor(p, requires_grad=True) for p in params]
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(labels)
+    f = torch.tanh if act == "tanh" else torch.relu
+
+    def backward():
+        W1, b1, W2, b2, W3, b3 = P
+        h1 = f(Xt @ W1 + b1)
+        h2 = f(h1 @ W2 + b2)
+        loss = F.cross_entropy(h2 @ W3 + b3, yt)
+        for p in P:
+            p.grad = None
+        loss.backward()
+        return loss
+
+    def grads():
+        backward()
+        return [p.grad.numpy().copy() for p in P]
+
+    def step():
+        loss = backward()
+        with torch.no_grad():
+            for p in P:
+                p.add_(p.grad, alpha=-LR)
+        return loss
+
+    return grads, step
+
+
+def autograd_engine(params, X, labels, onehot, act):
+    import autograd
+    import autograd.numpy as anp
+    from autograd.scipy.special import logsumexp
+
+    P = [p.copy() for p in params]
+    B = X.shape[0]
+
+    def f(z):
+        return anp.tanh(z) if act == "tanh" else anp.maximum(z, 0.0)
+
+    def loss_fn(P):
+        W1, b1, W2, b2, W3, b3 = P
+        h1 = f(anp.dot(X, W1) + b1)
+        h2 = f(anp.dot(h1, W2) + b2)
+        logits = anp.dot(h2, W3) + b3
+        logp = logits - logsumexp(logits, axis=1, keepdims=True)
+        return -anp.sum(logp * onehot) / B
+
+    gradient = autograd.grad(loss_fn)
+
+    def grads():
+        return [np.asarray(g) for g in gradient(P)]
+
+    def step():
+        for p, g in zip(P, gradient(P), strict=True):
+            p -= LR * g
+
+    return grads, step
+
+
+def mygrad_engine(params, X, labels, onehot, act):
+    import mygrad as mg
+    from mygrad.nnet.losses import softmax_crossentropy
+
+    P = [mg.tensor(p.copy()) for p in params]
+    f = mg.tanh if act == "tanh" else mg.nnet.relu
+
+    def backward():
+        W1, b1, W2, b2, W3, b3 = P
+        h1 = f(mg.matmul(X, W1) + b1)
+        h2 = f(mg.matmul(h1, W2) + b2)
+        loss = softmax_crossentropy(mg.matmul(h2, W3) + b3, labels)
+        loss.backward()
+        return loss
+
+    def grads():
+        backward()
+        return [np.array(p.grad) for p in P]
+
+    def step():
+        backward()
+        for p in P:
+            p.data -= LR * p.grad
+
+    return grads, step
+
+
+FACTORIES = {
+    "numpy": numpy_engine,
+    "tinygrad_act": tinygrad_engine,
+    "torch": torch_engine,
+    "autograd": autograd_engine,
+    "mygrad": mygrad_engine,
+}
+
+
+def installed():
+    return [e for e in ENGINES if e in ("numpy", "tinygrad_act") or peer(e) is not None]
+
+
+def cells():
+    return [(a, b, d) for a in ACTS for b in BATCHES for d in DTYPES]
+
+
+def _cell(act, batch, dtype):
+    return f"{act} b{batch} {dtype}"
+
+
+def check(engine, act, batch, dtype):
+    """The engine's gradients against the hand-written floor's, before any timing."""
+    dt = np.dtype(dtype)
+    X, labels, onehot = mnist_like(batch, dt)
+    params = mlp_params(dt)
+    want = numpy_engine(params, X, labels, onehot, act)[0]()
+    got = FACTORIES[engine](params, X, labels, onehot, act)[0]()
+    tol = {"rtol": 2e-3, "atol": 1e-5} if dt == np.float32 else {"rtol": 1e-7, "atol": 1e-10}
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_allclose(
+            g, w, err_msg=f"{engine} {act} b{batch} {dtype}: gradient {i}", **tol
+        )
+        if g.dtype != dt:
+            raise AssertionError(
+                f"{engine} {act} b{batch} {dtype}: gradient {i} has dtype {g.dtype}"
+            )
+
+
+def _setup(engine, act, batch, dtype):
+    def setup():
+        check(engine, act, batch, dtype)
+        dt = np.dtype(dtype)
+        X, labels, onehot = mnist_like(batch, dt)
+        return FACTORIES[engine](mlp_params(dt), X, labels, onehot, act)[1]
+
+    return setup
+
+
+def cases(quick):
+    return [
+        Case(NAME, _cell(a, b, d), e, _setup(e, a, b, d))
+        for a, b, d in cells()
+        for e in installed()
+    ]
+
+
+def report(results):
+    rows = []
+    for a, b, d in cells():
+        cell = _cell(a, b, d)
+        floor = results.get((NAME, cell, "numpy"))
+        for engine in installed():
+            case = results[(NAME, cell, engine)]
+            if not case.samples:
+                rows.append(Row(NAME, cell, engine, case.error[:90], target="", verdict="FAIL"))
+                continue
+            ratio = case.median / floor.median if floor and floor.samples else float("nan")
+            target = ok = ""
+            if engine == "tinygrad_act":
+                target, ok = f"<= {TARGET:.2f}x numpy", verdict(ratio <= TARGET)
+            text = "floor" if engine == "numpy" else f"{ratio:.2f}x numpy"
+            rows.append(Row(NAME, cell, engine, fmt_time(case.median), text, target, ok))
+    return rows
+
+
+def ratios(results):
+    """{engine: [(cell, time / numpy time)]}, for the plot."""
+    out = {}
+    for a, b, d in cells():
+        cell = _cell(a, b, d)
+        floor = results.get((NAME, cell, "numpy"))
+        for engine in installed():
+            case = results.get((NAME, cell, engine))
+            if engine != "numpy" and case and case.samples and floor and floor.samples:
+                out.setdefault(engine, []).append((cell, case.median / floor.median))
+    return out
