@@ -7,6 +7,7 @@ import cProfile
 import gc
 import io
 import pstats
+import time
 import tracemalloc
 
 import numpy as np
@@ -83,3 +84,96 @@ def profile_memory(out, n=50_000, top=12):
             file=out,
         )
     del a, b, s
+
+
+class _GcClock:
+    """Collections by generation and the time spent in them, through gc.callbacks."""
+
+    def __init__(self):
+        self.count, self.seconds, self._start = [0, 0, 0], [0.0, 0.0, 0.0], 0.0
+
+    def __call__(self, phase, info):
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.count[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self._start
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+    def __str__(self):
+        return ", ".join(
+            f"gen{g}: {self.count[g]} x = {self.seconds[g] * 1e3:.1f} ms" for g in range(3)
+        )
+
+
+def _phases(build, backward, gc_off):
+    """(forward seconds, backward seconds, gc clock) of one graph."""
+    gc.collect()
+    if gc_off:
+        gc.disable()
+    try:
+        with _GcClock() as clock:
+            start = time.perf_counter()
+            root = build()
+            mid = time.perf_counter()
+            backward(root)
+            end = time.perf_counter()
+    finally:
+        gc.enable()
+    return mid - start, end - mid, clock
+
+
+def profile_gc(only, out, repeat=3):
+    """How much of W1 and W2 is the cycle collector, split into forward and backward."""
+    from tinygrad_act import Value
+
+    jobs = []
+    if "W1" in only:
+        model, value, _ = w1_scalar_mlp.tinygrad_model()
+        X, y = w1_scalar_mlp.moons(100)
+
+        def build_w1():
+            scores = [model([value(a), value(b)]) for a, b in X.tolist()]
+            losses = [(1 + -yi * si).relu() for yi, si in zip(y.tolist(), scores, strict=True)]
+            return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in model.parameters())
+
+        jobs.append(("W1 step", build_w1, lambda r: r.backward()))
+    if "W2" in only:
+        for n in (10_000, 100_000, 1_000_000):
+
+            def build_w2(n=n):
+                y = Value(0.5)
+                for _ in range(n):
+                    y = y.tanh()
+                return y
+
+            jobs.append((f"W2 N={n:,}", build_w2, lambda r: r.backward()))
+    for frozen in (False, True):
+        gc.collect()
+        if frozen:
+            gc.freeze()
+        print(
+            f"\n==== gc share: threshold {gc.get_threshold()}, {len(gc.get_objects()):,} objects "
+            f"visible to the collector before ({'after gc.freeze(), as the timings run' if frozen else 'no freeze'}) ====",
+            file=out,
+        )
+        for name, build, backward in jobs:
+            for gc_off in (False, True):
+                runs = sorted(
+                    (_phases(build, backward, gc_off) for _ in range(repeat)),
+                    key=lambda r: r[0] + r[1],
+                )
+                fwd, bwd, clock = runs[len(runs) // 2]
+                label = "gc off" if gc_off else "gc on "
+                extra = f"; collections {clock}" if not gc_off else ""
+                print(
+                    f"  {name:<14} {label}: forward {fwd * 1e3:7.1f} ms, backward {bwd * 1e3:7.1f} ms{extra}",
+                    file=out,
+                )
+        gc.unfreeze()

@@ -91,6 +91,7 @@ def main(argv=None):
     threads = machine.limit_threads(args.threads)
     if args.profile:
         profiling.profile_times(args.profile, out)
+        profiling.profile_gc(args.profile, out)
         if "W3" in args.profile:
             profiling.profile_memory(out)
         return 0
@@ -127,7 +128,8 @@ def main(argv=None):
     print("\nNotes:", file=out)
     notes.append(
         "medians of interleaved rounds; gc.collect() runs before every sample, outside the timer; "
-        "'gc off' disables the cycle collector for the timed calls only"
+        "'gc off' disables the cycle collector for the timed calls only; everything alive before "
+        "timing is gc.freeze()-d, so a collection scans only the objects of the timed step"
     )
     for note in notes:
         print(f"  - {note}", file=out)

@@ -158,11 +158,12 @@ def report(results):
             ratio = target = ok = ""
             if engine != "numpy" and floor and floor.samples:
                 ratio = f"{case.median / floor.median:.2f}x numpy"
-            if engine == "tinygrad_act":
+            if engine == "tinygrad_act" and act == "tanh":  # the issue sets targets on tanh
                 target, ok = f"<= {TARGET_US} us/op", verdict(us <= TARGET_US)
             rows.append(Row(NAME, act, engine, f"{us:.2f} us/op", ratio, target, ok))
         if ours and ours.samples and torch_case and torch_case.samples:
             speedup = torch_case.median / ours.median
+            targeted = act == "tanh"
             rows.append(
                 Row(
                     NAME,
@@ -170,8 +171,8 @@ def report(results):
                     "torch vs tinygrad_act",
                     "",
                     f"torch/tinygrad_act = {speedup:.2f}x",
-                    f">= {TARGET_VS_TORCH}x",
-                    verdict(speedup >= TARGET_VS_TORCH),
+                    f">= {TARGET_VS_TORCH}x" if targeted else "",
+                    verdict(speedup >= TARGET_VS_TORCH) if targeted else "",
                 )
             )
     return rows
