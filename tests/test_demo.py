@@ -95,8 +95,8 @@ def test_page_has_the_four_sections_in_order_and_no_scripts(page):
 def test_the_table_shows_the_slides_numbers(page):
     text = (page[0] / "index.html").read_text(encoding="utf-8")
     table = text[text.index('<section id="table">') : text.index('<section id="activations">')]
-    assert "<td>a(1-a)</td><td>0</td><td>0.5</td><td>0.25</td><td>0.25</td>" in table
-    assert "<td>1-a²</td><td>0</td><td>0</td><td>1</td><td>1</td>" in table
+    assert "<td>a(1-a)</td><td>0.0</td><td>0.5</td><td>0.25</td><td>0.25</td>" in table
+    assert "<td>1-a²</td><td>0.0</td><td>0</td><td>1</td><td>1</td>" in table
     assert table.count("<tr>") == 1 + 3 * len(LECTURE)
     assert "<td>NO</td>" not in table
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from tinygrad_act.activations import ACTIVATIONS, LECTURE
 from tinygrad_act.engine import Value, gradients
+from tinygrad_act.gradcheck import TABLE_HEADER, table_cells
 
 # g'(z) as the slide writes it, evaluated on arrays here, independently of the engine, to draw over
 # what backprop gives.
@@ -198,20 +199,9 @@ def _img(src, alt, width=None):
 
 
 def _table_section(rows):
-    head = ["activation", "g'(z) written", "z", "g(z)", "g'(z) formula", "g'(z) backprop"]
-    head += ["g'(z) numeric", "agree"]
-    body, notes = [], []
-    for r in rows:
-        if not r.agree:
-            verdict = "NO"
-        elif r.note:
-            notes.append(r.note)
-            verdict = f"kink [{len(notes)}]"
-        else:
-            verdict = "yes"
-        cells = [r.name, r.written, _num(r.z), _num(r.g), _num(r.formula), _num(r.backprop)]
-        cells += [_num(r.numeric), verdict]
-        body.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+    cells, notes = table_cells(rows)
+    body = ["<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in cells]
+    head = TABLE_HEADER
     foot = "".join(f"<li>[{i}] {_e(n)}</li>" for i, n in enumerate(notes, 1))
     return (
         '<section id="table"><h2>1. The lecture\'s table</h2>\n'

@@ -641,6 +641,32 @@ def derivative_table(points=None, names=None, eps=1e-6):
     return [_row(spec, z, eps) for spec in specs for z in points]
 
 
+TABLE_HEADER = (
+    "activation", "g'(z) written", "z", "g(z)", "g'(z) formula", "g'(z) backprop", "g'(z) numeric", "agree",
+)  # fmt: skip
+
+
+def table_cells(rows):
+    """The rows as text cells under `TABLE_HEADER`, and the kink footnotes the cells point to.
+
+    >>> cells, notes = table_cells(derivative_table([0.0], ["relu"]))
+    >>> cells[0][-1], notes[0][:30]
+    ('kink [1]', 'relu has a kink at z = 0.0: le')
+    """
+    cells, notes = [], []
+    for r in rows:
+        if not r.agree:
+            verdict = "NO"
+        elif r.note:
+            notes.append(r.note)
+            verdict = f"kink [{len(notes)}]"
+        else:
+            verdict = "yes"
+        numbers = [_num(r.z)] + [f"{x + 0.0:.6g}" for x in (r.g, r.formula, r.backprop, r.numeric)]
+        cells.append([r.name, r.written, *numbers, verdict])
+    return cells, notes
+
+
 def format_derivative_table(rows):
     """The rows as an aligned text table, with a footnote for each kink.
 
@@ -650,24 +676,9 @@ def format_derivative_table(rows):
     """
     if not rows:
         return "(no rows)"
-    header = ["activation", "g'(z) written", "z", "g(z)"]
-    header += ["g'(z) formula", "g'(z) backprop", "g'(z) numeric", "agree"]
-    table = [header]
-    notes = []
-    for r in rows:
-        if not r.agree:
-            verdict = "NO"
-        elif r.note:
-            notes.append(r.note)
-            verdict = f"kink [{len(notes)}]"
-        else:
-            verdict = "yes"
-        table.append(
-            [r.name, r.written, _num(r.z)]
-            + [f"{x + 0.0:.6g}" for x in (r.g, r.formula, r.backprop, r.numeric)]
-            + [verdict]
-        )
-    widths = [max(len(t[c]) for t in table) for c in range(len(header))]
+    body, notes = table_cells(rows)
+    table = [list(TABLE_HEADER), *body]
+    widths = [max(len(t[c]) for t in table) for c in range(len(TABLE_HEADER))]
     lines = []
     for t in table:
         cells = [
