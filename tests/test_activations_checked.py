@@ -12,7 +12,7 @@ from tinygrad_act import (
     sigmoid,
     unregister_activation,
 )
-from tinygrad_act.activations import BUILTIN, where
+from tinygrad_act.activations import BUILTIN, cases
 from tinygrad_act.gradcheck import (
     GradcheckError,
     check_activations,
@@ -30,7 +30,7 @@ def _softsign(z):
 
 def _softsign_derivative(z, a):
     # 1/(1+|z|)² = (1-|a|)², written with the output like the lecture's formulas
-    return where(a >= 0, 1 - a, 1 + a) ** 2
+    return cases(a, 1 + a, 1 - a) ** 2
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -516,3 +516,47 @@ def test_a_backward_pass_that_fails_midway_leaves_the_graph_clean_for_the_next_o
         assert x.grad == 2 * 6.0 * 2 + 1  # d/dx [(2x)^2 + x] at 3
     finally:
         unregister_activation("flaky_square")
+
+
+# ---- requires_grad: data gets no gradient ----------------------------------------------------------
+
+
+def test_arrays_mixed_into_an_expression_are_data_and_get_no_gradient(rng):
+    W = Value(rng.standard_normal((4, 3)))
+    X = rng.standard_normal((5, 4))
+    out = (X @ W).tanh().sum()
+    out.backward()
+    const = out._prev[0]._prev[0]._prev[0]  # the lifted X
+    assert not const.requires_grad and not const.grad.any()
+    a = np.tanh(X @ W.data)
+    np.testing.assert_allclose(W.grad, X.T @ (1 - a**2))
+
+
+def test_numbers_mixed_in_are_constants_too():
+    x = Value(3.0)
+    y = x * 2.0
+    y.backward()
+    assert not y._prev[1].requires_grad and y._prev[1].grad == 0.0 and x.grad == 2.0
+
+
+def test_requires_grad_false_skips_the_input_gradient_of_matmul(rng):
+    X = Value(rng.standard_normal((5, 4)), requires_grad=False)
+    W = Value(rng.standard_normal((4, 3)))
+    (X @ W).sum().backward()
+    assert not X.grad.any()
+    np.testing.assert_allclose(W.grad, X.data.T @ np.ones((5, 3)))
+
+
+def test_ops_on_values_that_need_no_gradient_record_no_graph():
+    a = Value(np.ones(3), requires_grad=False)
+    b = (a * 2).exp()
+    assert b._prev == () and not b.requires_grad
+    with pytest.raises(ValueError, match="needs no gradient"):
+        b.sum().backward()
+
+
+def test_no_grad_and_detach_give_values_that_need_no_gradient():
+    x = Value(2.0)
+    with no_grad():
+        y = x * 3
+    assert not y.requires_grad and not x.detach().requires_grad

@@ -10,7 +10,7 @@ Notation, as on the slide ("Derivatives of activation functions", deeplearning.a
 The engine multiplies g' by the upstream gradient; the table holds only the local slope.
 A derivative runs on floats and arrays in a plain backward pass and on `Value`s when
 ``backward(create_graph=True)`` differentiates the backward pass itself, so the formulas use
-arithmetic operators and the helpers ``exp``, ``tanh``, ``sigmoid`` and ``where`` below, which work
+arithmetic operators and the helpers ``exp``, ``tanh``, ``sigmoid`` and ``cases`` below, which work
 on all three. A branch mask such as ``z >= 0`` is a constant: no gradient flows through the choice.
 """
 
@@ -126,13 +126,27 @@ def sigmoid(x):
     return x.sigmoid() if isinstance(x, Value) else _sigmoid(x)
 
 
-def where(condition, x, y):
-    """x where `condition` holds, else y. The condition is a constant; x and y may be Values."""
-    if isinstance(condition, (bool, np.bool_)):
-        return x if condition else y
-    if isinstance(x, Value) or isinstance(y, Value):
-        return x * condition + y * ~condition
-    return np.where(condition, x, y)
+def cases(z, negative, nonnegative):
+    """The slide's "by cases": `negative` where z < 0, `nonnegative` where z >= 0.
+
+    The case is picked from z's value and is a constant (no gradient flows through the choice);
+    exactly at z = 0 it is the `nonnegative` case, as the lecture takes it. Either case may be a
+    number, an array or a Value; an array result keeps z's dtype.
+
+    >>> cases(-2.0, 0.01, 1.0), cases(0.0, 0.01, 1.0)
+    (0.01, 1.0)
+    >>> cases(np.array([-1.0, 2.0], dtype=np.float32), 0.01, 1.0)
+    array([0.01, 1.  ], dtype=float32)
+    """
+    zd = z.data if isinstance(z, Value) else z
+    if not isinstance(zd, np.ndarray):
+        return nonnegative if zd >= 0 else negative
+    mask = zd >= 0
+    if isinstance(negative, Value) or isinstance(nonnegative, Value):
+        return nonnegative * mask + negative * ~mask
+    kind = zd.dtype.type  # np.where would make float64 of Python numbers, upcasting float32 grads
+    pick = [kind(c) if isinstance(c, (int, float)) else c for c in (nonnegative, negative)]
+    return np.where(mask, *pick)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -318,10 +332,10 @@ def _gelu_derivative(z, a):
 # fmt: off
 register_activation("sigmoid",     _sigmoid,     lambda z, a: a * (1 - a),                       formula="a(1-a)")
 register_activation("tanh",        _tanh,        lambda z, a: 1 - a**2,                          formula="1-a²")
-register_activation("relu",        _relu,        lambda z, a: where(z >= 0, 1.0, 0.0),           formula="1 if z≥0 else 0",         kinks=[0])
-register_activation("leaky_relu",  _leaky_relu,  lambda z, a, slope: where(z >= 0, 1.0, slope),  formula="1 if z≥0 else {slope}",   kinks=[0])
+register_activation("relu",        _relu,        lambda z, a: cases(z, 0.0, 1.0),                formula="1 if z≥0 else 0",         kinks=[0])
+register_activation("leaky_relu",  _leaky_relu,  lambda z, a, slope: cases(z, slope, 1.0),       formula="1 if z≥0 else {slope}",   kinks=[0])
 register_activation("softplus",    _softplus,    lambda z, a: sigmoid(z),                        formula="σ(z)")
-register_activation("elu",         _elu,         lambda z, a, alpha: where(z >= 0, 1.0, a + alpha), formula="1 if z≥0 else a+{alpha}", kinks=[0])
+register_activation("elu",         _elu,         lambda z, a, alpha: cases(z, a + alpha, 1.0),  formula="1 if z≥0 else a+{alpha}", kinks=[0])
 register_activation("silu",        _silu,        lambda z, a: sigmoid(z) * (1 + z * (1 - sigmoid(z))), formula="σ(z)(1+z(1-σ(z)))")
 register_activation("gelu",        _gelu,        _gelu_derivative,                               formula="½(1+t)+½z(1-t²)√(2/π)(1+3·0.044715z²)")
 register_activation("softmax",     _softmax,     vjp=lambda g, z, a, axis: a * (g - (g * a).sum(axis=axis, keepdims=True)),

@@ -123,13 +123,18 @@ def _as_data(x):
 
 
 def _lift(x, like):
-    """Wrap a number or array operand as a constant Value, in the dtype of the tensor it meets."""
+    """Wrap a number or array operand as a constant leaf: data that needs no gradient (as in
+    PyTorch); an array takes the dtype of the tensor it meets."""
     if isinstance(x, Value):
         return x
-    if isinstance(x, np.ndarray) and type(like.data) is np.ndarray and x.dtype != like.data.dtype:
-        if x.dtype.kind in "biuf":
-            x = x.astype(like.data.dtype)
-    return Value(x)
+    if (
+        isinstance(x, np.ndarray)
+        and type(like.data) is np.ndarray
+        and x.dtype != like.data.dtype
+        and x.dtype.kind in "biuf"
+    ):
+        x = x.astype(like.data.dtype)
+    return Value(x, requires_grad=False)
 
 
 def _ieee(ufunc, *args):
@@ -262,23 +267,38 @@ def _pow_value_rule(g, a, base, exponent):
     return g * exponent * _pow(base, exponent - 1), g * a * _log(base)
 
 
-def _matmul_rule(g, a, x, y):
-    if x.ndim == 2 and y.ndim == 2:
-        return g @ y.T, x.T @ g
-    if x.ndim == 1 and y.ndim == 1:
-        return g * y, g * x
-    # Promote 1-D operands to matrices as numpy does, then drop the added axis again.
-    x2 = x.reshape((1,) + x.shape) if x.ndim == 1 else x
-    y2 = y.reshape(y.shape + (1,)) if y.ndim == 1 else y
-    batch = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
-    g2 = g.reshape(batch + (x2.shape[-2], y2.shape[-1]))
-    gx = g2 @ _swap_last(y2)
-    gy = _swap_last(x2) @ g2
-    if x.ndim == 1:
-        gx = gx.reshape(gx.shape[:-2] + gx.shape[-1:])
-    if y.ndim == 1:
-        gy = gy.reshape(gy.shape[:-1])
-    return gx, gy
+class _MatmulRule:
+    """d(x @ y)/dx = g @ yᵀ and d(x @ y)/dy = xᵀ @ g, each computed only if its input needs it:
+    for a batch of data x, g @ yᵀ is as costly as the weight gradient and nobody reads it."""
+
+    __slots__ = ("need_x", "need_y")
+
+    def __init__(self, need_x, need_y):
+        self.need_x, self.need_y = need_x, need_y
+
+    def __call__(self, g, a, x, y):
+        if x.ndim == 2 and y.ndim == 2:
+            return (g @ y.T if self.need_x else None, x.T @ g if self.need_y else None)
+        if x.ndim == 1 and y.ndim == 1:
+            return g * y, g * x
+        # Promote 1-D operands to matrices as numpy does, then drop the added axis again.
+        x2 = x.reshape((1,) + x.shape) if x.ndim == 1 else x
+        y2 = y.reshape(y.shape + (1,)) if y.ndim == 1 else y
+        batch = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
+        g2 = g.reshape(batch + (x2.shape[-2], y2.shape[-1]))
+        gx = gy = None
+        if self.need_x:
+            gx = g2 @ _swap_last(y2)
+            if x.ndim == 1:
+                gx = gx.reshape(gx.shape[:-2] + gx.shape[-1:])
+        if self.need_y:
+            gy = _swap_last(x2) @ g2
+            if y.ndim == 1:
+                gy = gy.reshape(gy.shape[:-1])
+        return gx, gy
+
+
+_MATMUL_RULES = {(nx, ny): _MatmulRule(nx, ny) for nx in (True, False) for ny in (True, False)}
 
 
 def _reshape_rule(g, a, z):
@@ -394,23 +414,26 @@ _new_value = object.__new__
 
 
 def _make(data, prev, op, rule):
-    """A new output node. Under `no_grad` it is a leaf: no inputs, no rule."""
+    """A new output node. It records its inputs and rule only if one of them needs a gradient
+    (and not under `no_grad`); otherwise it is a leaf that needs none."""
     out = _new_value(Value)
     if type(data) is float:
         out._grad = 0.0
     else:
         if type(data) is not np.ndarray:
-            data = np.asarray(
-                data
-            )  # numpy returns scalars for 0-d results; a tensor op gives a tensor
+            data = np.asarray(data)  # numpy gives scalars for 0-d results; a tensor op a tensor
         out._grad = None
     out.data = data
     out.label = ""
     out._g, out._uses = None, 0
     if _grad_mode.enabled:
-        out._prev, out._op, out._backward = prev, op, rule
-    else:
-        out._prev, out._op, out._backward = (), "", None
+        for p in prev:
+            if p.requires_grad:
+                out._prev, out._op, out._backward = prev, op, rule
+                out.requires_grad = True
+                return out
+    out._prev, out._op, out._backward = (), "", None
+    out.requires_grad = False
     return out
 
 
@@ -437,12 +460,14 @@ class Value:
         "_backward",
         "_g",
         "_uses",
+        "requires_grad",
         "__weakref__",
     )
     __array_ufunc__ = None  # numpy defers to our reflected ops: np.ones(3) + v is a Value
 
-    def __init__(self, data, _children=(), _op="", label=""):
+    def __init__(self, data, _children=(), _op="", label="", requires_grad=True):
         self.data = _as_data(data)
+        self.requires_grad = bool(requires_grad)
         self._grad = 0.0 if type(self.data) is float else None
         self._prev = tuple(_children)
         self._op = _op
@@ -640,7 +665,8 @@ class Value:
                 f"@: shapes {self.shape} and {other.shape} do not align "
                 f"({self.shape[-1]} columns against {other.shape[-2 if other.ndim > 1 else 0]} rows)"
             ) from None
-        return _make(data, (self, other), "@", _matmul_rule)
+        rule = _MATMUL_RULES[self.requires_grad, other.requires_grad]
+        return _make(data, (self, other), "@", rule)
 
     def __rmatmul__(self, other):
         return _lift(other, self) @ self
@@ -801,7 +827,7 @@ class Value:
         _backprop(self, _seed(self, grad, create_graph), create_graph)
 
     def detach(self):
-        """A new leaf sharing this value's data, cut from the graph."""
+        """A new leaf sharing this value's data, cut from the graph (it needs no gradient)."""
         return _make(self.data, (), "", None)
 
 
@@ -825,6 +851,11 @@ def _topological_order(root):
 
 
 def _seed(root, grad, create_graph):
+    if not root.requires_grad:
+        raise ValueError(
+            "backward: this Value needs no gradient (it was made under no_grad, by detach(), "
+            "with requires_grad=False, or from constants only), so there is no graph to go back through"
+        )
     if grad is None:
         if root.size != 1:
             raise ValueError(
@@ -876,10 +907,11 @@ def _count_uses(root):
     stack = [root]
     while stack:
         for p in stack.pop()._prev:
-            uses = p._uses
-            p._uses = uses + 1
-            if not uses:
-                stack.append(p)
+            if p.requires_grad:  # constants (data arrays) get no gradient: skip them
+                uses = p._uses
+                p._uses = uses + 1
+                if not uses:
+                    stack.append(p)
 
 
 def _reset(root):
@@ -939,11 +971,12 @@ def _backprop(root, seed, create_graph, visit=None):
                         input_grads = rule(g, node.data, *[p.data for p in inputs])
                     except ArithmeticError:
                         input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
-                if type(g) is not float:  # tensors: sum broadcast axes away, match dtypes
-                    input_grads = [
-                        _reduce_to(pg, p) for p, pg in zip(inputs, input_grads, strict=True)
-                    ]
+                tensor = type(g) is not float
                 for p, pg in zip(inputs, input_grads, strict=True):
+                    if not p.requires_grad:
+                        continue
+                    if tensor:  # sum broadcast axes away, match the input's dtype
+                        pg = _reduce_to(pg, p)
                     pending = p._g
                     p._g = pg if pending is None else pending + pg
                     uses = p._uses - 1

@@ -148,6 +148,8 @@ def _backward_frames(order, seed, steps):
         with np.errstate(all="ignore"):
             inputs = _apply(rule, g, node)
             for p, pg in zip(node._prev, inputs, strict=True):
+                if not p.requires_grad:
+                    continue  # a constant: backward gives it no gradient
                 pg = _fit(pg, p)
                 grads[p] = grads[p] + pg if p in grads else pg
         pairs = zip(_formulas(node), _locals(node), strict=False)
@@ -271,8 +273,11 @@ def _record(node, grad_of):
         fields.append(_field(f"{node.shape} {node.dtype}"))
     fields.append(_field(f"data {_show(node.data)}"))
     if grad_of is not None:
-        grad = grad_of(node)
-        fields.append(_field("grad –" if grad is _PENDING else f"grad {_show(grad)}"))
+        if not node.requires_grad:
+            fields.append(_field("no grad"))  # a constant: nothing flows back into it
+        else:
+            grad = grad_of(node)
+            fields.append(_field("grad –" if grad is _PENDING else f"grad {_show(grad)}"))
     return "{ " + " | ".join(fields) + " }"
 
 
@@ -289,7 +294,7 @@ def _locals(node):
         return [None] * len(node._prev)
     with np.errstate(all="ignore"):
         grads = _apply(node._backward, _one(node), node)
-    return [_fit(g, p) for p, g in zip(node._prev, grads, strict=True)]
+    return [None if g is None else _fit(g, p) for p, g in zip(node._prev, grads, strict=True)]
 
 
 def _one(node):
