@@ -67,7 +67,8 @@ def tinygrad_engine(params, X, labels, onehot, act):
     from tinygrad_act import Value
 
     P = [Value(p) for p in params]
-    Xv, Yv = Value(X), Value(onehot)
+    # The batch is data, as torch.from_numpy is: no gradient is computed for it.
+    Xv, Yv = Value(X, requires_grad=False), Value(onehot, requires_grad=False)
     scale = 1.0 / X.shape[0]
 
     def loss_of():
