@@ -560,3 +560,39 @@ def test_no_grad_and_detach_give_values_that_need_no_gradient():
     with no_grad():
         y = x * 3
     assert not y.requires_grad and not x.detach().requires_grad
+
+
+# ---- gradient arrays: leaves own theirs --------------------------------------------------------
+
+
+def test_leaf_gradients_never_share_memory_with_other_gradients(rng):
+    a, b = Value(rng.standard_normal(3)), Value(rng.standard_normal(3))
+    s = a + b  # the rule of + hands the same upstream array to both inputs
+    r = s.reshape(3, 1).transpose().reshape(3)  # views of views
+    total = r * 1.0
+    total.backward(np.array([1.0, 2.0, 3.0]))
+    arrays = [a.grad, b.grad, s.grad, r.grad, total.grad]
+    for leaf in (a.grad, b.grad):
+        assert sum(np.shares_memory(leaf, other) for other in arrays) == 1  # only itself
+    a.grad[0] = 100.0  # an optimizer may change a leaf's gradient in place
+    np.testing.assert_array_equal(b.grad, [1.0, 2.0, 3.0])
+    total.backward(np.array([1.0, 2.0, 3.0]))  # the second pass adds exactly once more
+    np.testing.assert_array_equal(a.grad, [101.0, 4.0, 6.0])
+    np.testing.assert_array_equal(b.grad, [2.0, 4.0, 6.0])
+    np.testing.assert_array_equal(s.grad, [2.0, 4.0, 6.0])
+
+
+def test_a_leaf_used_directly_as_the_root_gets_its_own_gradient():
+    seed = np.array([1.0, 2.0])
+    v = Value(np.zeros(2))
+    v.backward(seed)
+    seed[0] = 50.0
+    np.testing.assert_array_equal(v.grad, [1.0, 2.0])
+
+
+def test_relu_gradient_of_float32_stays_float32_and_takes_slope_one_at_zero():
+    z = Value(np.array([-1.0, 0.0, 2.0], dtype=np.float32))
+    out = z.relu()
+    out.backward(np.ones(3, dtype=np.float32))
+    assert z.grad.dtype == np.float32
+    np.testing.assert_array_equal(z.grad, [0.0, 1.0, 1.0])

@@ -142,6 +142,8 @@ def cases(z, negative, nonnegative):
     if not isinstance(zd, np.ndarray):
         return nonnegative if zd >= 0 else negative
     mask = zd >= 0
+    if type(negative) is float and type(nonnegative) is float and (negative, nonnegative) == (0, 1):
+        return mask  # ReLU's 0 or 1 is the mask itself: multiplying by it is one pass less
     if isinstance(negative, Value) or isinstance(nonnegative, Value):
         return nonnegative * mask + negative * ~mask
     kind = zd.dtype.type  # np.where would make float64 of Python numbers, upcasting float32 grads

@@ -975,9 +975,11 @@ def _backprop(root, seed, create_graph, visit=None):
                 # zip without strict=: the keyword alone costs a fifth of a scalar backward pass
                 for p, pg in zip(inputs, input_grads):  # noqa: B905
                     if p.requires_grad:
+                        pending = p._g
                         if tensor:  # sum broadcast axes away, match the input's dtype
                             pg = _reduce_to(pg, p)
-                        pending = p._g
+                            if pending is None and p._backward is None and _borrowed(pg, g, node):
+                                pg = pg.copy()  # a leaf owns its gradient: no shared memory
                         p._g = pg if pending is None else pending + pg
                         p._uses = uses = p._uses - 1
                         if not uses:  # every use has passed its share down: p is ready
@@ -997,21 +999,35 @@ def _plain(x):
     return float(x) if isinstance(x, np.floating) else x
 
 
+def _borrowed(array, g, node):
+    """Whether a rule's output may share memory with arrays the graph holds: the upstream gradient
+    (passed on as is by +, -), a view of it (reshape, transpose, broadcast), or the node's data."""
+    if type(array) is not np.ndarray:
+        return False
+    return (
+        array.base is not None
+        or array is g
+        or array is node.data
+        or any(array is p.data for p in node._prev)
+    )
+
+
 def _accumulate(node, g):
     """Add a pass's gradient into ``node.grad``.
 
-    A leaf owns its gradient array (a copy, then added into in place). An intermediate node keeps
-    the array the pass computed, without a copy: it is there to be read (drawings, teaching), and it
-    may share memory with its neighbours' gradients, so later passes add to it out of place.
+    A leaf owns its gradient array: the pass hands it an array nothing else holds (copied where a
+    rule passed one on), and later passes add into it in place. An intermediate node keeps the array
+    the pass computed: it is there to be read (drawings, teaching) and may share memory with its
+    neighbours' gradients, so later passes add to it out of place.
     """
     current = node._grad
     if isinstance(g, Value):
         node._grad = g if current is None else current + g
     elif current is None:
-        if node._backward is None or type(g) is not np.ndarray:
-            node._grad = np.array(g, dtype=node.data.dtype)
-        else:
+        if type(g) is np.ndarray and g.dtype == node.data.dtype:
             node._grad = g
+        else:
+            node._grad = np.array(g, dtype=node.data.dtype)
     elif node._backward is None and type(current) is np.ndarray:
         np.add(current, g, out=current, casting="unsafe")
     else:
