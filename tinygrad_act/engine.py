@@ -449,6 +449,15 @@ class Value:
     >>> n.backward()
     >>> round(x.grad, 6), round(w.grad, 6)
     (-1.5, 1.0)
+
+    ``requires_grad=False`` marks data that needs no gradient (numbers and arrays mixed into an
+    expression are such constants); an op on constants only records no graph.
+
+    >>> X = Value([[1.0, 2.0]], requires_grad=False)
+    >>> W = Value([[3.0], [4.0]])
+    >>> (X @ W).sum().backward()
+    >>> W.grad.ravel().tolist(), X.grad.ravel().tolist()
+    ([1.0, 2.0], [0.0, 0.0])
     """
 
     __slots__ = (
