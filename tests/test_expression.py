@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_act import Value, register_activation, unregister_activation
+from tinygrad_act.engine import _topological_order
 from tinygrad_act.expression import (
     MAX_DEPTH,
     MAX_EXPONENT,
@@ -309,13 +310,4 @@ def test_token_soup_builds_a_value_or_raises_expression_error(text):
 
 
 def _leaves(root):
-    seen, stack, out = {root}, [root], []
-    while stack:
-        node = stack.pop()
-        if not node._prev:
-            out.append(node)
-        for p in node._prev:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return out
+    return [v for v in _topological_order(root) if not v._prev]

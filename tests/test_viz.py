@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tinygrad_act import Value, cli
+from tinygrad_act.engine import _topological_order
 from tinygrad_act.viz import (
     FORMATS,
     GraphvizNotFoundError,
@@ -389,15 +390,7 @@ def twins(build):
 
 
 def _nodes(root):
-    out, seen, stack = [], {root}, [root]
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        for p in node._prev:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return out
+    return _topological_order(root)
 
 
 def _shared_and_deep():

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_act.activations import ACTIVATIONS, LECTURE
-from tinygrad_act.engine import Value, gradients
+from tinygrad_act.engine import Value, _topological_order, gradients
 from tinygrad_act.gradcheck import TABLE_HEADER, table_cells
 
 # g'(z) as the slide writes it, evaluated on arrays here, independently of the engine, to draw over
@@ -173,16 +173,7 @@ def build(out="demo-out", quick=False, log=None, seed=0):
 
 
 def _leaves(root):
-    seen, stack, leaves = {root}, [root], []
-    while stack:
-        node = stack.pop()
-        if not node._prev:
-            leaves.append(node)
-        for p in node._prev:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return sorted(leaves, key=lambda v: v.label)
+    return sorted((v for v in _topological_order(root) if not v._prev), key=lambda v: v.label)
 
 
 def _e(text):
