@@ -114,9 +114,8 @@ def _as_data(x):
         ) from None
     kind = arr.dtype.kind
     if arr.dtype in (np.float32, np.float64):
-        return np.array(
-            arr, copy=True
-        )  # our own copy: in-place updates never touch the caller's array
+        # Our own copy: in-place updates (optimizers) never touch the caller's array.
+        return np.array(arr, copy=True)
     if kind in "biuf":
         return arr.astype(np.float64)
     raise TypeError(f"Value takes {_ACCEPTED}; got an array of dtype {arr.dtype}")
