@@ -830,7 +830,8 @@ class Value:
         A scalar (or one-element) root is seeded with 1; a larger tensor root needs `grad` of its shape.
         Calling it twice adds the gradients twice, as PyTorch does with ``retain_graph=True``.
         With ``create_graph=True`` the gradients are Values with a graph of their own, so they can be
-        differentiated again.
+        differentiated again; as in PyTorch, a leaf's ``.grad`` then refers to a graph that refers
+        back to the leaf (a reference cycle): `gradients` or `grad` avoid it.
         """
         _backprop(self, _seed(self, grad, create_graph), create_graph)
 
