@@ -1,8 +1,9 @@
 """The engine: `Value`, a node of a computation graph, and reverse-mode backprop over it.
 
 A `Value` holds a scalar (a Python ``float``) or a tensor (an ``np.ndarray``). Every op records
-its inputs in ``_prev`` (a tuple, so the order is stable), its name in ``_op``, and a backward rule
-in ``_backward``.
+its inputs (read as the tuple ``_prev``, in a stable order), its name in ``_op``, and a backward
+rule in ``_backward``. The inputs live in two slots rather than a tuple: one object per node is
+half the work for Python's cycle collector, which scans every live node as a graph grows.
 
 Notation, as in the lecture and in every rule below:
     z    an op's input (x, y for the two inputs of a binary op)
@@ -412,9 +413,9 @@ def _activation_rule(spec, params):
 _new_value = object.__new__
 
 
-def _make(data, prev, op, rule):
-    """A new output node. It records its inputs and rule only if one of them needs a gradient
-    (and not under `no_grad`); otherwise it is a leaf that needs none."""
+def _make(data, x, y, op, rule):
+    """A new output node of inputs x (and y). It records them and its rule only if one of them
+    needs a gradient (and not under `no_grad`); otherwise it is a leaf that needs none."""
     out = _new_value(Value)
     if type(data) is float:
         out._grad = 0.0
@@ -425,14 +426,17 @@ def _make(data, prev, op, rule):
     out.data = data
     out.label = ""
     out._g, out._uses = None, 0
-    if _grad_mode.enabled:
-        for p in prev:
-            if p.requires_grad:
-                out._prev, out._op, out._backward = prev, op, rule
-                out.requires_grad = True
-                return out
-    out._prev, out._op, out._backward = (), "", None
-    out.requires_grad = False
+    if (
+        _grad_mode.enabled
+        and x is not None
+        and (x.requires_grad or (y is not None and y.requires_grad))
+    ):
+        out._x, out._y, out._op, out._backward = x, y, op, rule
+        out.requires_grad = True
+    else:
+        out._x = out._y = out._backward = None
+        out._op = ""
+        out.requires_grad = False
     return out
 
 
@@ -463,7 +467,8 @@ class Value:
         "data",
         "_grad",
         "label",
-        "_prev",
+        "_x",
+        "_y",
         "_op",
         "_backward",
         "_g",
@@ -477,11 +482,23 @@ class Value:
         self.data = _as_data(data)
         self.requires_grad = bool(requires_grad)
         self._grad = 0.0 if type(self.data) is float else None
-        self._prev = tuple(_children)
+        children = tuple(_children)
+        if len(children) > 2:
+            raise ValueError(f"a Value records at most two inputs, got {len(children)}")
+        self._x, self._y = (*children, None, None)[:2]
         self._op = _op
         self._backward = None
         self._g, self._uses = None, 0  # bookkeeping of a backward pass while it runs
         self.label = label
+
+    @property
+    def _prev(self):
+        """The inputs this value was computed from, in order: (), (x,) or (x, y)."""
+        x = self._x
+        if x is None:
+            return ()
+        y = self._y
+        return (x,) if y is None else (x, y)
 
     # ---- gradient ---------------------------------------------------------------------------------
 
@@ -575,7 +592,7 @@ class Value:
             data = self.data + other.data
         except ValueError:
             raise _shape_error("+", self, other) from None
-        return _make(data, (self, other), "+", _add_rule)
+        return _make(data, self, other, "+", _add_rule)
 
     def __sub__(self, other):
         if type(other) is not Value:
@@ -584,7 +601,7 @@ class Value:
             data = self.data - other.data
         except ValueError:
             raise _shape_error("-", self, other) from None
-        return _make(data, (self, other), "-", _sub_rule)
+        return _make(data, self, other, "-", _sub_rule)
 
     def __mul__(self, other):
         if type(other) is not Value:
@@ -593,7 +610,7 @@ class Value:
             data = self.data * other.data
         except ValueError:
             raise _shape_error("*", self, other) from None
-        return _make(data, (self, other), "*", _mul_rule)
+        return _make(data, self, other, "*", _mul_rule)
 
     def __truediv__(self, other):
         if type(other) is not Value:
@@ -607,7 +624,7 @@ class Value:
                     data = x / y
             except ValueError:
                 raise _shape_error("/", self, other) from None
-        return _make(data, (self, other), "/", _div_rule)
+        return _make(data, self, other, "/", _div_rule)
 
     def __pow__(self, other):
         if isinstance(other, Value):
@@ -617,17 +634,17 @@ class Value:
                 f"** takes a number or a Value as the exponent, not {type(other).__name__}"
             )
         p = float(other)
-        return _make(_pow(self.data, p), (self,), f"**{other:g}", _PowRule(p))
+        return _make(_pow(self.data, p), self, None, f"**{other:g}", _PowRule(p))
 
     def _pow_value(self, exponent):
         try:
             data = _pow(self.data, exponent.data)
         except ValueError:
             raise _shape_error("**", self, exponent) from None
-        return _make(data, (self, exponent), "**", _pow_value_rule)
+        return _make(data, self, exponent, "**", _pow_value_rule)
 
     def __neg__(self):
-        return _make(-self.data, (self,), "neg", _neg_rule)
+        return _make(-self.data, self, None, "neg", _neg_rule)
 
     def __radd__(self, other):
         return _lift(other, self) + self
@@ -646,11 +663,11 @@ class Value:
 
     def exp(self):
         """e^z; its local gradient is the output itself: d/dz e^z = a."""
-        return _make(_exp(self.data), (self,), "exp", _exp_rule)
+        return _make(_exp(self.data), self, None, "exp", _exp_rule)
 
     def log(self):
         """Natural log; log(0) = -inf and log of a negative number is nan, as in numpy."""
-        return _make(_log(self.data), (self,), "log", _log_rule)
+        return _make(_log(self.data), self, None, "log", _log_rule)
 
     # ---- tensor ops ---------------------------------------------------------------------------------
 
@@ -674,7 +691,7 @@ class Value:
                 f"({self.shape[-1]} columns against {other.shape[-2 if other.ndim > 1 else 0]} rows)"
             ) from None
         rule = _MATMUL_RULES[self.requires_grad, other.requires_grad]
-        return _make(data, (self, other), "@", rule)
+        return _make(data, self, other, "@", rule)
 
     def __rmatmul__(self, other):
         return _lift(other, self) @ self
@@ -684,7 +701,7 @@ class Value:
         self._need_tensor("sum")
         axis = _check_axis(axis, self.ndim, "sum")
         data = self.data.sum(axis=axis, keepdims=keepdims)
-        return _make(data, (self,), "sum", _ReductionRule(axis, keepdims, 1))
+        return _make(data, self, None, "sum", _ReductionRule(axis, keepdims, 1))
 
     def mean(self, axis=None, keepdims=False):
         """Mean over `axis` (all axes by default)."""
@@ -692,7 +709,7 @@ class Value:
         axis = _check_axis(axis, self.ndim, "mean")
         data = self.data.mean(axis=axis, keepdims=keepdims)
         n = self.data.size // max(np.size(data), 1)  # how many entries each mean averages
-        return _make(data, (self,), "mean", _ReductionRule(axis, keepdims, 1.0 / n))
+        return _make(data, self, None, "mean", _ReductionRule(axis, keepdims, 1.0 / n))
 
     def max(self, axis=None, keepdims=False):
         """Maximum over `axis`; the gradient is split evenly among tied maxima (as torch.amax)."""
@@ -701,7 +718,7 @@ class Value:
         if self.data.size == 0:
             raise ValueError("max: the Value is empty")
         data = self.data.max(axis=axis, keepdims=keepdims)
-        return _make(data, (self,), "max", _MaxRule(axis, keepdims))
+        return _make(data, self, None, "max", _MaxRule(axis, keepdims))
 
     def reshape(self, *shape):
         """The same data in a new shape: ``v.reshape(2, 3)`` or ``v.reshape((2, 3))``."""
@@ -712,7 +729,7 @@ class Value:
             data = self.data.reshape(shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape shape {self.shape} into {shape}") from None
-        return _make(data, (self,), "reshape", _reshape_rule)
+        return _make(data, self, None, "reshape", _reshape_rule)
 
     def transpose(self, *axes):
         """Permute the axes (reverse them by default), as ``np.transpose``."""
@@ -724,7 +741,7 @@ class Value:
             data = self.data.transpose(axes)
         except ValueError:
             raise ValueError(f"transpose: axes {axes} do not fit shape {self.shape}") from None
-        return _make(data, (self,), "transpose", _TransposeRule(axes))
+        return _make(data, self, None, "transpose", _TransposeRule(axes))
 
     @property
     def T(self):
@@ -743,7 +760,7 @@ class Value:
             raise ValueError(
                 f"broadcast_to: cannot broadcast shape {self.shape} to {shape}"
             ) from None
-        return _make(np.array(data), (self,), "broadcast", _broadcast_rule)
+        return _make(np.array(data), self, None, "broadcast", _broadcast_rule)
 
     def __getitem__(self, index):
         self._need_tensor("indexing")
@@ -752,12 +769,12 @@ class Value:
         elif isinstance(index, list):
             index = np.asarray(index)
         data = self.data[index]
-        return _make(np.array(data, copy=True), (self,), "[]", _GetitemRule(index))
+        return _make(np.array(data, copy=True), self, None, "[]", _GetitemRule(index))
 
     def _scatter(self, index, shape):
         out = np.zeros(shape, dtype=self.dtype)
         np.add.at(out, index, self.data)
-        return _make(out, (self,), "scatter", _ScatterRule(index))
+        return _make(out, self, None, "scatter", _ScatterRule(index))
 
     # ---- activations: forward and local gradient live in activations.py ----------------------------
 
@@ -780,7 +797,7 @@ class Value:
             a = float(a)
         elif type(a) is not np.ndarray or a.dtype != z.dtype:
             a = np.asarray(a, dtype=z.dtype)
-        return _make(a, (self,), name, rule)
+        return _make(a, self, None, name, rule)
 
     def sigmoid(self):
         """a = 1/(1+e^-z); local gradient a(1-a)."""
@@ -837,7 +854,7 @@ class Value:
 
     def detach(self):
         """A new leaf sharing this value's data, cut from the graph (it needs no gradient)."""
-        return _make(self.data, (), "", None)
+        return _make(self.data, None, None, "", None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -915,8 +932,9 @@ def _count_uses(root):
     """
     stack = [root]
     while stack:
-        for p in stack.pop()._prev:
-            if p.requires_grad:  # constants (data arrays) get no gradient: skip them
+        node = stack.pop()
+        for p in (node._x, node._y):
+            if p is not None and p.requires_grad:  # constants get no gradient: skip them
                 uses = p._uses
                 p._uses = uses + 1
                 if not uses:
@@ -961,25 +979,17 @@ def _backprop(root, seed, create_graph, visit=None):
                 rule = node._backward
                 if rule is None:
                     continue
-                inputs = node._prev
-                if create_graph:
-                    input_grads = rule(g, node, *inputs)
-                elif len(inputs) == 2:  # the common cases, spelled out: no list, no unpacking
-                    x, y = inputs
-                    try:
+                x, y = node._x, node._y
+                inputs = (x,) if y is None else (x, y)
+                try:
+                    if create_graph:
+                        input_grads = rule(g, node, *inputs)
+                    elif y is None:
+                        input_grads = rule(g, node.data, x.data)
+                    else:
                         input_grads = rule(g, node.data, x.data, y.data)
-                    except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
-                        input_grads = _ieee_rule(rule, g, node.data, [x.data, y.data])
-                elif len(inputs) == 1:
-                    try:
-                        input_grads = rule(g, node.data, inputs[0].data)
-                    except ArithmeticError:
-                        input_grads = _ieee_rule(rule, g, node.data, [inputs[0].data])
-                else:
-                    try:
-                        input_grads = rule(g, node.data, *[p.data for p in inputs])
-                    except ArithmeticError:
-                        input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
+                except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
+                    input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
                 tensor = type(g) is not float
                 # zip without strict=: the keyword alone costs a fifth of a scalar backward pass
                 for p, pg in zip(inputs, input_grads):  # noqa: B905
