@@ -943,14 +943,8 @@ def _count_uses(root):
 
 def _reset(root):
     """Clear the bookkeeping of an interrupted pass, so the next one starts clean."""
-    seen, stack = {root}, [root]
-    while stack:
-        node = stack.pop()
+    for node in _topological_order(root):
         node._g, node._uses = None, 0
-        for p in node._prev:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
 
 
 def _backprop(root, seed, create_graph, visit=None):

@@ -7,8 +7,6 @@ itself being differentiated (its argument is a `Value`), the backward pass is re
 
 from __future__ import annotations
 
-import numpy as np
-
 from tinygrad_act.engine import Value, gradients
 
 
@@ -42,11 +40,7 @@ def value_and_grad(f, argnums=0):
             raise ValueError(f"grad needs f to return one number; it returned shape {out.shape}")
         found = gradients(out, [args[i] for i in positions_], create_graph=nested)
         if not nested:
-            out = out.item()
-            found = [
-                g if type(g) is float else _plain(g, args[i])
-                for g, i in zip(found, positions_, strict=True)
-            ]
+            out = out.item()  # the gradients are already floats and arrays of the inputs' shapes
         return out, (found[0] if single else tuple(found))
 
     return wrapped
@@ -67,10 +61,3 @@ def grad(f, argnums=0):
         return both(*args)[1]
 
     return derivative
-
-
-def _plain(g, arg):
-    """A tensor argument's gradient as an ndarray of its shape, a scalar's as a float."""
-    if arg.is_scalar:
-        return float(np.sum(g))
-    return np.asarray(g, dtype=arg.dtype).reshape(arg.shape)

@@ -282,7 +282,6 @@ class MLP(Module):
 
 # Xavier/Glorot keeps the variance of tanh and sigmoid layers (near-linear around 0) steady; He
 # doubles it for the ReLU family, which zeroes half of its inputs.
-_HE = ("relu", "leaky_relu", "elu", "silu", "gelu", "softplus")
 _XAVIER = ("sigmoid", "tanh")
 
 
