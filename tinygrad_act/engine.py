@@ -780,8 +780,9 @@ class Value:
 
     def activate(self, name, **params):
         """Apply the registered activation `name`, e.g. ``v.activate("leaky_relu", slope=0.1)``."""
-        spec = _registry.ACTIVATIONS.get(name) if type(name) is str else None
-        if spec is None:
+        try:
+            spec = _registry.ACTIVATIONS[name]
+        except (KeyError, TypeError):
             spec = _registry.lookup(name)  # raises, naming the registered activations
         if spec.tensor_only:
             self._need_tensor(name)
@@ -794,7 +795,8 @@ class Value:
             a = spec.forward(z)  # the forward's own defaults are the row's defaults
             rule = spec.rule
         if type(z) is float:
-            a = float(a)
+            if type(a) is not float:
+                a = float(a)
         elif type(a) is not np.ndarray or a.dtype != z.dtype:
             a = np.asarray(a, dtype=z.dtype)
         return _make(a, self, None, name, rule)
@@ -968,6 +970,8 @@ def _backprop(root, seed, create_graph, visit=None):
                     visit(node, g)
                 elif type(g) is float and type(node._grad) is float:
                     node._grad += g
+                elif node._grad is None and type(g) is np.ndarray and g.dtype == node.data.dtype:
+                    node._grad = g  # a tensor's first gradient: keep the array the pass made
                 else:
                     _accumulate(node, g)
                 rule = node._backward
@@ -989,8 +993,15 @@ def _backprop(root, seed, create_graph, visit=None):
                 for p, pg in zip(inputs, input_grads):  # noqa: B905
                     if p.requires_grad:
                         pending = p._g
-                        if tensor:  # sum broadcast axes away, match the input's dtype
-                            pg = _reduce_to(pg, p)
+                        if tensor:
+                            data = p.data
+                            if (
+                                type(pg) is not np.ndarray
+                                or type(data) is float
+                                or pg.shape != data.shape
+                                or pg.dtype != data.dtype
+                            ):
+                                pg = _reduce_to(pg, p)  # sum broadcast axes away, match the dtype
                             if pending is None and p._backward is None and _borrowed(pg, g, node):
                                 pg = pg.copy()  # a leaf owns its gradient: no shared memory
                         p._g = pg if pending is None else pending + pg
