@@ -1,7 +1,7 @@
 """Interleaved timing: every case of a workload runs once per round, rounds alternate the engines.
 
 The machine is shared and noisy, so a peer and tinygrad_act are never timed minutes apart: a burst
-of load hits one round of every engine alike, and the median over rounds drops it.
+of load hits one round of every engine alike, and ratios are medians of per-round ratios.
 """
 
 from __future__ import annotations
@@ -106,6 +106,17 @@ def run_interleaved(cases, repeat, min_time):
     finally:
         gc.unfreeze()
     return cases
+
+
+def paired_ratio(case, base):
+    """case / base as the median of the per-round ratios: each pair of samples was timed seconds
+    apart in the same round, so a slow minute of the shared machine cancels out of the ratio
+    instead of landing on one engine's median. (Ratio of medians if the rounds do not pair up.)"""
+    if not case.samples or not base.samples:
+        return math.nan
+    if len(case.samples) != len(base.samples):
+        return case.median / base.median
+    return statistics.median(a / b for a, b in zip(case.samples, base.samples, strict=True))
 
 
 def fmt_time(seconds):

@@ -104,11 +104,11 @@ def main(argv=None):
     for name, value in machine.facts() + [("threads", threads)]:
         print(f"  {name:<12} {value}", file=out)
 
-    cases, notes, rows = [], [], []
-    for name in args.only:
+    notes, rows, results = [], [], {}
+    for name in args.only:  # one workload at a time: a round lasts seconds, not minutes
         if name in TIMED:
-            cases += TIMED[name].cases(args.quick)
-    results = {c.key: c for c in harness.run_interleaved(cases, repeat, min_time)}
+            cases = harness.run_interleaved(TIMED[name].cases(args.quick), repeat, min_time)
+            results.update((c.key, c) for c in cases)
     w3 = w3_memory.run(args.quick) if "W3" in args.only else []
     for name in args.only:
         if name == "W3":

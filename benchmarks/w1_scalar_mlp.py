@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 
 from benchmarks.data import moons
-from benchmarks.harness import Case, Row, fmt_time, verdict
+from benchmarks.harness import Case, Row, fmt_time, paired_ratio, verdict
 from benchmarks.machine import peer
 
 NAME = "W1"
@@ -158,7 +158,7 @@ def report(results):
         if not theirs.samples or ours is None or not ours.samples:
             rows.append(Row(NAME, cell, "micrograd", theirs.error or "-"))
             continue
-        ratio = theirs.median / ours.median
+        ratio = paired_ratio(theirs, ours)
         rows.append(
             Row(
                 NAME,

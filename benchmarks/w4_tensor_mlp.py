@@ -5,6 +5,11 @@ float32 and float64. The floor is the step written by hand in numpy below; befor
 timed, every engine's gradients are checked against it (np.testing.assert_allclose), so all engines
 time the same mathematics. The batch is wrapped as each engine's constant once, outside the timer
 (data loading is not part of the step); the parameters are updated in place.
+
+A step returns the loss as a Python float, as a training loop reads it, so each step's graph is
+freed within the step. (The harness keeps what a step returns until its sample's timer stops: a
+returned graph would keep the activations and gradients of a few hundred steps alive, and the
+timing would measure fresh memory instead of the engine.)
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.data import mlp_params, mnist_like
-from benchmarks.harness import Case, Row, fmt_time, verdict
+from benchmarks.harness import Case, Row, fmt_time, paired_ratio, verdict
 from benchmarks.machine import peer
 
 NAME = "W4"
@@ -55,7 +60,7 @@ def numpy_engine(params, X, labels, onehot, act):
         loss, gs = grads()
         for p, g in zip(P, gs, strict=True):
             p -= LR * g
-        return loss
+        return float(loss)
 
     return lambda: grads()[1], step
 
@@ -93,7 +98,7 @@ def tinygrad_engine(params, X, labels, onehot, act):
         loss = backward()
         for p in P:
             p.data -= LR * p.grad
-        return loss
+        return loss.item()
 
     return grads, step
 
@@ -125,7 +130,7 @@ def torch_engine(params, X, labels, onehot, act):
         with torch.no_grad():
             for p in P:
                 p.add_(p.grad, alpha=-LR)
-        return loss
+        return loss.item()
 
     return grads, step
 
@@ -181,9 +186,10 @@ def mygrad_engine(params, X, labels, onehot, act):
         return [np.array(p.grad) for p in P]
 
     def step():
-        backward()
+        loss = backward()
         for p in P:
             p.data -= LR * p.grad
+        return loss.item()
 
     return grads, step
 
@@ -255,7 +261,7 @@ def report(results):
             if not case.samples:
                 rows.append(Row(NAME, cell, engine, case.error[:90], target="", verdict="FAIL"))
                 continue
-            ratio = case.median / floor.median if floor and floor.samples else float("nan")
+            ratio = paired_ratio(case, floor) if floor else float("nan")
             target = ok = ""
             if engine == "tinygrad_act":
                 target, ok = f"<= {TARGET:.2f}x numpy", verdict(ratio <= TARGET)
@@ -273,5 +279,5 @@ def ratios(results):
         for engine in installed():
             case = results.get((NAME, cell, engine))
             if engine != "numpy" and case and case.samples and floor and floor.samples:
-                out.setdefault(engine, []).append((cell, case.median / floor.median))
+                out.setdefault(engine, []).append((cell, paired_ratio(case, floor)))
     return out

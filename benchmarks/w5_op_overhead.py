@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.harness import Case, Row, verdict
+from benchmarks.harness import Case, Row, paired_ratio, verdict
 from benchmarks.machine import peer
 
 NAME = "W5"
@@ -157,12 +157,12 @@ def report(results):
             us = case.median / DEPTH * 1e6
             ratio = target = ok = ""
             if engine != "numpy" and floor and floor.samples:
-                ratio = f"{case.median / floor.median:.2f}x numpy"
+                ratio = f"{paired_ratio(case, floor):.2f}x numpy"
             if engine == "tinygrad_act" and act == "tanh":  # the issue sets targets on tanh
                 target, ok = f"<= {TARGET_US} us/op", verdict(us <= TARGET_US)
             rows.append(Row(NAME, act, engine, f"{us:.2f} us/op", ratio, target, ok))
         if ours and ours.samples and torch_case and torch_case.samples:
-            speedup = torch_case.median / ours.median
+            speedup = paired_ratio(torch_case, ours)
             targeted = act == "tanh"
             rows.append(
                 Row(

@@ -199,6 +199,8 @@ def _sum_to(g, shape):
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
+    if g.shape[lead:] == shape:  # the common case: only leading axes were added (a bias)
+        return g.sum(axis=tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
     )
@@ -957,11 +959,13 @@ def _backprop(root, seed, create_graph, visit=None):
     rule runs. This pass's gradients wait in the ``_g`` slot; without `visit` each is added to the
     node's ``.grad``, which is what ``backward()`` does.
     """
+    recording = _grad_mode.enabled
+    _grad_mode.enabled = create_graph  # the pass records a graph of its own only if asked to
     try:
         _count_uses(root)
         root._g = seed
         ready = [root]
-        with np.errstate(all="ignore"), enable_grad() if create_graph else no_grad():
+        with np.errstate(all="ignore"):
             while ready:
                 node = ready.pop()
                 g = node._g
@@ -1011,6 +1015,8 @@ def _backprop(root, seed, create_graph, visit=None):
     except BaseException:
         _reset(root)
         raise
+    finally:
+        _grad_mode.enabled = recording
 
 
 def _ieee_rule(rule, g, a, inputs):
@@ -1032,7 +1038,8 @@ def _borrowed(array, g, node):
         array.base is not None
         or array is g
         or array is node.data
-        or any(array is p.data for p in node._prev)
+        or array is node._x.data
+        or (node._y is not None and array is node._y.data)
     )
 
 
