@@ -169,6 +169,25 @@ def test_a_one_element_tensor_root_is_seeded_with_one():
     np.testing.assert_array_equal(v.grad, [4.0])
 
 
+def test_an_explicit_grad_is_fitted_to_the_root_and_never_shared():
+    # float64 seed for a float32 root: the root's gradient keeps the root's dtype, as in torch
+    v = Value(np.ones(3, dtype=np.float32))
+    v.backward(np.array([1.0, 2.0, 3.0]))
+    assert v.grad.dtype == np.float32
+    np.testing.assert_array_equal(v.grad, [1.0, 2.0, 3.0])
+    # a seed given as a Value is copied: accumulating into the leaf leaves the seed alone
+    seed = Value([1.0, 1.0, 1.0])
+    w = Value(np.zeros(3))
+    w.backward(seed)
+    w.backward(seed)
+    np.testing.assert_array_equal(w.grad, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(seed.data, [1.0, 1.0, 1.0])
+    # a 0-d seed for a scalar root: the gradients stay Python floats
+    x = Value(3.0)
+    (x * x).backward(np.float64(2.0))
+    assert type(x.grad) is float and x.grad == 12.0
+
+
 def test_full_reductions_are_0d_tensor_values():
     v = Value(np.arange(6.0).reshape(2, 3))
     for r in (v.sum(), v.mean(), v.max()):

@@ -799,7 +799,7 @@ class Value:
         if type(z) is float:
             if type(a) is not float:
                 a = float(a)
-        elif type(a) is not np.ndarray or a.dtype != z.dtype:
+        elif type(a) is not np.ndarray or a.dtype is not z.dtype:
             a = np.asarray(a, dtype=z.dtype)
         return _make(a, self, None, name, rule)
 
@@ -893,17 +893,19 @@ def _seed(root, grad, create_graph):
                 f"needs an explicit grad of that shape, e.g. root.backward(np.ones({root.shape}))"
             )
         seed = 1.0 if root.is_scalar else np.ones(root.shape, dtype=root.dtype)
-    elif isinstance(grad, Value):
-        seed = grad if create_graph else grad.data
+    elif isinstance(grad, Value) and create_graph:
+        seed = grad
     else:
-        seed = _as_data(grad)
-    if _shape_of(seed) != root.shape and not (root.is_scalar and _shape_of(seed) == ()):
+        seed = _as_data(grad)  # a copy: the pass may add into a leaf's gradient in place
+    if _shape_of(seed) != root.shape:
         raise ValueError(
             f"backward: grad has shape {_shape_of(seed)} but the root has shape {root.shape}"
         )
-    if create_graph and not isinstance(seed, Value):
-        seed = Value(seed)
-    return seed
+    if isinstance(seed, Value):
+        return seed
+    # Fitted to the root like every gradient of the pass: a float for a scalar, else root's dtype.
+    seed = float(seed) if root.is_scalar else np.asarray(seed, dtype=root.dtype)
+    return Value(seed) if create_graph else seed
 
 
 def _shape_of(x):
@@ -974,7 +976,7 @@ def _backprop(root, seed, create_graph, visit=None):
                     visit(node, g)
                 elif type(g) is float and type(node._grad) is float:
                     node._grad += g
-                elif node._grad is None and type(g) is np.ndarray and g.dtype == node.data.dtype:
+                elif node._grad is None:
                     node._grad = g  # a tensor's first gradient: keep the array the pass made
                 else:
                     _accumulate(node, g)
@@ -999,11 +1001,13 @@ def _backprop(root, seed, create_graph, visit=None):
                         pending = p._g
                         if tensor:
                             data = p.data
+                            # (`is not`: numpy's dtypes are singletons, and an equal copy only
+                            # takes the slower path through _reduce_to, which returns pg as is)
                             if (
                                 type(pg) is not np.ndarray
                                 or type(data) is float
                                 or pg.shape != data.shape
-                                or pg.dtype != data.dtype
+                                or pg.dtype is not data.dtype
                             ):
                                 pg = _reduce_to(pg, p)  # sum broadcast axes away, match the dtype
                             if pending is None and p._backward is None and _borrowed(pg, g, node):
@@ -1052,15 +1056,10 @@ def _accumulate(node, g):
     neighbours' gradients, so later passes add to it out of place.
     """
     current = node._grad
-    if isinstance(g, Value):
-        node._grad = g if current is None else current + g
-    elif current is None:
-        if type(g) is np.ndarray and g.dtype == node.data.dtype:
-            node._grad = g
-        else:
-            node._grad = np.array(g, dtype=node.data.dtype)
-    elif node._backward is None and type(current) is np.ndarray:
-        np.add(current, g, out=current, casting="unsafe")
+    if current is None:  # the first gradient: already fitted to the node's shape and dtype
+        node._grad = g
+    elif node._backward is None and type(current) is np.ndarray and type(g) is np.ndarray:
+        np.add(current, g, out=current)
     else:
         node._grad = current + g
 
