@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from conftest import central_difference
 
-from tinygrad_act import Value, no_grad
-from tinygrad_act.engine import gradients
+from tinygrad_act import Value, engine, no_grad
+from tinygrad_act.activations import register_activation, unregister_activation
+from tinygrad_act.engine import enable_grad, gradients, is_grad_enabled
 
 # ---- construction -------------------------------------------------------------------------------
 
@@ -456,6 +457,52 @@ def test_no_grad_records_no_graph_and_is_thread_local():
     assert y._prev == () and y._backward is None
     assert seen["y"]._prev == (x, seen["y"]._prev[1])
     assert (x * 3)._prev[0] is x
+
+
+def test_no_grad_in_another_thread_leaves_this_thread_recording():
+    # The other thread sits inside no_grad while this one builds a graph, and the other way round.
+    x = Value(2.0)
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def other_thread():
+        with no_grad():
+            inside.set()
+            release.wait(timeout=10)
+            seen["y"] = x * 3
+
+    t = threading.Thread(target=other_thread)
+    t.start()
+    assert inside.wait(timeout=10)
+    recorded = x * 3  # this thread still records
+    with no_grad():
+        not_recorded = x * 3
+    release.set()
+    t.join()
+    assert recorded._prev[0] is x and not_recorded._prev == ()
+    assert seen["y"]._prev == ()
+    assert engine._threads_not_recording == 0  # every block has been left
+
+
+def test_grad_mode_is_restored_after_nested_blocks_and_failed_passes():
+    x = Value(2.0)
+    with no_grad():
+        with enable_grad():
+            with no_grad():
+                assert not is_grad_enabled()
+            assert is_grad_enabled()
+        assert not is_grad_enabled()
+
+    def broken(z, a):
+        raise RuntimeError("broken derivative")
+
+    register_activation("broken_slope", lambda z: z, broken)
+    try:
+        with pytest.raises(RuntimeError, match="broken derivative"):
+            x.broken_slope().backward()  # fails inside the pass, which had turned recording off
+    finally:
+        unregister_activation("broken_slope")
+    assert is_grad_enabled() and engine._threads_not_recording == 0
+    assert (x * x)._prev[0] is x
 
 
 def test_detach_cuts_the_graph_and_shares_data():

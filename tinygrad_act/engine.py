@@ -37,6 +37,26 @@ class _GradMode(threading.local):
 
 _grad_mode = _GradMode()
 
+# How many threads have recording off. Reading the thread-local flag costs more than the rest of
+# an op's recording decision, so every op first reads this plain counter: at 0, every thread records.
+_threads_not_recording = 0
+_counter_lock = threading.Lock()
+
+
+def _set_recording(flag):
+    """Turn graph recording on or off for this thread; returns the previous setting."""
+    global _threads_not_recording
+    previous = _grad_mode.enabled
+    if flag != previous:
+        if not flag:  # count first, then switch: the counter never lags behind a thread
+            with _counter_lock:
+                _threads_not_recording += 1
+        _grad_mode.enabled = flag
+        if flag:
+            with _counter_lock:
+                _threads_not_recording -= 1
+    return previous
+
 
 @contextmanager
 def no_grad():
@@ -48,12 +68,11 @@ def no_grad():
     >>> y._prev
     ()
     """
-    previous = _grad_mode.enabled
-    _grad_mode.enabled = False
+    previous = _set_recording(False)
     try:
         yield
     finally:
-        _grad_mode.enabled = previous
+        _set_recording(previous)
 
 
 @contextmanager
@@ -67,12 +86,11 @@ def enable_grad():
     >>> y._prev[0] is x
     True
     """
-    previous = _grad_mode.enabled
-    _grad_mode.enabled = True
+    previous = _set_recording(True)
     try:
         yield
     finally:
-        _grad_mode.enabled = previous
+        _set_recording(previous)
 
 
 def is_grad_enabled():
@@ -429,7 +447,7 @@ def _make(data, x, y, op, rule):
     out.label = ""
     out._g, out._uses = None, 0
     if (
-        _grad_mode.enabled
+        (not _threads_not_recording or _grad_mode.enabled)
         and x is not None
         and (x.requires_grad or (y is not None and y.requires_grad))
     ):
@@ -794,7 +812,8 @@ class Value:
             a = spec.forward(z, **params)
             rule = _activation_rule(spec, params)
         else:
-            a = spec.forward(z)  # the forward's own defaults are the row's defaults
+            forward = spec.forward  # an attribute, not a method: LOAD_ATTR is the fast lookup
+            a = forward(z)  # the forward's own defaults are the row's defaults
             rule = spec.rule
         if type(z) is float:
             if type(a) is not float:
@@ -961,8 +980,7 @@ def _backprop(root, seed, create_graph, visit=None):
     rule runs. This pass's gradients wait in the ``_g`` slot; without `visit` each is added to the
     node's ``.grad``, which is what ``backward()`` does.
     """
-    recording = _grad_mode.enabled
-    _grad_mode.enabled = create_graph  # the pass records a graph of its own only if asked to
+    recording = _set_recording(create_graph)  # the pass records a graph only if asked to
     try:
         _count_uses(root)
         root._g = seed
@@ -1020,7 +1038,7 @@ def _backprop(root, seed, create_graph, visit=None):
         _reset(root)
         raise
     finally:
-        _grad_mode.enabled = recording
+        _set_recording(recording)
 
 
 def _ieee_rule(rule, g, a, inputs):
