@@ -266,3 +266,54 @@ def test_tanh_third_order_through_gradgradcheck_of_its_derivative():
     assert gradgradcheck(tanh_prime, z)
     t = math.tanh(0.6)
     assert gradients(tanh_prime(z), [z])[0] == pytest.approx(-2 * t * (1 - t * t), rel=1e-12)
+
+
+# ---- dtypes: the engine trusts the built-in rows to keep shape and dtype -------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", BUILTIN)
+def test_each_builtin_keeps_shape_and_dtype_forward_and_backward(name, dtype):
+    # The backward pass skips its shape and dtype check for these rules (engine._FITTED_RULES),
+    # so this is the check: output, input gradient and the gradient's values.
+    from tinygrad_act.engine import _FITTED_RULES
+
+    assert ACTIVATIONS[name].rule in _FITTED_RULES
+    z64 = np.linspace(-2.0, 2.0, 12).reshape(3, 4) + 0.05  # no point at a kink
+    z = Value(z64.astype(dtype))
+    out = z.activate(name)
+    assert out.data.dtype == dtype and out.shape == (3, 4)
+    upstream = np.random.default_rng(0).normal(size=(3, 4))
+    out.backward(upstream.astype(dtype))
+    assert z.grad.dtype == dtype and z.grad.shape == (3, 4)
+    ref = Value(z64)
+    ref.activate(name).backward(upstream)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(z.grad, ref.grad, rtol=tol, atol=tol)
+
+
+def test_a_registered_activation_that_changes_the_dtype_is_fitted_back():
+    # A user's forward and derivative that return float64 for float32 input: the engine casts.
+    register_activation(
+        "upcast_square",
+        lambda z: np.asarray(z, dtype=np.float64) ** 2,
+        lambda z, a: 2 * np.asarray(z, dtype=np.float64),
+    )
+    try:
+        z = Value(np.array([1.0, -2.0, 3.0], dtype=np.float32))
+        out = z.upcast_square()
+        assert out.data.dtype == np.float32
+        out.sum().backward()
+        assert z.grad.dtype == np.float32
+        np.testing.assert_array_equal(z.grad, [2.0, -4.0, 6.0])
+    finally:
+        unregister_activation("upcast_square")
+
+
+def test_a_float64_parameter_does_not_upcast_a_float32_activation():
+    z = Value(np.array([-1.0, 2.0], dtype=np.float32))
+    out = z.leaky_relu(slope=np.float64(0.1))  # numpy would promote slope * z to float64
+    assert out.data.dtype == np.float32
+    out.sum().backward()
+    assert z.grad.dtype == np.float32
+    np.testing.assert_allclose(z.grad, [0.1, 1.0], rtol=1e-6)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinygrad_act.engine import Value, _activation_rule, _exp
+from tinygrad_act.engine import _FITTED_RULES, Value, _activation_rule, _exp
 
 # --------------------------------------------------------------------------------------------------
 # Forward formulas on raw data: a Python float (scalar path) or an ndarray.
@@ -344,6 +344,10 @@ register_activation("softmax",     _softmax,     vjp=lambda g, z, a, axis: a * (
 register_activation("log_softmax", _log_softmax, vjp=lambda g, z, a, axis: g - exp(a) * g.sum(axis=axis, keepdims=True),
                     formula="g-e^a·Σg", tensor_only=True)
 # fmt: on
+
+# The built-in rows keep their input's shape and dtype, forward and backward (with their default
+# parameters), so the engine skips checking them on every node.
+_FITTED_RULES.update(ACTIVATIONS[name].rule for name in BUILTIN)
 
 # The public functions: tinygrad_act.relu(v) is v.relu() for a Value, plain math for numbers.
 
