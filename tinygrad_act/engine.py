@@ -703,14 +703,14 @@ class Value:
     def __matmul__(self, other):
         if type(other) is not Value:
             other = _lift(other, self)
-        for v in (self, other):
-            if v.ndim == 0:
-                raise ValueError(
-                    f"@: needs operands with at least 1 dimension, got shape {v.shape}"
-                )
         try:
             data = self.data @ other.data
-        except ValueError:
+        except (ValueError, TypeError):  # explained here, off the hot path
+            for v in (self, other):
+                if v.ndim == 0:
+                    raise ValueError(
+                        f"@: needs operands with at least 1 dimension, got shape {v.shape}"
+                    ) from None
             raise ValueError(
                 f"@: shapes {self.shape} and {other.shape} do not align "
                 f"({self.shape[-1]} columns against {other.shape[-2 if other.ndim > 1 else 0]} rows)"
