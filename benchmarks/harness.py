@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import math
+import resource
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Case:
     gc_off: bool = False
     max_repeat: int | None = None
     samples: list = field(default_factory=list)
+    faults: list = field(default_factory=list)  # minor page faults per call, one per sample
     loops: int = 1
     error: str = ""
 
@@ -40,6 +42,10 @@ class Case:
         return statistics.median(self.samples) if self.samples else math.nan
 
 
+def _minor_faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _time_once(thunk, loops, gc_off):
     # What the thunks return (their graphs) is kept until the timer stops and freed after it, for
     # every engine alike: the workloads time building and differentiating a graph, not tearing it
@@ -49,11 +55,13 @@ def _time_once(thunk, loops, gc_off):
     if gc_off:
         gc.disable()
     try:
+        faults = _minor_faults()
         start = time.perf_counter()
         kept = [thunk() for _ in range(loops)]
         elapsed = time.perf_counter() - start
+        faults = _minor_faults() - faults
         del kept
-        return elapsed / loops
+        return elapsed / loops, faults / loops
     finally:
         gc.enable()
 
@@ -102,7 +110,9 @@ def run_interleaved(cases, repeat, min_time):
             for case, thunk in live[shift:] + live[:shift]:
                 if case.max_repeat is not None and len(case.samples) >= case.max_repeat:
                     continue
-                case.samples.append(_time_once(thunk, case.loops, case.gc_off))
+                seconds, faults = _time_once(thunk, case.loops, case.gc_off)
+                case.samples.append(seconds)
+                case.faults.append(faults)
     finally:
         gc.unfreeze()
     return cases

@@ -157,6 +157,7 @@ def main(argv=None):
                     "engine": c.engine,
                     "median_s": c.median if c.samples else None,
                     "samples_s": c.samples,
+                    "minor_faults_per_call": c.faults,
                     "loops": c.loops,
                     "gc_off": c.gc_off,
                     "error": c.error,
