@@ -1018,24 +1018,22 @@ def _backprop(root, seed, create_graph, visit=None):
                 except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
                     input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
                 tensor = type(g) is not float
-                fit = tensor and rule not in _FITTED_RULES
+                fit = tensor and rule not in _FITTED_RULES  # may need broadcast sums or a cast
                 # zip without strict=: the keyword alone costs a fifth of a scalar backward pass
                 for p, pg in zip(inputs, input_grads):  # noqa: B905
                     if p.requires_grad:
                         pending = p._g
                         if fit:
                             data = p.data
-                            # (`is not`: numpy's dtypes are singletons, and an equal copy only
-                            # takes the slower path through _reduce_to, which returns pg as is)
-                            if (
+                            if (  # (`is not`: dtypes are singletons; an equal copy only detours)
                                 type(pg) is not np.ndarray
                                 or type(data) is float
                                 or pg.shape != data.shape
                                 or pg.dtype is not data.dtype
                             ):
                                 pg = _reduce_to(pg, p)  # sum broadcast axes away, match the dtype
-                        if tensor:
-                            if pending is None and p._backward is None and _borrowed(pg, g, node):
+                        if tensor and pending is None and p._backward is None:
+                            if _borrowed(pg, g, node):
                                 pg = pg.copy()  # a leaf owns its gradient: no shared memory
                         p._g = pg if pending is None else pending + pg
                         p._uses = uses = p._uses - 1
