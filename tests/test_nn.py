@@ -427,6 +427,30 @@ def test_loss_gradients_agree_with_central_differences(loss):
     np.testing.assert_allclose(v.grad, numeric, rtol=1e-6, atol=1e-8)
 
 
+def test_cross_entropy_is_one_node_differentiable_twice_and_keeps_float32():
+    from tinygrad_act.engine import gradients
+    from tinygrad_act.gradcheck import gradcheck, gradgradcheck
+
+    labels = np.array([2, 0, 1, 1])
+    z = np.random.default_rng(3).normal(size=(4, 3))
+    loss = cross_entropy(Value(z), labels)
+    assert loss._op == "cross_entropy" and loss._prev[0].shape == (4, 3)  # no log_softmax node
+    assert gradcheck(lambda v: cross_entropy(v, labels), Value(z))
+    # The recorded gradient (create_graph) is the plain one, and differentiates consistently.
+    v = Value(z)
+    (recorded,) = gradients(cross_entropy(v, labels), [v], create_graph=True)
+    (plain,) = gradients(cross_entropy(v, labels), [v])
+    np.testing.assert_allclose(recorded.data, plain, rtol=1e-12, atol=1e-15)
+    assert gradgradcheck(lambda v: cross_entropy(v, labels), Value(z))
+    v32 = Value(z.astype(np.float32))
+    loss32 = cross_entropy(v32, labels)
+    loss32.backward()
+    assert loss32.dtype == np.float32 and v32.grad.dtype == np.float32
+    ref = Value(z)
+    cross_entropy(ref, labels).backward()
+    np.testing.assert_allclose(v32.grad, ref.grad, rtol=1e-5, atol=1e-7)
+
+
 def test_losses_are_stable_for_huge_logits():
     z = Value(np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 5.0]]))
     ce = cross_entropy(z, [0, 0])

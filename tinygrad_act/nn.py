@@ -25,8 +25,8 @@ import zipfile
 
 import numpy as np
 
-from tinygrad_act.activations import lookup
-from tinygrad_act.engine import Value
+from tinygrad_act.activations import _log_softmax, lookup, softmax
+from tinygrad_act.engine import Value, _make
 
 # --------------------------------------------------------------------------------------------------
 # Module
@@ -569,8 +569,29 @@ def cross_entropy(logits, labels):
     n, c = logits.shape
     if y.size and (y.min() < 0 or y.max() >= c):
         raise ValueError(f"cross_entropy: labels must lie in 0..{c - 1}, got {y.min()}..{y.max()}")
-    picked = logits.log_softmax(axis=-1)[np.arange(n), y]
-    return -picked.mean()
+    # One node, as torch's F.cross_entropy: its gradient is (softmax(z) - onehot) / N, which is
+    # what log_softmax, the pick and the mean compose to, without a node or a scatter for each.
+    z, rows = logits.data, np.arange(n)
+    logp = _log_softmax(z)
+    onehot = np.zeros_like(z)
+    onehot[rows, y] = 1
+    loss = np.asarray(-logp[rows, y].mean(), dtype=z.dtype)
+    return _make(loss, logits, None, "cross_entropy", _CrossEntropyRule(np.exp(logp), onehot, n))
+
+
+class _CrossEntropyRule:
+    """d(cross_entropy)/dz = (softmax(z) - onehot(labels)) / N. The plain pass reuses the forward's
+    softmax; on Values (create_graph) softmax(z) is recorded, so the loss can be differentiated
+    twice."""
+
+    __slots__ = ("probs", "onehot", "scale")
+
+    def __init__(self, probs, onehot, n):
+        self.probs, self.onehot, self.scale = probs, onehot, 1.0 / max(n, 1)
+
+    def __call__(self, g, a, z):
+        probs = softmax(z) if isinstance(z, Value) else self.probs
+        return ((probs - self.onehot) * (g * self.scale),)
 
 
 def svm_hinge_loss(scores, labels):
