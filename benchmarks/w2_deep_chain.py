@@ -161,33 +161,11 @@ def report(results):
         # too short to time without the fixed costs showing).
         small = 10_000 if 10_000 in ours else min(ours)
         big = max(ours)
-        growth = ours[big] / ours[small]
-        rows.append(
-            Row(
-                NAME,
-                "linearity",
-                "tinygrad_act",
-                f"per-node cost at N={big:,} / at N={small:,}",
-                f"{growth:.2f}x",
-                "<= 1.5x (linear)",
-                verdict(growth <= 1.5),
-            )
-        )
+        rows.append(_linearity(ours, big, small))
         if big > 1_000_000 and 1_000_000 in ours:
             # Past N ~ 100,000 CPython's full collections set in (each rescans every live node,
             # and they come after every 25% of growth); once they run, the cost per node is flat.
-            growth = ours[big] / ours[1_000_000]
-            rows.append(
-                Row(
-                    NAME,
-                    "linearity",
-                    "tinygrad_act",
-                    f"per-node cost at N={big:,} / at N=1,000,000",
-                    f"{growth:.2f}x",
-                    "<= 1.5x (linear)",
-                    verdict(growth <= 1.5),
-                )
-            )
+            rows.append(_linearity(ours, big, 1_000_000))
         if 1_000_000 in ours:
             rows.append(
                 Row(
@@ -202,6 +180,20 @@ def report(results):
         else:
             rows.append(Row(NAME, "N=1,000,000", "tinygrad_act", "not run (--quick)"))
     return rows
+
+
+def _linearity(ours, big, small):
+    """Linear means a flat cost per node: the per-node cost at N = big against N = small."""
+    growth = ours[big] / ours[small]
+    return Row(
+        NAME,
+        "linearity",
+        "tinygrad_act",
+        f"per-node cost at N={big:,} / at N={small:,}",
+        f"{growth:.2f}x",
+        "<= 1.5x (linear)",
+        verdict(growth <= 1.5),
+    )
 
 
 def notes():

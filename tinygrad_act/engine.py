@@ -1071,7 +1071,7 @@ def _borrowed(array, g, node):
 
 
 def _accumulate(node, g):
-    """Add a pass's gradient into ``node.grad``.
+    """Add a later pass's gradient into ``node.grad`` (the pass stores a first one as it is).
 
     A leaf owns its gradient array: the pass hands it an array nothing else holds (copied where a
     rule passed one on), and later passes add into it in place. An intermediate node keeps the array
@@ -1079,9 +1079,7 @@ def _accumulate(node, g):
     neighbours' gradients, so later passes add to it out of place.
     """
     current = node._grad
-    if current is None:  # the first gradient: already fitted to the node's shape and dtype
-        node._grad = g
-    elif node._backward is None and type(current) is np.ndarray and type(g) is np.ndarray:
+    if node._backward is None and type(current) is np.ndarray and type(g) is np.ndarray:
         np.add(current, g, out=current)
     else:
         node._grad = current + g

@@ -571,27 +571,28 @@ def cross_entropy(logits, labels):
         raise ValueError(f"cross_entropy: labels must lie in 0..{c - 1}, got {y.min()}..{y.max()}")
     # One node, as torch's F.cross_entropy: its gradient is (softmax(z) - onehot) / N, which is
     # what log_softmax, the pick and the mean compose to, without a node or a scatter for each.
-    z, rows = logits.data, np.arange(n)
+    z = logits.data
     logp = _log_softmax(z)
-    onehot = np.zeros_like(z)
-    onehot[rows, y] = 1
-    loss = np.asarray(-logp[rows, y].mean(), dtype=z.dtype)
-    return _make(loss, logits, None, "cross_entropy", _CrossEntropyRule(np.exp(logp), onehot, n))
+    loss = np.asarray(-logp[np.arange(n), y].mean(), dtype=z.dtype)
+    return _make(loss, logits, None, "cross_entropy", _CrossEntropyRule(logp, y))
 
 
 class _CrossEntropyRule:
-    """d(cross_entropy)/dz = (softmax(z) - onehot(labels)) / N. The plain pass reuses the forward's
-    softmax; on Values (create_graph) softmax(z) is recorded, so the loss can be differentiated
-    twice."""
+    """d(cross_entropy)/dz = (softmax(z) - onehot(labels)) / N. The plain pass takes the softmax
+    from the forward's log_softmax; on Values (create_graph) softmax(z) is recorded, so the loss
+    can be differentiated twice. Nothing of it is computed unless backward runs."""
 
-    __slots__ = ("probs", "onehot", "scale")
+    __slots__ = ("logp", "labels")
 
-    def __init__(self, probs, onehot, n):
-        self.probs, self.onehot, self.scale = probs, onehot, 1.0 / max(n, 1)
+    def __init__(self, logp, labels):
+        self.logp, self.labels = logp, labels
 
     def __call__(self, g, a, z):
-        probs = softmax(z) if isinstance(z, Value) else self.probs
-        return ((probs - self.onehot) * (g * self.scale),)
+        n = len(self.labels)
+        onehot = np.zeros_like(self.logp)
+        onehot[np.arange(n), self.labels] = 1
+        probs = softmax(z) if isinstance(z, Value) else np.exp(self.logp)
+        return ((probs - onehot) * (g * (1.0 / max(n, 1))),)
 
 
 def svm_hinge_loss(scores, labels):
