@@ -129,6 +129,15 @@ def paired_ratio(case, base):
     return statistics.median(a / b for a, b in zip(case.samples, base.samples, strict=True))
 
 
+def paired_difference(case, base):
+    """case - base in seconds, as the median of the per-round differences (see `paired_ratio`)."""
+    if not case.samples or not base.samples:
+        return math.nan
+    if len(case.samples) != len(base.samples):
+        return case.median - base.median
+    return statistics.median(a - b for a, b in zip(case.samples, base.samples, strict=True))
+
+
 def fmt_time(seconds):
     """A duration with a unit that keeps three significant digits: '680 ms', '5.61 us'."""
     if seconds != seconds:

@@ -133,7 +133,7 @@ def main(argv=None):
     )
     for note in notes:
         print(f"  - {note}", file=out)
-    print("\nTargets (issue 8):", file=out)
+    print("\nTargets (issues 8 and 18):", file=out)
     for r in rows:
         if r.target:
             got = "; ".join(x for x in (r.value if r.engine != "micrograd" else "", r.ratio) if x)

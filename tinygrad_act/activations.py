@@ -33,28 +33,58 @@ from tinygrad_act.numeric import RAW, data_of
 # Forward formulas on raw data: a Python float (scalar path) or an ndarray.
 
 
+def _in_dtypes(*numbers):
+    """The numbers as read-only 0-d arrays of float32 and of float64, keyed by dtype. An array op with
+    a Python number converts the number on every call, which on a small array costs half as much as
+    the arithmetic; with an array of the data's own dtype the result keeps that dtype too."""
+    table = {}
+    for kind in (np.float32, np.float64):
+        arrays = tuple(np.array(n, dtype=kind) for n in numbers)
+        for a in arrays:
+            a.flags.writeable = False
+        table[np.dtype(kind)] = arrays
+    return table
+
+
+_SIGMOID_CAP = 40.0  # past z = 40, sigmoid(z) rounds to 1.0 in float64 and in float32
+_SIGMOID_CONSTANTS = _in_dtypes(_SIGMOID_CAP, 1.0)
+
+
 def _sigmoid(z):
-    # Stable for any z: no exponent is ever positive, so nothing overflows.
+    # a = e^z / (e^z + 1): one exponential of z itself keeps a within 2-3 ulp of the exact value for
+    # every z, down to the subnormal tail (z = -745) where 1 / (1 + e^-z) would overflow. z is capped
+    # at 40 so that e^z never overflows either; above the cap a is 1.0 anyway.
     if type(z) is float:
-        if z >= 0:
-            return 1.0 / (1.0 + math.exp(-z))
-        e = math.exp(z)
-        return e / (1.0 + e)
-    # Both branches at once: e^min(z,0) is e^z for z < 0 and 1 for z >= 0.
-    return np.exp(np.minimum(z, 0.0)) / (1.0 + np.exp(-np.abs(z)))
+        e = math.exp(_SIGMOID_CAP if z > _SIGMOID_CAP else z)  # (a NaN passes through)
+        return e / (e + 1.0)
+    cap, one = _SIGMOID_CONSTANTS.get(z.dtype, (_SIGMOID_CAP, 1.0))
+    e = np.exp(np.minimum(z, cap))
+    return e / (e + one)
 
 
 def _tanh(z):
     return math.tanh(z) if type(z) is float else np.tanh(z)
 
 
+_ZERO = _in_dtypes(0.0)
+_LEAKY_DEFAULT = 0.01
+_LEAKY_SLOPE = _in_dtypes(_LEAKY_DEFAULT)
+
+
 def _relu(z):
-    return max(z, 0.0) if type(z) is float else np.maximum(z, 0)
+    if type(z) is float:
+        return max(z, 0.0)
+    (zero,) = _ZERO.get(z.dtype, (0.0,))
+    return np.maximum(z, zero)
 
 
-def _leaky_relu(z, slope=0.01):
+def _leaky_relu(z, slope=_LEAKY_DEFAULT):
     if type(z) is float:
         return z if z >= 0 else slope * z
+    if 0 < slope <= 1:  # the slide's max(0.01z, z); it is the same function for any slope in (0, 1]
+        if slope == _LEAKY_DEFAULT:
+            (slope,) = _LEAKY_SLOPE.get(z.dtype, (slope,))
+        return np.maximum(z, slope * z)
     return np.where(z >= 0, z, slope * z)
 
 
@@ -143,12 +173,18 @@ def cases(z, negative, nonnegative):
     >>> cases(np.array([-1.0, 2.0], dtype=np.float32), 0.01, 1.0)
     array([0.01, 1.  ], dtype=float32)
     """
-    zd = data_of(z)
+    zd = z if type(z) is np.ndarray else data_of(z)
     if not isinstance(zd, np.ndarray):
         return nonnegative if zd >= 0 else negative
-    mask = zd >= 0
-    if type(negative) is float and type(nonnegative) is float and (negative, nonnegative) == (0, 1):
-        return mask  # ReLU's 0 or 1 is the mask itself: multiplying by it is one pass less
+    (zero,) = _ZERO.get(zd.dtype, (0.0,))
+    mask = zd >= zero
+    if type(negative) is float and type(nonnegative) is float and nonnegative == 1:
+        if negative == 0:
+            return mask  # ReLU's 0 or 1 is the mask itself: multiplying by it is one pass less
+        if 0 < negative < 1:
+            # Leaky ReLU's 1 or slope is the larger of the 0/1 mask and the slope: one numpy call
+            # where np.where takes three (a Python float keeps a float32 mask float32).
+            return np.maximum(mask.astype(zd.dtype), negative)
     if not isinstance(negative, RAW) or not isinstance(nonnegative, RAW):  # a Value case
         return nonnegative * mask + negative * ~mask
     kind = zd.dtype.type  # np.where would make float64 of Python numbers, upcasting float32 grads
