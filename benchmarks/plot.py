@@ -10,6 +10,7 @@ COLORS = {
     "micrograd": "tab:green",
     "autograd": "tab:red",
     "mygrad": "tab:purple",
+    "numpy-inplace": "tab:gray",
 }
 
 
@@ -72,7 +73,9 @@ def plot(results, path, title=""):
 
     ratios = w4_tensor_mlp.ratios(results)
     cells = [w4_tensor_mlp._cell(*c) for c in w4_tensor_mlp.cells()]
-    engines = [e for e in ("tinygrad_act", "torch", "autograd", "mygrad") if e in ratios]
+    engines = [
+        e for e in ("numpy-inplace", "tinygrad_act", "torch", "autograd", "mygrad") if e in ratios
+    ]
     width = 0.8 / max(len(engines), 1)
     for i, engine in enumerate(engines):
         got = dict(ratios[engine])

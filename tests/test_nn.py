@@ -451,6 +451,24 @@ def test_cross_entropy_is_one_node_differentiable_twice_and_keeps_float32():
     np.testing.assert_allclose(v32.grad, ref.grad, rtol=1e-5, atol=1e-7)
 
 
+def test_cross_entropy_matches_its_definition_for_every_label_dtype_in_float32_and_float64():
+    rng = np.random.default_rng(5)
+    for dtype in (np.float32, np.float64):
+        z = rng.normal(size=(5, 4)).astype(dtype)
+        for labels in (np.array([3, 0, 1, 1, 2]), np.array([3, 0, 1, 1, 2], dtype=np.uint8)):
+            v = Value(z)
+            loss = cross_entropy(v, labels)
+            loss.backward()
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            onehot = np.eye(4, dtype=dtype)[labels]
+            assert loss.dtype == dtype and v.grad.dtype == dtype
+            assert loss.item() == pytest.approx(-(logp * onehot).sum() / 5, rel=1e-6)
+            np.testing.assert_allclose(v.grad, (np.exp(logp) - onehot) / 5, rtol=1e-5, atol=1e-7)
+            w = Value(z)
+            (recorded,) = tinygrad_act.gradients(cross_entropy(w, labels), [w], create_graph=True)
+            np.testing.assert_allclose(recorded.data, v.grad, rtol=1e-6)
+
+
 def test_losses_are_stable_for_huge_logits():
     z = Value(np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 5.0]]))
     ce = cross_entropy(z, [0, 0])
@@ -482,6 +500,10 @@ def test_bad_loss_inputs_name_what_was_given():
         cross_entropy(Value(np.zeros((2, 3))), np.array([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2, got 0\.\.3"):
         cross_entropy(Value(np.zeros((2, 3))), [0, 3])
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2, got -1\.\.2"):
+        cross_entropy(Value(np.zeros((2, 3))), [-1, 2])  # numpy would read -1 as the last class
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2, got 0\.\.3"):
+        cross_entropy(Value(np.zeros((2, 3))), np.array([3, 0], dtype=np.uint8))
     with pytest.raises(ValueError, match=r"labels must be -1 or \+1, got \[0, 1\]"):
         svm_hinge_loss(Value(np.zeros(2)), [0, 1])
     with pytest.raises(ValueError, match=r"shape \(3, 1\) but targets have shape \(3,\)"):

@@ -240,13 +240,19 @@ def _seed(root, grad, create_graph):
             "with requires_grad=False, or from constants only), so there is no graph to go back through"
         )
     if grad is None:
-        if root.size != 1:
+        data = root.data
+        if type(data) is float:
+            seed = 1.0
+        elif data.size == 1:
+            seed = np.empty_like(data)  # (np.ones is a Python function: three times the cost)
+            seed.fill(1)
+        else:
             raise ValueError(
                 f"backward: the root has shape {root.shape}; a root with more than one element "
                 f"needs an explicit grad of that shape, e.g. root.backward(np.ones({root.shape}))"
             )
-        seed = 1.0 if root.is_scalar else np.ones(root.shape, dtype=root.dtype)
-    elif create_graph and isinstance(grad, type(root)):
+        return type(root)(seed) if create_graph else seed  # fitted to the root already
+    if create_graph and isinstance(grad, type(root)):
         seed = grad  # a Value: the seed's own graph is part of what gets differentiated
     else:
         # The root's class checks and copies the caller's grad: the pass may add into it in place.

@@ -567,32 +567,40 @@ def cross_entropy(logits, labels):
             f"cross_entropy: takes logits (N, C) and labels (N,), got shapes {logits.shape} and {y.shape}"
         )
     n, c = logits.shape
-    if y.size and (y.min() < 0 or y.max() >= c):
+    y = y.astype(np.intp, copy=False)
+    if n and np.maximum.reduce(y.view(np.uintp)) >= c:  # unsigned: a negative label is huge
         raise ValueError(f"cross_entropy: labels must lie in 0..{c - 1}, got {y.min()}..{y.max()}")
     # One node, as torch's F.cross_entropy: its gradient is (softmax(z) - onehot) / N, which is
     # what log_softmax, the pick and the mean compose to, without a node or a scatter for each.
     z = logits.data
     logp = _log_softmax(z)
-    loss = np.asarray(-logp[np.arange(n), y].mean(), dtype=z.dtype)
-    return _make(loss, logits, None, "cross_entropy", _CrossEntropyRule(logp, y))
+    at_label = np.arange(0, n * c, c) + y  # each row's label in the flattened (N, C) array
+    total = float(np.add.reduce(logp.take(at_label)))
+    loss = np.array(-total / n if n else math.nan, dtype=z.dtype)
+    return _make(loss, logits, None, "cross_entropy", _CrossEntropyRule(logp, at_label))
 
 
 class _CrossEntropyRule:
     """d(cross_entropy)/dz = (softmax(z) - onehot(labels)) / N. The plain pass takes the softmax
-    from the forward's log_softmax; on Values (create_graph) softmax(z) is recorded, so the loss
-    can be differentiated twice. Nothing of it is computed unless backward runs."""
+    from the forward's log_softmax and subtracts 1 at each row's label; on Values (create_graph)
+    softmax(z) is recorded, so the loss can be differentiated twice. Nothing of it is computed
+    unless backward runs."""
 
-    __slots__ = ("logp", "labels")
+    __slots__ = ("logp", "at_label")
 
-    def __init__(self, logp, labels):
-        self.logp, self.labels = logp, labels
+    def __init__(self, logp, at_label):
+        self.logp, self.at_label = logp, at_label
 
     def __call__(self, g, a, z):
-        n = len(self.labels)
-        onehot = np.zeros_like(self.logp)
-        onehot[np.arange(n), self.labels] = 1
-        probs = softmax(z) if isinstance(z, Value) else np.exp(self.logp)
-        return ((probs - onehot) * (g * (1.0 / max(n, 1))),)
+        n = len(self.at_label)
+        if isinstance(z, Value):
+            onehot = np.zeros(self.logp.size, dtype=self.logp.dtype)
+            onehot[self.at_label] = 1
+            return ((softmax(z) - onehot.reshape(self.logp.shape)) * (g * (1.0 / max(n, 1))),)
+        probs = np.exp(self.logp)
+        probs.reshape(-1)[self.at_label] -= 1  # through a view: the subtraction lands in probs
+        probs *= float(g) / max(n, 1)  # g is the loss's: one number
+        return (probs,)
 
 
 def svm_hinge_loss(scores, labels):
