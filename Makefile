@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS := dev,demo,docs
 
-.PHONY: demo test lint docs bench setup dot clean
+.PHONY: demo test lint docs bench bench-check bench-baseline setup dot valgrind clean
 
 demo: setup
 	$(BIN)/tinygrad-act demo --out demo-out
@@ -29,6 +29,16 @@ bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
+# The guard of the hot paths (a few minutes; not part of `make test`): instruction counts of W1,
+# W4 at batch 64 and W5 under callgrind, each over its peer's in the same run, against the ratios
+# stored in benchmarks/icount_baseline.json. Fails when one grew by more than 5%.
+bench-check: setup valgrind
+	$(BIN)/python benchmarks/icount.py
+
+# Store the current counts as the baseline, on purpose: commit the file with the change that moved them.
+bench-baseline: setup valgrind
+	$(BIN)/python benchmarks/icount.py --update
+
 setup: $(STAMP) dot
 
 $(STAMP): setup.cfg pyproject.toml
@@ -47,6 +57,18 @@ dot:
 		echo "Graphviz's dot program is missing. Install it with one of:"; \
 		echo "  sudo apt-get install graphviz   (Debian/Ubuntu)"; \
 		echo "  brew install graphviz           (macOS)"; \
+		exit 1; \
+	fi
+
+valgrind:
+	@if command -v valgrind >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing valgrind with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; \
+	else \
+		echo "valgrind is missing. Install it with one of:"; \
+		echo "  sudo apt-get install valgrind   (Debian/Ubuntu)"; \
+		echo "  brew install valgrind           (macOS, Intel only)"; \
 		exit 1; \
 	fi
 
