@@ -131,6 +131,47 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_lab(args):
+    try:
+        from tinygrad_act.lab.server import LabStartError, is_loopback, listen, serve
+    except ImportError as err:  # the web stack is the `lab` extra
+        raise UsageError(
+            f"the lab needs its extra ({err.name} is missing): pip install 'tinygrad_act[lab]'"
+        ) from None
+    try:
+        sock, url = listen(args.host, args.port)
+    except LabStartError as err:
+        raise UsageError(err) from None
+    if not is_loopback(args.host):
+        print(
+            f"warning: --host {args.host} listens beyond this machine: anyone on the network "
+            "can use the lab",
+            file=sys.stderr,
+        )
+    print(f"tinygrad_act lab: {url}  (Ctrl-C stops it)", flush=True)
+    if not args.no_browser:
+        import threading
+        import webbrowser
+
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    try:
+        serve(sock)
+    except KeyboardInterrupt:
+        pass
+    print("tinygrad-act lab: stopped", file=sys.stderr)
+    return 130
+
+
+def _port(text):
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a port is a whole number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port lies in 0..65535, got {port}")
+    return port
+
+
 # ---- the parser --------------------------------------------------------------------------------------
 
 
@@ -186,6 +227,20 @@ def build_parser():
     p.add_argument("--out", default="demo-out", metavar="DIR")
     p.add_argument("--quick", action="store_true", help="the same path on a smaller budget")
     p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser(
+        "lab", help="the live lab in the browser: the engine answers every interaction"
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="port to listen on (default: 8000; 0 picks a free one)",
+    )
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")  # fmt: skip
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(handler=cmd_lab)
     return parser
 
 
