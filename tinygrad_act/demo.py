@@ -21,6 +21,7 @@ import numpy as np
 from tinygrad_act.activations import ACTIVATIONS, LECTURE
 from tinygrad_act.engine import Value, _topological_order, gradients
 from tinygrad_act.gradcheck import TABLE_HEADER, table_cells
+from tinygrad_act.health_demo import section as health_section
 
 # g'(z) as the slide writes it, evaluated on arrays here, independently of the engine, to draw over
 # what backprop gives.
@@ -164,6 +165,9 @@ def build(out="demo-out", quick=False, log=None, seed=0):
     boundary = plot_decision_boundary(main.model, X, y, out / "moons-boundary.png")
     compare = plot_comparison(runs, out / "moons-compare.png")
     sections.append(_moons_section(runs, epochs, loss.name, boundary.name, compare.name))
+
+    log("when the slope is zero: a 5-hidden-layer network with each lecture activation, monitored")
+    sections.append(health_section(out, quick=quick, seed=seed, number=5))
 
     seconds = time.perf_counter() - start
     index = out / "index.html"
