@@ -499,7 +499,7 @@ def plot_health(monitors, path):
             _histogram(
                 ax_a,
                 a,
-                f"{name}: std {row['out_std']:.2f}, saturated {row['saturated']:.0%}",
+                f"{name}: std {row['out_std']:.3g}, saturated {row['saturated']:.0%}",
                 a_bins,
             )
             _histogram(ax_g, g, f"{name}: std {row['grad_std']:.1e}", g_bins)

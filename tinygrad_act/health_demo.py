@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_act.activations import LECTURE
+from tinygrad_act.activations import ACTIVATIONS, LECTURE
 from tinygrad_act.engine import Value, no_grad
 from tinygrad_act.health import Monitor, dead_fraction, peak_slope, plot_health
 from tinygrad_act.nn import (
@@ -244,35 +244,40 @@ def _vanishing_text(vanishing):
 
 def _dead_text(dead):
     relu, leaky = dead["relu"], dead["leaky_relu"]
-    start = np.mean(relu.negative[0])
-    r_end, l_end = np.mean(relu.negative[-1]), np.mean(leaky.negative[-1])
-    l_start = np.mean(leaky.negative[0])
+    start, r_end = np.mean(relu.negative[0]), np.mean(relu.negative[-1])
+    l_start, l_end = np.mean(leaky.negative[0]), np.mean(leaky.negative[-1])
     first = relu.monitor.history[0]
-    full = [r["layer"] for r in first if r["dead"] == 1.0]
     layers = [i + 1 for i, r in enumerate(first) if r["dead"] == 1.0]
     steps = len(relu.losses)
     same = np.allclose([r["dead"] for r in first], relu.negative[0])
     counted = " (the monitor's dead fraction for ReLU counts exactly these units)" if same else ""
+    many = len(layers) > 1
     blocked = (
-        f"In layer{'s' if len(layers) > 1 else ''} {', '.join(map(str, layers))} every unit is "
-        f"dead, so below {'them' if len(layers) > 1 else 'it'} no gradient arrives at all: the "
-        f"first layer's gradient has standard deviation {_sci(first[0]['grad_std'])}. "
-        if full
+        f"In layer{'s' if many else ''} {', '.join(map(str, layers))} every unit is dead, so "
+        f"below {'them' if many else 'it'} no gradient arrives at all: the first layer's "
+        f"gradient has standard deviation {_sci(first[0]['grad_std'])}. "
+        if layers
         else ""
     )
+    slope = ACTIVATIONS["leaky_relu"].defaults["slope"]
+    never = all(r["dead"] == 0 for step in leaky.monitor.history for r in step)
     return (
         f"<p>Every hidden bias starts at {DEAD['bias']}. With ReLU, {_pct(start)} of the hidden "
         f"units then have z &lt; 0 for all {POINTS} examples: slope 0, dead{counted}. "
-        f"{blocked}After {steps} steps of Adam "
-        f"(lr {DEAD['lr']}) {_pct(r_end)} are still dead and the loss is "
-        f"{relu.losses[-1]:.3f}. Leaky ReLU starts from the same weights with "
+        f"{blocked}After {steps} steps of Adam (lr {DEAD['lr']}) {_pct(r_end)} are dead and the "
+        f"loss is {relu.losses[-1]:.3f}. Leaky ReLU starts from the same weights with "
         f"{_pct(l_start)} of its units on the negative side for every example, but its slope "
-        f"there is 0.01, not 0, so they still receive gradient: after {steps} steps "
-        f"{_pct(l_end)} {'are' if l_end != 1 else 'is'} left there "
-        f"({'fewer' if l_end < l_start else 'no fewer'} than at the start), the loss is "
-        f"{leaky.losses[-1]:.3f} and "
-        f"{leaky.accuracy:.0%} of the points are right. By the monitor's measure Leaky ReLU never "
-        f"has a dead unit: 0.01 is not below 1% of its peak slope 1.</p>\n"
+        f"there is {slope:g}, not 0, so they still receive gradient: after {steps} steps "
+        f"{_pct(l_end)} {'are' if l_end != 1 else 'is'} left there, the loss is "
+        f"{leaky.losses[-1]:.3f} and {leaky.accuracy:.0%} of the points are right."
+        + (
+            f" By the monitor's measure Leaky ReLU has no dead unit at any step: {slope:g} is "
+            f"not below {leaky.monitor.threshold:.0%} of its peak slope "
+            f"{peak_slope('leaky_relu'):g}."
+            if never
+            else ""
+        )
+        + "</p>\n"
     )
 
 
@@ -302,8 +307,13 @@ def _figures(*items):
 
 def section(out, quick=False, seed=0, number=5):
     """Run the experiments, write the figures into `out`, and return the section's HTML."""
-    out = Path(out)
     vanishing, dead = experiment(quick=quick, seed=seed)
+    return render(out, vanishing, dead, number)
+
+
+def render(out, vanishing, dead, number=5):
+    """The section's HTML for the runs of `experiment`, with its figures written into `out`."""
+    out = Path(out)
     colors = {"relu": "tab:green", "leaky_relu": "tab:red"}
     gradients = plot_gradients(vanishing, out / "slope-zero-gradients.png")
     losses = plot_losses(vanishing, out / "slope-zero-loss.png", f"Loss, SGD lr {VANISHING['lr']}")
@@ -319,8 +329,9 @@ def section(out, quick=False, seed=0, number=5):
         "trained once per lecture activation from the same seed and the same Xavier-initialised "
         f"weights, full-batch SGD (lr {VANISHING['lr']}), {steps} steps. "
         "<code>tinygrad_act.health.Monitor</code> records every step: the gradient dL/da "
-        "reaching each layer's outputs, and the share of units whose slope g'(z) is below 1% of "
-        "the activation's largest slope (saturated; dead when that holds for every example).</p>\n"
+        "reaching each layer's outputs, and the share of units whose slope g'(z) is below "
+        f"{vanishing['sigmoid'].monitor.threshold:.0%} of the activation's largest slope "
+        "(saturated; dead when that holds for every example).</p>\n"
         + _vanishing_text(vanishing)
         + '<div style="overflow-x: auto"><table><thead><tr><th>activation</th>'
         "<th>std of dL/da at step 1: layer 1</th><th>layer 5</th><th>layer 1 / layer 5</th>"
