@@ -66,7 +66,7 @@ _PEAKS = {}
 
 
 def peak_slope(activation, **params):
-    """The largest |g'(z)| over z in [-10, 10] (z = 0 included): what "small" is measured against.
+    """The largest ``|g'(z)|`` over z in [-10, 10] (z = 0 included): what "small" is measured by.
 
     >>> peak_slope("sigmoid"), peak_slope("tanh"), peak_slope("relu"), peak_slope("leaky_relu")
     (0.25, 1.0, 1.0, 1.0)
@@ -105,7 +105,7 @@ def _saturated(spec, z, threshold, params):
 
 
 def saturated_fraction(activation, z, threshold=0.01, **params):
-    """The fraction of entries of `z` where |g'(z)| < threshold · (peak |g'| over [-10, 10]).
+    """The fraction of entries of `z` where ``|g'(z)| < threshold * peak`` (peak: see `peak_slope`).
 
     g' is the registry's derivative, the slide's formula: sigmoid a(1-a), tanh 1-a², ReLU and
     Leaky ReLU by cases. `z` is the activation's input: a float, an array or a `Value`.
@@ -474,6 +474,19 @@ def plot_health(monitors, path):
     Rows: activation histograms per layer and gradient histograms per layer (latest step), the
     saturated fraction per layer over training, and log10 update:data with the -3 guide line.
     One monitor gets a 2 x 2 grid.
+
+    >>> import tempfile
+    >>> from tinygrad_act.nn import mlp
+    >>> nets = {name: mlp([2, 4, 1], name, rng=0) for name in ("tanh", "relu")}
+    >>> monitors = {name: Monitor(net) for name, net in nets.items()}
+    >>> for net in nets.values():
+    ...     net(Value(np.ones((3, 2)))).sum().backward()
+    >>> for monitor in monitors.values():
+    ...     _ = monitor.record()
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_health(monitors, Path(folder) / "health.png")
+    ...     path.read_bytes()[:4]
+    b'\\x89PNG'
     """
     from matplotlib.figure import Figure
 
