@@ -5,7 +5,8 @@ One ``index.html`` with its pictures next to it; no network, no JavaScript. In o
 1. the lecture's table: g(z) and g'(z) at -10, 0, 10 by formula, backprop and central differences;
 2. one plot per lecture activation: g and g' over [-10, 10], g' by backprop with the formula on top;
 3. the neuron tanh(x1·w1 + x2·w2 + b): its graph before and after backward, and each backprop step;
-4. micrograd's moons run: loss, decision boundary, and the four activations compared.
+4. micrograd's moons run: loss, decision boundary, and the four activations compared;
+5. when the slope is zero: a deeper network's gradients and dead units (``health_demo``).
 
 matplotlib, tqdm and scikit-learn are imported only when a page is built.
 """

@@ -177,9 +177,6 @@ class _Capture:
         self.z = self._table([v._prev[0].data for v in outputs])
         self.a = self._table([v.data for v in outputs])
         self.grads = [None] * len(outputs)
-        if not hasattr(Value, "register_hook"):  # TEMPORARY until the engine's hooks land
-            self.outputs, self.handles = outputs, []
-            return
         self.handles = [
             v.register_hook(lambda g, i=i: self.receive(i, g)) for i, v in enumerate(outputs)
         ]
@@ -196,13 +193,8 @@ class _Capture:
         self.grads[i] = g if self.grads[i] is None else self.grads[i] + g
         # returning None: the gradient passes on unchanged
 
-    def _read_grads(self):  # TEMPORARY until the engine's hooks land
-        if hasattr(self, "outputs"):
-            self.grads = [v._grad if v._grad is not None else None for v in self.outputs]
-
     @property
     def reached(self):
-        self._read_grads()
         return any(g is not None for g in self.grads)
 
     def tables(self):
