@@ -281,6 +281,11 @@ def _dead_text(dead):
     )
 
 
+def _names(vanishing):
+    names = [layer.name for layer in vanishing["sigmoid"].monitor.layers]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _negative_caption(dead):
     parts = [
         f"{TITLES[name]} {_pct(np.mean(run.negative[0]))} at the start, "
@@ -361,7 +366,9 @@ def render(out, vanishing, dead, number=5):
         "<p>What <code>tinygrad-act train --health</code> draws, here for the four SGD runs "
         "above: histograms of the activations and of their gradients per layer (last step), the "
         "saturated share per layer over training, and log10 of each layer's update:data ratio "
-        "against the -3 guide. Click to enlarge.</p>\n"
+        "against the -3 guide. The monitor names each layer by its place in the "
+        f"<code>Sequential</code>: {_names(vanishing)} are hidden layers 1 to {DEPTH}. "
+        "Click to enlarge.</p>\n"
         f'<figure><a href="{_e(health.name)}">'
         f"{_img(health.name, 'activation health of the four runs', 1000)}</a></figure>"
         "</section>"
