@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tinygrad_act import Value, cli
-from tinygrad_act.engine import _topological_order
+from tinygrad_act.backprop import topological_order as _topological_order
 from tinygrad_act.viz import (
     FORMATS,
     GraphvizNotFoundError,

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_act.activations import ACTIVATIONS, LECTURE
-from tinygrad_act.engine import Value, _topological_order, gradients
+from tinygrad_act.backprop import topological_order
+from tinygrad_act.engine import Value, gradients
 from tinygrad_act.gradcheck import TABLE_HEADER, table_cells
 
 # g'(z) as the slide writes it, evaluated on arrays here, independently of the engine, to draw over
@@ -173,7 +174,7 @@ def build(out="demo-out", quick=False, log=None, seed=0):
 
 
 def _leaves(root):
-    return sorted((v for v in _topological_order(root) if not v._prev), key=lambda v: v.label)
+    return sorted((v for v in topological_order(root) if not v._prev), key=lambda v: v.label)
 
 
 def _e(text):
