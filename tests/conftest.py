@@ -58,7 +58,9 @@ def kernel_specs(tmp_path_factory):
     return folder
 
 
-_WHERE = "import json, sys, tinygrad_act; print(json.dumps([sys.executable, tinygrad_act.__file__]))"
+_WHERE = (
+    "import json, sys, tinygrad_act; print(json.dumps([sys.executable, tinygrad_act.__file__]))"
+)
 
 
 class NotebookRun:
@@ -94,7 +96,11 @@ def run_notebook(kernel_specs, tmp_path_factory):
         specs = KernelSpecManager(kernel_dirs=[str(kernel_specs)], ensure_native_kernel=False)
         km = AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=specs)
         client = NotebookClient(
-            nb, km=km, timeout=timeout, allow_errors=True, resources={"metadata": {"path": str(cwd)}}
+            nb,
+            km=km,
+            timeout=timeout,
+            allow_errors=True,
+            resources={"metadata": {"path": str(cwd)}},
         )
         errors, results = [], {}
 

@@ -30,9 +30,7 @@ TRACE_GRAPH = "mg_trace_graph.ipynb"
 
 # The neuron of the lecture: o = tanh(x1*w1 + x2*w2 + b), its nodes by their names in the notebooks.
 NEURON = ["x1", "x2", "w1", "w2", "b", "x1w1", "x2w2", "x1w1x2w2", "n", "o"]
-GRADS = (
-    "import json; print(json.dumps({k: globals()[k].grad for k in %r}))" % NEURON
-)  # fmt: skip
+GRADS = f"import json; print(json.dumps({{k: globals()[k].grad for k in {NEURON!r}}}))"
 LECTURE_GRADS = {"x1": -1.5, "w1": 1.0, "x2": 0.5, "w2": 0.0, "b": 0.5, "x1w1": 0.5,
                  "x2w2": 0.5, "x1w1x2w2": 0.5, "n": 0.5, "o": 1.0}  # fmt: skip
 
@@ -87,7 +85,10 @@ SVG_TEXT = re.compile(r"<text[^>]*>(.*?)</text>")
 
 def records(svg):
     """The record nodes of a drawn graph, each as its texts: (label, 'data ...', 'grad ...')."""
-    nodes = [tuple(html.unescape(t).strip() for t in SVG_TEXT.findall(n)) for n in GRAPH_NODE.findall(svg)]
+    nodes = [
+        tuple(html.unescape(t).strip() for t in SVG_TEXT.findall(n))
+        for n in GRAPH_NODE.findall(svg)
+    ]
     return sorted(n for n in nodes if len(n) > 1)  # fmt: skip
 
 
@@ -99,7 +100,9 @@ def shown(cell):
             text.append(out.text)
         elif out.output_type in ("execute_result", "display_data"):
             if "image/svg+xml" in out.data:
-                graphs.append([r for r in records(out.data["image/svg+xml"]) if len(r) == 3 and r[0]])
+                graphs.append(
+                    [r for r in records(out.data["image/svg+xml"]) if len(r) == 3 and r[0]]
+                )
             elif "text/plain" in out.data:
                 text.append(out.data["text/plain"])
     text = re.sub(r" at 0x[0-9a-f]+", "", "".join(text))  # object addresses
@@ -206,7 +209,9 @@ def test_micrograd_demo_trains_the_moons_to_100_percent_like_micrograd(run_noteb
     # The printed model, its 337 parameters and the first loss, as micrograd printed them.
     for index in (train - 2, train - 1):
         assert shown(ours.nb.cells[index])[0] == shown(saved.cells[index])[0]
-        assert shown(ours.nb.cells[index])[1] == pytest.approx(shown(saved.cells[index])[1], rel=1e-5)
+        assert shown(ours.nb.cells[index])[1] == pytest.approx(
+            shown(saved.cells[index])[1], rel=1e-5
+        )
     boundary = ours.nb.cells[train + 1].outputs
     assert any("image/png" in o.get("data", {}) for o in boundary)  # the decision boundary
 
@@ -228,7 +233,9 @@ def test_micrograd_trace_graph_draws_and_renders_like_micrograd(run_notebook):
         assert ours.probes[cell] == pytest.approx(micrograd.probes[cell]), cell
     assert ours.probes[3] == [3.0, 2.0]  # relu(2x + 1) at x = 1, slope 2
     for index in (3, 4):
-        mine, theirs = (r.nb.cells[index].outputs[0].data["image/svg+xml"] for r in (ours, micrograd))
+        mine, theirs = (
+            r.nb.cells[index].outputs[0].data["image/svg+xml"] for r in (ours, micrograd)
+        )
         # Each node's data as micrograd draws it. (Constants mixed in, the 2 and the 1 of
         # x * 2 + 1, are drawn with grad 0 here: they need no gradient. micrograd computes one.)
         assert sorted(r[0] for r in records(mine)) == sorted(r[0] for r in records(theirs))
