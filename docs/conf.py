@@ -18,8 +18,8 @@ project = "tinygrad_act"
 author = "tinygrad_act contributors"
 copyright = "the tinygrad_act contributors"
 
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.mathjax"]
-source_suffix = {".md": "markdown"}
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.mathjax"]
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}  # MyST pages and Jupyter notebooks
 root_doc = "index"
 exclude_patterns = ["_build", "_generated"]
 
