@@ -454,7 +454,7 @@ def test_no_grad_records_no_graph_and_is_thread_local():
         t = threading.Thread(target=other_thread)
         t.start()
         t.join()
-    assert y._prev == () and y._backward is None
+    assert y._prev == () and y._rule is None
     assert seen["y"]._prev == (x, seen["y"]._prev[1])
     assert (x * 3)._prev[0] is x
 
@@ -508,7 +508,7 @@ def test_grad_mode_is_restored_after_nested_blocks_and_failed_passes():
 def test_detach_cuts_the_graph_and_shares_data():
     x = Value(np.ones(2))
     d = (x * 2).detach()
-    assert d._prev == () and d._backward is None
+    assert d._prev == () and d._rule is None
     (d * x).sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0, 2.0])
 

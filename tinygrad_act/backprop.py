@@ -25,7 +25,7 @@ import numpy as np
 
 from tinygrad_act import grad_mode
 from tinygrad_act.activations import FITTED as _FITTED_ACTIVATIONS
-from tinygrad_act.numeric import RAW
+from tinygrad_act.numeric import RAW, data_of
 from tinygrad_act.rules import FITTED as _FITTED_OPS
 from tinygrad_act.rules import sum_to
 
@@ -63,7 +63,7 @@ def _backprop(root, seed, create_graph, visit=None):
                     node._grad = g  # a tensor's first gradient: keep the array the pass made
                 else:
                     _accumulate(node, g)
-                rule = node._backward
+                rule = node._rule
                 if rule is None:
                     continue  # a leaf
                 # Apply its rule: one share per input, local derivative × g.
@@ -94,7 +94,7 @@ def _backprop(root, seed, create_graph, visit=None):
                                 or pg.dtype is not data.dtype
                             ):
                                 pg = _reduce_to(pg, p)  # sum broadcast axes away, match the dtype
-                        if tensor and pending is None and p._backward is None:
+                        if tensor and pending is None and p._rule is None:
                             if _borrowed(pg, g, node):
                                 pg = pg.copy()  # a leaf owns its gradient: no shared memory
                         p._g = pg if pending is None else pending + pg
@@ -106,6 +106,29 @@ def _backprop(root, seed, create_graph, visit=None):
         raise
     finally:
         grad_mode._set_recording(recording)
+
+
+def backward_step(node):
+    """The pass's work for one node, done on its own: add each input's share of ``node.grad``.
+
+    The lecture calls this by hand on each node (``node._backward()``) to show one chain-rule step
+    at a time; `_backprop` does the same for every node in one loop.
+    """
+    rule = node._rule
+    if rule is None:
+        return  # a leaf
+    inputs = node._prev
+    g = data_of(node.grad)
+    data = [p.data for p in inputs]
+    try:
+        with np.errstate(all="ignore"):
+            shares = rule(g, node.data, *data)
+    except ArithmeticError:
+        shares = _ieee_rule(rule, g, node.data, data)
+    for p, share in zip(inputs, shares, strict=True):
+        if p.requires_grad and share is not None:
+            total = p.grad + _reduce_to(share, p)  # out of place: no memory shared with `node`
+            p._grad = total if p.is_scalar else np.asarray(total, dtype=p.dtype)
 
 
 def _count_uses(root):
@@ -211,7 +234,7 @@ def _accumulate(node, g):
     neighbours' gradients, so later passes add to it out of place.
     """
     current = node._grad
-    if node._backward is None and type(current) is np.ndarray and type(g) is np.ndarray:
+    if node._rule is None and type(current) is np.ndarray and type(g) is np.ndarray:
         np.add(current, g, out=current)
     else:
         node._grad = current + g

@@ -2,7 +2,7 @@
 
 A `Value` holds a scalar (a Python ``float``) or a tensor (an ``np.ndarray``). Every op computes its
 result, then records its inputs (read as the tuple ``_prev``, in a stable order), its name in
-``_op``, and its local-gradient rule in ``_backward``: a row of the op table (`rules`) or of the
+``_op``, and its local-gradient rule in ``_rule``: a row of the op table (`rules`) or of the
 activation table (`activations`). The inputs live in two slots rather than a tuple: one object per
 node is half the work for Python's cycle collector, which scans every live node as a graph grows.
 
@@ -116,10 +116,10 @@ def _make(data, x, y, op, rule):
         and x is not None
         and (x.requires_grad or (y is not None and y.requires_grad))
     ):
-        out._x, out._y, out._op, out._backward = x, y, op, rule
+        out._x, out._y, out._op, out._rule = x, y, op, rule
         out.requires_grad = True
     else:
-        out._x = out._y = out._backward = None
+        out._x = out._y = out._rule = None
         out._op = ""
         out.requires_grad = False
     return out
@@ -155,7 +155,7 @@ class Value:
         "_x",
         "_y",
         "_op",
-        "_backward",
+        "_rule",
         "_g",
         "_uses",
         "requires_grad",
@@ -172,7 +172,7 @@ class Value:
             raise ValueError(f"a Value records at most two inputs, got {len(children)}")
         self._x, self._y = (*children, None, None)[:2]
         self._op = _op
-        self._backward = None
+        self._rule = None
         self._g, self._uses = None, 0  # bookkeeping of a backward pass while it runs
         self.label = label
 
@@ -556,6 +556,22 @@ class Value:
         back to the leaf (a reference cycle): `gradients` or `grad` avoid it.
         """
         backprop.backward(self, grad, create_graph)
+
+    def _backward(self):
+        """One chain-rule step by hand, as in micrograd's lecture: each input's ``grad`` += its local
+        derivative × ``self.grad``. A leaf has no inputs: nothing happens.
+
+        Called on every node in reverse topological order after setting the root's grad to 1,
+        it gives the gradients ``backward()`` gives.
+
+        >>> x, w = Value(2.0), Value(-3.0)
+        >>> y = x * w
+        >>> y.grad = 1.0
+        >>> y._backward()
+        >>> x.grad, w.grad
+        (-3.0, 2.0)
+        """
+        backprop.backward_step(self)
 
     def detach(self):
         """A new leaf sharing this value's data, cut from the graph (it needs no gradient)."""

@@ -381,7 +381,7 @@ class _KinkSite:
 def _kink_sites(order, h):
     sites = []
     for pos, node in enumerate(order):
-        rule = node._backward
+        rule = node._rule
         if rule is None or not node._prev:
             continue
         spec = getattr(rule, "spec", None)
