@@ -21,6 +21,9 @@ any node it needs (a seed under ``create_graph``).
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import numpy as np
 
 from tinygrad_act import grad_mode
@@ -44,68 +47,149 @@ def _backprop(root, seed, create_graph, visit=None):
     Without `visit` each gradient is added to the node's ``.grad``, which is what ``backward()``
     does; `gradients` passes a `visit` that collects the ones it was asked for instead.
     """
-    recording = grad_mode._set_recording(create_graph)  # the pass records a graph only if asked to
-    try:
-        _count_uses(root)
-        root._g = seed
-        ready = [root]
-        with np.errstate(all="ignore"):
-            while ready:
-                # Pop a ready node: its gradient is complete.
-                node = ready.pop()
-                g = node._g
-                node._g = None
-                if visit is not None:
-                    visit(node, g)
-                elif type(g) is float and type(node._grad) is float:
-                    node._grad += g
-                elif node._grad is None:
-                    node._grad = g  # a tensor's first gradient: keep the array the pass made
-                else:
-                    _accumulate(node, g)
-                rule = node._rule
-                if rule is None:
-                    continue  # a leaf
-                # Apply its rule: one share per input, local derivative × g.
-                x, y = node._x, node._y
-                inputs = (x,) if y is None else (x, y)
-                try:
-                    if create_graph:
-                        input_grads = rule(g, node, *inputs)
-                    elif y is None:
-                        input_grads = rule(g, node.data, x.data)
+    with _ONE_PASS_AT_A_TIME:
+        recording = grad_mode._set_recording(create_graph)  # the pass records a graph only if asked
+        hooks = _HOOKS or None  # read once: with no hook anywhere the loop pays one `is` per node
+        finished = []
+        try:
+            _count_uses(root)
+            root._g = seed
+            ready = [root]
+            with np.errstate(all="ignore"):
+                while ready:
+                    # Pop a ready node: its gradient is complete.
+                    node = ready.pop()
+                    g = node._g
+                    if hooks is not None and node in hooks:
+                        node._g = g = _run_hooks(node, g, hooks[node], create_graph)
+                    if visit is None:
+                        finished.append(node)  # stored in .grad once the whole pass succeeded
                     else:
-                        input_grads = rule(g, node.data, x.data, y.data)
-                except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
-                    input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
-                # Pass each share down; an input whose uses have all passed theirs is ready.
-                tensor = type(g) is not float
-                fit = tensor and rule not in FITTED_RULES  # may need broadcast sums or a cast
-                # zip without strict=: the keyword alone costs a fifth of a scalar backward pass
-                for p, pg in zip(inputs, input_grads):  # noqa: B905
-                    if p.requires_grad:
-                        pending = p._g
-                        if fit:
-                            data = p.data
-                            if (  # (`is not`: dtypes are singletons; an equal copy only detours)
-                                type(pg) is not np.ndarray
-                                or type(data) is float
-                                or pg.shape != data.shape
-                                or pg.dtype is not data.dtype
-                            ):
-                                pg = _reduce_to(pg, p)  # sum broadcast axes away, match the dtype
-                        if tensor and pending is None and p._rule is None:
-                            if _borrowed(pg, g, node):
-                                pg = pg.copy()  # a leaf owns its gradient: no shared memory
-                        p._g = pg if pending is None else pending + pg
-                        p._uses = uses = p._uses - 1
-                        if not uses:
-                            ready.append(p)
-    except BaseException:
-        _reset(root)
-        raise
-    finally:
-        grad_mode._set_recording(recording)
+                        node._g = None
+                        visit(node, g)
+                    rule = node._rule
+                    if rule is None:
+                        continue  # a leaf
+                    # Apply its rule: one share per input, local derivative × g.
+                    x, y = node._x, node._y
+                    inputs = (x,) if y is None else (x, y)
+                    try:
+                        if create_graph:
+                            input_grads = rule(g, node, *inputs)
+                        elif y is None:
+                            input_grads = rule(g, node.data, x.data)
+                        else:
+                            input_grads = rule(g, node.data, x.data, y.data)
+                    except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
+                        input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
+                    # Pass each share down; an input whose uses have all passed theirs is ready.
+                    tensor = type(g) is not float
+                    fit = tensor and rule not in FITTED_RULES  # may need broadcast sums or a cast
+                    # zip without strict=: the keyword alone costs a fifth of a scalar backward pass
+                    for p, pg in zip(inputs, input_grads):  # noqa: B905
+                        if p.requires_grad:
+                            pending = p._g
+                            if fit:
+                                data = p.data
+                                if (  # (`is not`: dtypes are singletons; an equal copy only detours)
+                                    type(pg) is not np.ndarray
+                                    or type(data) is float
+                                    or pg.shape != data.shape
+                                    or pg.dtype is not data.dtype
+                                ):
+                                    pg = _reduce_to(pg, p)  # sum broadcast axes away, match dtype
+                            if tensor and pending is None and p._rule is None:
+                                if _borrowed(pg, g, node):
+                                    pg = pg.copy()  # a leaf owns its gradient: no shared memory
+                            p._g = pg if pending is None else pending + pg
+                            p._uses = uses = p._uses - 1
+                            if not uses:
+                                ready.append(p)
+        except BaseException:
+            _reset(root)  # and no .grad has changed: a failed pass leaves them as they were
+            raise
+        finally:
+            grad_mode._set_recording(recording)
+        _store(finished)
+
+
+# Backward passes run one at a time: their bookkeeping (`_uses`, `_g`) lives on the nodes, and
+# graphs built by different threads may share nodes (the same weights). Taken once per pass.
+_ONE_PASS_AT_A_TIME = threading.RLock()  # reentrant: a hook may run a backward pass of its own
+
+
+def _store(nodes):
+    """Add each node's gradient of the pass to its ``.grad``, after the whole pass succeeded."""
+    for node in nodes:
+        g = node._g
+        node._g = None
+        if type(g) is float and type(node._grad) is float:
+            node._grad += g
+        elif node._grad is None:
+            node._grad = g  # a tensor's first gradient: keep the array the pass made
+        else:
+            _accumulate(node, g)
+
+
+# --------------------------------------------------------------------------------------------------
+# Hooks: fn(grad) runs once a node's gradient is complete, and may replace it (torch's register_hook).
+
+_HOOKS = weakref.WeakKeyDictionary()  # node -> its hooks in registration order; dies with the node
+
+
+class HookHandle:
+    """What `Value.register_hook` returns: ``handle.remove()`` unregisters the hook."""
+
+    __slots__ = ("_node", "_fn")
+
+    def __init__(self, node, fn):
+        self._node, self._fn = weakref.ref(node), fn
+
+    def remove(self):
+        """Unregister the hook; removing it twice is harmless."""
+        node = self._node()
+        fns = _HOOKS.get(node) if node is not None else None
+        if fns and self._fn in fns:
+            fns.remove(self._fn)
+            if not fns:
+                del _HOOKS[node]
+
+
+def add_hook(node, fn):
+    _HOOKS.setdefault(node, []).append(fn)
+    return HookHandle(node, fn)
+
+
+def _run_hooks(node, g, fns, create_graph):
+    """Call the node's hooks in order, each with the gradient the previous one left."""
+    for fn in list(fns):  # a copy: a hook may remove itself
+        out = fn(g)
+        if out is not None:
+            g = _hook_result(node, out, create_graph)
+    return g
+
+
+def _hook_result(node, out, create_graph):
+    """A hook's replacement gradient, checked and fitted to the node like any gradient."""
+    cls = type(node)
+    if isinstance(out, cls):
+        if create_graph:
+            if out.shape != node.shape:
+                raise ValueError(
+                    f"a hook returned a gradient of shape {out.shape} for a Value of shape {node.shape}"
+                )
+            return out
+        out = out.data
+    try:
+        data = cls(out, requires_grad=False).data  # the Value's own checks of numbers and arrays
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"a hook must return None or a gradient like its argument: {err}") from None
+    if _shape_of(data) != node.shape:
+        raise ValueError(
+            f"a hook returned a gradient of shape {_shape_of(data)} for a Value of shape {node.shape}"
+        )
+    data = float(data) if node.is_scalar else np.asarray(data, dtype=node.dtype)
+    return cls(data) if create_graph else data
 
 
 def backward_step(node):

@@ -196,6 +196,11 @@ class Value:
 
     @grad.setter
     def grad(self, value):
+        if (
+            value is None
+        ):  # PyTorch's reset idiom: reads give zeros, the next backward starts afresh
+            self.zero_grad()
+            return
         if isinstance(value, Value) or type(self.data) is float:
             self._grad = value if isinstance(value, Value) else float(value)
             return
@@ -466,10 +471,9 @@ class Value:
 
     def __getitem__(self, index):
         self._need_tensor("indexing")
-        if isinstance(index, Value):
-            index = index.data.astype(np.intp)
-        elif isinstance(index, list):
-            index = np.asarray(index)
+        index = _own_index(
+            index
+        )  # a copy: changing the caller's index array must not change backward
         data = self.data[index]
         return _make(np.array(data, copy=True), self, None, "[]", GetitemRule(index))
 
@@ -573,12 +577,49 @@ class Value:
         """
         backprop.backward_step(self)
 
+    def register_hook(self, fn):
+        """Call ``fn(grad)`` during backward once this node's gradient is complete, as
+        ``torch.Tensor.register_hook``: a float or an array (a `Value` in a ``create_graph`` pass).
+
+        If `fn` returns something other than None, that replaces the gradient that is stored in
+        ``.grad`` and passed on to the inputs. Several hooks run in the order they were registered,
+        each given what the previous one left. Returns a handle whose ``remove()`` unregisters it.
+
+        >>> x = Value(3.0)
+        >>> y = x * x
+        >>> handle = y.register_hook(lambda g: g * 10)
+        >>> y.backward()
+        >>> y.grad, x.grad
+        (10.0, 60.0)
+        >>> handle.remove()
+        """
+        if not callable(fn):
+            raise TypeError(f"register_hook takes a function of the gradient, not {fn!r}")
+        if not self.requires_grad:
+            raise ValueError(
+                "register_hook: this Value needs no gradient, so no hook would ever run"
+            )
+        return backprop.add_hook(self, fn)
+
     def detach(self):
         """A new leaf sharing this value's data, cut from the graph (it needs no gradient)."""
         return _make(self.data, None, None, "", None)
 
 
 _registry.add_methods_to(Value)  # a user's registered activation becomes a Value method
+
+
+def _own_index(index):
+    """An index the graph can keep: arrays copied, lists as arrays; a Value is refused."""
+    parts = index if type(index) is tuple else (index,)
+    for part in parts:
+        if isinstance(part, Value):
+            raise TypeError(
+                "a Value cannot index a Value (its gradient would be lost, and 0.7 would truncate "
+                "to 0); index with ints, slices, or an integer or boolean array such as v.data.astype(int)"
+            )
+    owned = tuple(np.array(p) if isinstance(p, (list, np.ndarray)) else p for p in parts)
+    return owned if type(index) is tuple else owned[0]
 
 
 def _check_axis(axis, ndim, op):

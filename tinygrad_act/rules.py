@@ -31,23 +31,41 @@ def add_rule(g, a, x, y):        return g, g
 def sub_rule(g, a, x, y):        return g, -g
 def mul_rule(g, a, x, y):        return g * y, g * x
 def div_rule(g, a, x, y):        return g / y, -g * a / y                         # d(x/y)/dy = -x/y² = -a/y
-def pow_value_rule(g, a, x, y):  return g * y * pow_(x, y - 1), g * a * log(x)   # y·x^(y-1) and x^y·log x
 def neg_rule(g, a, z):           return (-g,)
 def exp_rule(g, a, z):           return (g * a,)                                  # (e^z)' = e^z = a
 def log_rule(g, a, z):           return (g / z,)                                  # (log z)' = 1/z
 # fmt: on
 
 
-class PowRule:
-    """(z^p)' = p·z^(p-1), for a constant exponent p."""
+def pow_value_rule(g, a, x, y):
+    """(x^y)' = y·x^(y-1) for the base, x^y·log x for the exponent, with PyTorch's answers at base 0:
+    the base's slope is 0 where y = 0 (not 0·0^-1), the exponent's is 0 where x = 0 and y ≥ 0
+    (not 0·log 0). Adding the 0/1 masks changes nothing elsewhere, exactly, even at inf."""
+    xd, yd = data_of(x), data_of(y)
+    y_zero = _as_mask(yd == 0, yd)
+    x_zero = _as_mask((xd == 0) & (yd >= 0), xd)
+    return g * y * pow_(x, y - 1 + y_zero), g * a * log(x + x_zero)
 
-    __slots__ = ("p",)
+
+def _as_mask(cond, like):
+    """A condition as 0/1 in `like`'s float type: added to a base or an exponent, it moves only
+    the entries where the condition holds."""
+    if isinstance(cond, (bool, np.bool_)):
+        return float(cond)
+    return cond.astype(like.dtype if isinstance(like, np.ndarray) else np.float64)
+
+
+class PowRule:
+    """(z^p)' = p·z^(p-1), for a constant exponent p; 0 for p = 0 (as PyTorch, not 0·0^-1)."""
+
+    __slots__ = ("p", "p_minus_1")
 
     def __init__(self, p):
         self.p = p
+        self.p_minus_1 = p - 1 if p != 0 else 0.0  # z^0 = 1, so p·z^0 = 0 even at z = 0
 
     def __call__(self, g, a, z):
-        return (g * self.p * pow_(z, self.p - 1),)
+        return (g * self.p * pow_(z, self.p_minus_1),)
 
 
 class MatmulRule:
