@@ -35,6 +35,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 nb_execution_mode = "force"
 nb_execution_raise_on_error = True
 nb_execution_timeout = 300
+nb_execution_in_temp = True  # files a notebook writes (its step frames) stay out of docs/
 nb_render_markdown_format = "gfm"  # a cell that shows Markdown may show a table, as Jupyter does
 
 autodoc_default_options = {"members": True, "undoc-members": False}

@@ -18,9 +18,8 @@ import html
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
 FIRST_HALF = "micrograd_lecture_first_half_roughly.ipynb"
