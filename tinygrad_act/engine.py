@@ -12,6 +12,7 @@ This module re-exports them, so ``from tinygrad_act.engine import Value, no_grad
 
 from __future__ import annotations
 
+import html
 import numbers
 
 import numpy as np
@@ -258,6 +259,23 @@ class Value:
         if type(self.data) is float:
             return f"Value(data={self.data:.6g}, grad={_short(self.grad)}{label})"
         return f"Value(shape={self.shape}, dtype={self.dtype}, data={_short(self.data)}{label})"
+
+    def _repr_html_(self):
+        """Jupyter shows a Value as a one-row table: what a node of the lecture's graph shows.
+
+        >>> print(Value(2.0, label="x")._repr_html_())  # doctest: +NORMALIZE_WHITESPACE
+        <table><tr><th>label</th><th>data</th><th>grad</th><th>op</th></tr>
+        <tr><td>x</td><td>2</td><td>0</td><td>leaf</td></tr></table>
+        """
+        # Read the stored gradient: showing a tensor must not allocate its zero gradient.
+        grad = self._grad if self._grad is not None else np.zeros_like(self.data)
+        cells = {"label": str(self.label)}
+        if type(self.data) is not float:
+            cells.update(shape=str(self.shape), dtype=str(self.dtype))
+        cells.update(data=_short(self.data), grad=_short(grad), op=self._op or "leaf")
+        head = "".join(f"<th>{name}</th>" for name in cells)
+        row = "".join(_html_cell(text) for text in cells.values())
+        return f"<table><tr>{head}</tr>\n<tr>{row}</tr></table>"
 
     # Comparisons give the raw comparison of the data (a bool or a bool array), never a graph node.
     def __lt__(self, other):
@@ -613,6 +631,11 @@ def _check_axis(axis, ndim, op):
                     f"{op}: axis {a} is out of range for a Value with {ndim} dimensions"
                 )
     return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _html_cell(text):
+    text = html.escape(text)
+    return f"<td><pre>{text}</pre></td>" if "\n" in text else f"<td>{text}</td>"  # an array's rows
 
 
 def _short(x):
