@@ -28,7 +28,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -239,18 +239,19 @@ async def events(request):
     return EventStream(session)
 
 
-class EventStream(Response):
+class EventStream:
     """The session's run as server-sent events: everything first, then what is new.
 
     It watches for the client going away while it waits (Starlette's streaming response only
     notices at its next write), so a closed tab stops its run at once.
     """
 
-    media_type = "text/event-stream"
-
     def __init__(self, session):
-        super().__init__(headers={"cache-control": "no-cache", **SECURITY_HEADERS})
         self.session = session
+        self.status_code = 200
+        headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+        headers.update(SECURITY_HEADERS)  # no content-length: the stream has no end
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
     async def __call__(self, scope, receive, send):
         session = self.session

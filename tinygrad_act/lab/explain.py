@@ -27,6 +27,8 @@ import numpy as np
 from tinygrad_act.activations import ACTIVATIONS
 from tinygrad_act.viz import _topological_order as topological_order  # TEMPORARY: the ids drawn
 
+MAX_TERMS = 6  # a gradient made of more shares than this is summarised, not written out
+
 # Local derivatives of the arithmetic ops, one template per input. {x} and {y} are the inputs,
 # {z} the only input of a one-input op, {a} the output; they become names or numbers.
 _TEMPLATES = {
@@ -121,14 +123,18 @@ def explain_graph(root):
             "locals": [],
             "chain": _chain(node, root, names, uses[node], derivatives),
         }
-        for p, value, text in zip(
-            node._prev, derivatives[node], _formulas(node, names), strict=True
+        shares = local_derivatives(node, float(node.grad)) if node.requires_grad else []
+        formulas = _formulas(node, names)
+        for j, (p, local, text) in enumerate(
+            zip(node._prev, derivatives[node], formulas, strict=True)
         ):
+            share = shares[j] if shares else None
             row["locals"].append(
                 {
                     "input": ids[p],
-                    "value": value,
-                    "text": _derivative_text(names[node], names[p], text, value),
+                    "value": local,
+                    "text": _derivative_text(names[node], names[p], text, local),
+                    "share": _share_text(node, p, names, local, share),
                 }
             )
         rows.append(row)
@@ -251,6 +257,11 @@ def _chain(node, root, names, uses, derivatives):
     if node is root:
         return f"grad({name}) = 1: the seed, ∂{_wrap_symbol(name, '')}/∂{_wrap_symbol(name, '')}"
     symbolic, numeric = [], []
+    if len(uses) > MAX_TERMS:  # a value used by many nodes: the sum, not every term
+        return (
+            f"grad({name}) = the sum of its {len(uses)} shares, one per use "
+            f"(hover each user to see its share) = {number(node.grad)}"
+        )
     for user, j in uses:
         local = derivatives[user][j]
         symbolic.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import collections
 import re
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -18,7 +19,7 @@ from tinygrad_act.expression import ExpressionError, parse_expression
 from tinygrad_act.lab import limits
 from tinygrad_act.lab.explain import explain_graph, topological_order
 from tinygrad_act.lab.schema import LabError
-from tinygrad_act.viz import GraphvizNotFoundError, draw_backward_steps, draw_dot
+from tinygrad_act.viz import draw_backward_steps, draw_dot
 
 _DRAWING = threading.BoundedSemaphore(limits.CONCURRENT_DRAWINGS)
 _FRAMES = collections.OrderedDict()  # (expression, values) -> frames, least recently used first
@@ -84,12 +85,17 @@ def graph_view(expression, values, step=None):
         "notice": None,
         "frame": None,
     }
+    if step is not None:
+        view["frame"] = _frame(expression, chosen, step, steps)
     try:
-        view["svg"] = _svg(draw_dot(root, show_local=True))
+        view["svg"] = render(draw_dot(root, show_local=True).source)
         if step is not None:
-            view["frame"] = _frame(expression, chosen, step, steps)
-    except GraphvizNotFoundError as err:  # the numbers still work without the drawing
-        view["notice"] = " ".join(str(err).split())
+            view["frame"]["svg"] = render(view["frame"].pop("source"))
+    except DrawingError as err:  # the numbers still work without the drawing
+        view["notice"] = str(err)
+        if view["frame"] is not None:
+            view["frame"].pop("source", None)
+            view["frame"]["svg"] = None
     return view
 
 
@@ -117,15 +123,42 @@ def _grad_of(order, name):
     return 0.0
 
 
-def _svg(dot):
-    """Graphviz's SVG without its XML prologue, ready to sit inside the page."""
+class DrawingError(Exception):
+    """No drawing this time (Graphviz missing, or too slow for this graph): the numbers remain."""
+
+
+def render(source):
+    """Graphviz's SVG of a DOT source, without its XML prologue, drawn in bounded time.
+
+    ``dot`` is run directly rather than through ``graphviz.pipe`` for the timeout: a value used
+    by many nodes (x+x+...+x) can keep its layout busy for minutes.
+    """
     if not _DRAWING.acquire(timeout=limits.DRAWING_WAIT_SECONDS):
         raise LabError("the server is busy drawing other graphs; try again in a moment", 429)
     try:
-        text = dot.pipe(format="svg").decode("utf-8")
+        done = subprocess.run(
+            ["dot", "-Tsvg"],
+            input=source.encode("utf-8"),
+            capture_output=True,
+            timeout=limits.DRAWING_SECONDS,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise DrawingError(
+            "no drawing: Graphviz's `dot` program is not installed (apt-get install graphviz "
+            "or brew install graphviz); the numbers below are the engine's all the same"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise DrawingError(
+            f"no drawing: Graphviz took more than {limits.DRAWING_SECONDS:g} s to lay this graph "
+            "out (a value used by many nodes does that); the numbers below are the engine's"
+        ) from None
     finally:
         _DRAWING.release()
-    return text[text.index("<svg") :]
+    if done.returncode != 0:
+        first = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[0]
+        raise DrawingError(f"no drawing: Graphviz failed ({first})")
+    return _strip(done.stdout.decode("utf-8"))
 
 
 def _frame(expression, values, step, steps):
@@ -137,26 +170,27 @@ def _frame(expression, values, step, steps):
     frames = _frames(expression, values)
     if not 0 <= step < len(frames):
         raise LabError(f"step must lie in 0..{len(frames) - 1}, got {step}")
-    svg = frames[step]
-    return {"index": step, "count": len(frames), "svg": svg, "highlight": _highlighted(svg)}
+    source = frames[step]
+    return {
+        "index": step,
+        "count": len(frames),
+        "source": source,
+        "highlight": _highlighted(source),
+    }
 
 
 def _frames(expression, values):
-    """The SVG of every step frame, drawn once per expression and values (kept in a small cache)."""
+    """The DOT source of every step frame, made once per expression and values (a small cache);
+    a frame is drawn only when it is shown."""
     key = (expression, tuple(values.items()))
     with _FRAMES_LOCK:
         if key in _FRAMES:
             _FRAMES.move_to_end(key)
             return _FRAMES[key]
     root = parse_expression(expression, values)  # a graph of its own: the frames run backward
-    if not _DRAWING.acquire(timeout=limits.DRAWING_WAIT_SECONDS):
-        raise LabError("the server is busy drawing other graphs; try again in a moment", 429)
-    try:
-        with tempfile.TemporaryDirectory(prefix="tinygrad-act-lab-") as folder:
-            paths = draw_backward_steps(root, folder, fmt="svg")
-            frames = [_strip(Path(p).read_text(encoding="utf-8")) for p in paths]
-    finally:
-        _DRAWING.release()
+    with tempfile.TemporaryDirectory(prefix="tinygrad-act-lab-") as folder:
+        paths = draw_backward_steps(root, folder, fmt="dot")
+        frames = [Path(p).read_text(encoding="utf-8") for p in paths]
     with _FRAMES_LOCK:
         _FRAMES[key] = frames
         while len(_FRAMES) > limits.FRAME_CACHE_SIZE:
@@ -168,9 +202,9 @@ def _strip(text):
     return text[text.index("<svg") :]
 
 
-_HIGHLIGHT = re.compile(r'<g id="[^"]*" class="node highlight">\s*<title>([^<]*)</title>')
+_HIGHLIGHT = re.compile(r"^\s*(\w+) \[.*\bclass=highlight\b", re.MULTILINE)
 
 
-def _highlighted(svg):
+def _highlighted(source):
     """The ids of the nodes a frame highlights (the op of this step and the value it made)."""
-    return _HIGHLIGHT.findall(svg)
+    return _HIGHLIGHT.findall(source)

@@ -12,7 +12,7 @@ MAX_NUMBER = 1e6  # |x| of any number a request carries (slider values, z, param
 
 # Expression panel
 MAX_EXPRESSION_LENGTH = 300  # characters
-MAX_GRAPH_NODES = 80  # values in the built graph (drawn with every node, labels on every edge)
+MAX_GRAPH_NODES = 60  # values in the built graph (drawn with every node, labels on every edge)
 MAX_VARIABLES = 12
 MAX_STEP_FRAME_OPS = 40  # ops of a graph the step frames are drawn for (one picture per op)
 SLIDER_RANGE = (
@@ -22,6 +22,7 @@ SLIDER_RANGE = (
 DEFAULT_VALUE = 1.0  # a new variable's value until its slider moves
 CONCURRENT_DRAWINGS = 4  # Graphviz runs at once, over all sessions
 DRAWING_WAIT_SECONDS = 5.0  # how long a request waits for a free Graphviz slot before a 429
+DRAWING_SECONDS = 3.0  # Graphviz's time for one layout; past it the answer comes without a drawing
 FRAME_CACHE_SIZE = 16  # expressions whose step frames are kept
 
 # Activation explorer

@@ -40,8 +40,10 @@ def parse_json(raw):
         raise LabError("the request body is not UTF-8 text") from None
     except json.JSONDecodeError as err:
         raise LabError(f"malformed JSON: {err.msg} at character {err.pos}") from None
-    except (ValueError, RecursionError) as err:  # an integer of 5,000 digits, nesting 10,000 deep
-        raise LabError(f"malformed JSON: {_short(err)}") from None
+    except RecursionError:
+        raise LabError("malformed JSON: nested too deeply") from None
+    except ValueError as err:  # NaN or Infinity, an integer of 5,000 digits
+        raise LabError(f"malformed JSON: {err}") from None
     if not isinstance(body, dict):
         raise LabError(f"the body must be a JSON object, got {_kind(body)}")
     return body

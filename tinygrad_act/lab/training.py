@@ -21,13 +21,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tinygrad_act import Value, no_grad
+from tinygrad_act.health import Monitor
 from tinygrad_act.lab import limits
 from tinygrad_act.nn import SGD, binary_cross_entropy_with_logits, cross_entropy, mlp
-
-try:  # TEMPORARY until issue 16's health module is merged into main
-    from tinygrad_act.health import Monitor
-except ImportError:  # pragma: no cover
-    Monitor = None
 
 
 @dataclass(frozen=True)
@@ -87,12 +83,16 @@ class Network:
         sizes = [data.inputs] + [settings.width] * settings.depth + [data.outputs]
         self.model = mlp(sizes, activation, rng=settings.seed)
         self.optimizer = SGD(self.model.parameters(), lr=settings.lr)
-        self.monitor = Monitor(self.model) if Monitor is not None else None
+        self.monitor = Monitor(self.model)
         self.losses, self.accuracies = [], []
         self.diverged = False
 
     def step(self):
         """One full-batch step: forward, loss, backward, record the health, update the weights."""
+        with np.errstate(all="ignore"):  # a diverging run gives inf and nan: it is then stopped
+            self._step()
+
+    def _step(self):
         data = self.data
         logits = self.model(Value(data.X))
         if data.dataset == "moons":
@@ -104,8 +104,7 @@ class Network:
             right = logits.data.argmax(axis=1) == data.y
         self.optimizer.zero_grad()
         loss.backward()
-        if self.monitor is not None:
-            self.monitor.record()
+        self.monitor.record()
         self.optimizer.step()
         value = loss.item()
         self.losses.append(value)
@@ -115,7 +114,7 @@ class Network:
     def test_accuracy(self):
         if self.data.X_test is None:
             return None
-        with no_grad():
+        with no_grad(), np.errstate(all="ignore"):
             predicted = self.model(Value(self.data.X_test)).data.argmax(axis=1)
         return float(np.mean(predicted == self.data.y_test))
 
@@ -128,20 +127,20 @@ class Network:
         xs = np.linspace(x0, x1, n)
         ys = np.linspace(y1, y0, n)
         grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
-        with no_grad():
+        with no_grad(), np.errstate(all="ignore"):
             p = self.model(Value(grid)).reshape(-1).sigmoid().data
         return {"size": n, "percent": np.nan_to_num(np.round(100 * p)).astype(int).tolist()}
 
     def health(self):
         """Per hidden layer: saturated and dead fractions and the gradient size dL/da (log10 too)."""
-        if self.monitor is None or not self.monitor.history:
+        if not self.monitor.history:
             return []
         rows = []
-        for row in self.monitor.report():
+        for k, row in enumerate(self.monitor.report(), 1):
             grad = row["grad_std"]
             rows.append(
                 {
-                    "layer": row["layer"],
+                    "layer": f"hidden {k}",
                     "activation": row["activation"],
                     "saturated": _finite(row["saturated"]),
                     "dead": _finite(row["dead"]),

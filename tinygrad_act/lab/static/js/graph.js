@@ -97,6 +97,12 @@ export class GraphPanel {
     }
     const frame = view.frame;
     this.svg.innerHTML = frame ? frame.svg : view.svg || "";
+    const drawing = this.svg.querySelector("svg");
+    if (drawing) {
+      // Graphviz sizes the picture in points; the page scales it with the panel instead.
+      drawing.removeAttribute("width");
+      drawing.removeAttribute("height");
+    }
     this.wireNodes();
     if (frame) {
       const node = frame.highlight.find((id) => id.startsWith("v"));

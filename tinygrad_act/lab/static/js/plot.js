@@ -54,13 +54,19 @@ export function drawPlot(svg, spec) {
     svgElement("line", { x1: px(t), x2: px(t), y1: top, y2: bottom, class: t === 0 ? "zero" : "grid" }, axes);
     svgElement("text", { x: px(t), y: bottom + 14, class: "tick", "text-anchor": "middle" }, axes, tickText(t, false));
   }
-  const yTicks = log
-    ? ticks(Math.floor(y0), Math.ceil(y1), Math.min(6, Math.ceil(y1) - Math.floor(y0))).filter((t) => Number.isInteger(t) && t >= y0 - 1e-9 && t <= y1 + 1e-9)
-    : ticks(y0, y1, spec.yticks || 5);
-  for (const t of yTicks) {
+  // On a log axis: the powers of ten in range, or round values when the range is narrower.
+  let yTicks = ticks(y0, y1, spec.yticks || 5).map((t) => [t, tickText(t, false)]);
+  if (log) {
+    const powers = [];
+    for (let k = Math.ceil(y0 - 1e-9); k <= y1 + 1e-9; k += 1) powers.push([k, tickText(k, true)]);
+    yTicks = powers.length >= 2
+      ? powers
+      : ticks(10 ** y0, 10 ** y1, 4).filter((t) => t > 0).map((t) => [Math.log10(t), tickText(t, false)]);
+  }
+  for (const [t, text] of yTicks) {
     const y = bottom - ((t - y0) / (y1 - y0)) * (bottom - top);
     svgElement("line", { x1: left, x2: right, y1: y, y2: y, class: t === 0 && !log ? "zero" : "grid" }, axes);
-    svgElement("text", { x: left - 6, y: y + 4, class: "tick", "text-anchor": "end" }, axes, tickText(t, log));
+    svgElement("text", { x: left - 6, y: y + 4, class: "tick", "text-anchor": "end" }, axes, text);
   }
   svgElement("rect", { x: left, y: top, width: right - left, height: bottom - top, class: "frame" }, axes);
   if (spec.xlabel) svgElement("text", { x: (left + right) / 2, y: height - 6, class: "label", "text-anchor": "middle" }, axes, spec.xlabel);

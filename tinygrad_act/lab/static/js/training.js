@@ -7,6 +7,7 @@ import { readState, writeState } from "./url.js";
 const $ = (id) => document.getElementById(id);
 const NET_COLORS = ["#2563eb", "#ea580c"];
 const NONE = "(none)";
+const HEALTH_AXIS = [-6, 0]; // log10 of the gradient size: bars from 1e-6 to 1
 
 export class TrainingPanel {
   constructor(meta, session) {
@@ -124,7 +125,7 @@ export class TrainingPanel {
             <figcaption>Decision boundary: blue predicts class 1, red class 0</figcaption></figure>
           <figure class="health-figure"><table class="health" id="net-${i}-health">
             <caption>Activation health per hidden layer (latest step)</caption>
-            <thead><tr><th>layer</th><th>saturated</th><th>dead</th><th>gradient size |∂L/∂a| (log scale)</th></tr></thead>
+            <thead><tr><th>layer</th><th>saturated</th><th>dead</th><th>gradient size, std of ∂L/∂a (bar: log scale, 1e-6 to 1)</th></tr></thead>
             <tbody></tbody></table>
             <p class="hint">Saturated: units where g′(z) is below 1% of its peak, so almost nothing flows back; dead: saturated for every example.</p>
           </figure>
@@ -144,9 +145,9 @@ export class TrainingPanel {
 
     const steps = Math.max(1, ...nets.map((n) => n.losses.length));
     const lossSeries = nets.map((n, i) => ({ points: n.losses.map((v, k) => [k + 1, v]), color: NET_COLORS[i] }));
-    drawPlot($("loss-plot"), { x: [1, Math.max(steps, 10)], y: extent(nets.map((n) => n.losses), { positive: true }), ylog: true, xlabel: "step", series: lossSeries });
+    drawPlot($("loss-plot"), { x: [1, Math.max(steps, 10)], y: extent(nets.map((n) => n.losses), { positive: true }), ylog: true, xlabel: "step", ylabel: "loss", series: lossSeries });
     const accSeries = nets.map((n, i) => ({ points: n.accuracies.map((v, k) => [k + 1, v]), color: NET_COLORS[i] }));
-    drawPlot($("accuracy-plot"), { x: [1, Math.max(steps, 10)], y: [0, 1], xlabel: "step", series: accSeries });
+    drawPlot($("accuracy-plot"), { x: [1, Math.max(steps, 10)], y: [0, 1], xlabel: "step", ylabel: "accuracy", series: accSeries });
 
     nets.forEach((net, i) => {
       const loss = net.losses.length ? net.losses[net.losses.length - 1] : null;
@@ -195,9 +196,8 @@ export class TrainingPanel {
   drawHealth(i, rows) {
     const body = $(`net-${i}-health`).tBodies[0];
     body.replaceChildren();
-    const logs = rows.map((r) => r.log10_grad).filter((v) => v !== null);
-    const lo = logs.length ? Math.floor(Math.min(...logs, -1)) : -4;
-    const hi = logs.length ? Math.ceil(Math.max(...logs, -1)) : 0;
+    // One fixed log axis, 1e-6 to 1, for both networks: their bars compare side by side.
+    const [lo, hi] = HEALTH_AXIS;
     for (const row of rows) {
       const tr = body.insertRow();
       tr.insertCell().textContent = `${row.layer} (${row.activation})`;
@@ -206,7 +206,7 @@ export class TrainingPanel {
       const cell = tr.insertCell();
       const svg = svgElement("svg", { viewBox: "0 0 160 18", class: "bar", role: "img", "aria-label": row.grad === null ? "no gradient" : `gradient size ${row.grad.toPrecision(3)}` }, cell);
       if (row.log10_grad !== null) {
-        const width = 4 + ((row.log10_grad - lo) / Math.max(1, hi - lo)) * 100;
+        const width = 2 + (Math.min(Math.max(row.log10_grad, lo), hi) - lo) / (hi - lo) * 100;
         svgElement("rect", { x: 0, y: 3, width, height: 12, fill: NET_COLORS[i] }, svg);
         svgElement("text", { x: width + 4, y: 13, class: "tick" }, svg, row.grad.toExponential(1));
       }
