@@ -132,3 +132,29 @@ def run_notebook(kernel_specs, tmp_path_factory):
         return NotebookRun(nb, errors, results, cwd)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def lab_server():
+    """The lab served by uvicorn on 127.0.0.1 at a free port, in a thread: yields its URL."""
+    pytest.importorskip("uvicorn", reason="the lab extra (starlette, uvicorn) is not installed")
+    import threading
+
+    import uvicorn
+
+    from tinygrad_act.lab.app import create_app
+    from tinygrad_act.lab.server import listen
+
+    sock, url = listen("127.0.0.1", 0)
+    config = uvicorn.Config(
+        create_app(), log_level="warning", access_log=False, timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        threading.Event().wait(0.02)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
