@@ -140,16 +140,10 @@ def lab_server():
     pytest.importorskip("uvicorn", reason="the lab extra (starlette, uvicorn) is not installed")
     import threading
 
-    import uvicorn
-
-    from tinygrad_act.lab.app import create_app
-    from tinygrad_act.lab.server import listen
+    from tinygrad_act.lab.server import build_server, listen
 
     sock, url = listen("127.0.0.1", 0)
-    config = uvicorn.Config(
-        create_app(), log_level="warning", access_log=False, timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
+    server = build_server()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started and thread.is_alive():

@@ -141,7 +141,9 @@ def test_explorer_gives_g_prime_three_ways_that_agree(client, name, z):
     a = spec.forward(z, **spec.defaults)
     assert at["a"] == pytest.approx(a)
     h = 1e-6
-    central = (spec.forward(z + h, **spec.defaults) - spec.forward(z - h, **spec.defaults)) / (2 * h)
+    central = (spec.forward(z + h, **spec.defaults) - spec.forward(z - h, **spec.defaults)) / (
+        2 * h
+    )
     assert at["formula"] == at["backprop"]
     assert at["numeric"] == pytest.approx(central, rel=1e-6, abs=1e-9)
     assert at["backprop"] == pytest.approx(central, rel=1e-5, abs=1e-8)

@@ -118,7 +118,9 @@ def test_closing_the_stream_stops_the_run_as_a_closed_tab_would(lab_server):
     assert _train(lab_server, sid, action="play")[1]["playing"] is True
     events.next()
     events.close()
-    for _ in range(100):  # the server notices the disconnect at once; allow it 10 s on a busy machine
+    for _ in range(
+        100
+    ):  # the server notices the disconnect at once; allow it 10 s on a busy machine
         state = _request(lab_server, "GET", f"/api/sessions/{sid}/train")[1]
         if not state["playing"]:
             break
@@ -153,7 +155,12 @@ def _bad_requests(sid):
         ("GET", "/static/../../setup.cfg", None, None),
         ("DELETE", "/api/sessions", None, None),
         ("GET", "/api/sessions/not-a-session/train", None, None),
-        ("POST", f"/api/sessions/{sid}/train", {"action": "reset", "settings": {"width": 1e9}}, None),
+        (
+            "POST",
+            f"/api/sessions/{sid}/train",
+            {"action": "reset", "settings": {"width": 1e9}},
+            None,
+        ),
         ("POST", f"/api/sessions/{sid}/train", {"action": "step", "steps": 10**6}, None),
         ("POST", f"/api/sessions/{sid}/train", {"action": "explode"}, None),
         ("POST", f"/api/sessions/{sid}/train", None, b"null"),
@@ -197,7 +204,9 @@ def test_bad_and_concurrent_requests_leave_the_server_and_other_sessions_intact(
 
     after = _request(lab_server, "GET", f"/api/sessions/{keep}/train")[1]
     assert after == before
-    status, view = _request(lab_server, "POST", "/api/graph", {"expression": NEURON, "values": VALUES})
+    status, view = _request(
+        lab_server, "POST", "/api/graph", {"expression": NEURON, "values": VALUES}
+    )
     root = parse_expression(NEURON, VALUES)
     assert status == 200 and view["value"] == root.data
     _train(lab_server, busy, action="pause")

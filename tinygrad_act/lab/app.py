@@ -236,7 +236,7 @@ async def close(request):
 
 async def events(request):
     session = _session(request)
-    return EventStream(session)
+    return EventStream(session, request.app.state.stopping)
 
 
 class EventStream:
@@ -246,8 +246,9 @@ class EventStream:
     notices at its next write), so a closed tab stops its run at once.
     """
 
-    def __init__(self, session):
+    def __init__(self, session, stopping):
         self.session = session
+        self.stopping = stopping  # true once the server shuts down: the stream then ends
         self.status_code = 200
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
         headers.update(SECURITY_HEADERS)  # no content-length: the stream has no end
@@ -268,7 +269,8 @@ class EventStream:
 
                 group.start_soon(watch)
                 with contextlib.suppress(OSError):
-                    await self._stream(send)
+                    await self._stream(send)  # returns when the server stops
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
                 group.cancel_scope.cancel()
         finally:
             session.streams -= 1
@@ -279,7 +281,7 @@ class EventStream:
     async def _stream(self, send):
         session = self.session
         generation, sent = None, 0
-        while True:
+        while not self.stopping():
             session.changed.clear()
             if session.run is not None:
                 if generation != session.generation:
@@ -288,12 +290,22 @@ class EventStream:
                 sent = state["step"]
                 await send(_event("train", state))
             else:
-                await send(
-                    {"type": "http.response.body", "body": b": waiting\n\n", "more_body": True}
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(session.changed.wait(), limits.HEARTBEAT_SECONDS)
+                await send(_comment("waiting for a run"))
+            await self._wait()
             session.touch()
+
+    async def _wait(self):
+        """Until the session changes, a heartbeat is due, or the server stops."""
+        waited = 0.0
+        while waited < limits.HEARTBEAT_SECONDS and not self.stopping():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.session.changed.wait(), 0.25)
+                return
+            waited += 0.25
+
+
+def _comment(text):
+    return {"type": "http.response.body", "body": f": {text}\n\n".encode(), "more_body": True}
 
 
 def _event(name, data):
@@ -361,6 +373,7 @@ def create_app(store=None):
         lifespan=lifespan,
     )
     app.state.store = store or SessionStore()
+    app.state.stopping = lambda: False  # `server.build_server` asks uvicorn instead
     return app
 
 

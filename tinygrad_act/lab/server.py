@@ -58,8 +58,8 @@ def is_loopback(host):
         return False
 
 
-def serve(sock, app=None):
-    """Serve the lab on `sock` until Ctrl-C (uvicorn then shuts down and the interrupt re-raises).
+def build_server(app=None):
+    """A uvicorn server for the lab app; the app's event streams end as soon as it shuts down.
 
     Access logs are off: the terminal shows the URL and warnings only.
     """
@@ -67,11 +67,16 @@ def serve(sock, app=None):
 
     from tinygrad_act.lab.app import create_app
 
+    app = app or create_app()
     config = uvicorn.Config(
-        app or create_app(),
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=1,  # open event streams end after a second, not never
-        lifespan="on",
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=2, lifespan="on"
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    # uvicorn waits for open connections before it stops; the streams ask this and end.
+    app.state.stopping = lambda: server.should_exit
+    return server
+
+
+def serve(sock, app=None):
+    """Serve the lab on `sock` until Ctrl-C (uvicorn then shuts down and the interrupt re-raises)."""
+    build_server(app).run(sockets=[sock])
