@@ -76,6 +76,7 @@ def explore(name, z, params=None, half_width=6.0):
         "backprop": f"z.grad after a.backward() = {number(at['backprop'])}",
         "numeric": f"(g(z+h) - g(z-h)) / 2h with h = {EPS:g}: {number(at['numeric'])}",
     }
+    at["texts"]["agreement"] = _agreement(at)
     slope = at["backprop"]
     ends = [zs[0], zs[-1]]
     return {
@@ -152,6 +153,14 @@ def _kink(spec, z, params, at):
     if on_it:
         note += f", and the central difference averages the two sides: {number(at['numeric'])}"
     return {"at": k, "left": left, "right": right, "on_it": on_it, "note": note}
+
+
+def _agreement(at):
+    same = at["formula"] == at["backprop"]
+    close = abs(at["formula"] - at["numeric"]) <= 1e-5 + 1e-3 * abs(at["numeric"])
+    first = "the formula and backprop give the same number" if same else "formula ≠ backprop"
+    second = "the central difference agrees" if close else "the central difference differs"
+    return f"{first}; {second}"
 
 
 def _finite(values):

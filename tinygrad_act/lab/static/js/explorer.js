@@ -153,6 +153,7 @@ export class ExplorerPanel {
       ["the slide's formula", at.texts.formula, "way-formula"],
       ["backprop", at.texts.backprop, "way-backprop"],
       ["central difference", at.texts.numeric, "way-numeric"],
+      ["so", at.texts.agreement, "way-agreement"],
     ]) {
       const row = body.insertRow();
       row.id = id;

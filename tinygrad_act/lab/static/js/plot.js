@@ -61,7 +61,7 @@ export function drawPlot(svg, spec) {
     for (let k = Math.ceil(y0 - 1e-9); k <= y1 + 1e-9; k += 1) powers.push([k, tickText(k, true)]);
     yTicks = powers.length >= 2
       ? powers
-      : ticks(10 ** y0, 10 ** y1, 4).filter((t) => t > 0).map((t) => [Math.log10(t), tickText(t, false)]);
+      : ticks(10 ** y0, 10 ** y1, 6).filter((t) => t > 0).map((t) => [Math.log10(t), tickText(t, false)]);
   }
   for (const [t, text] of yTicks) {
     const y = bottom - ((t - y0) / (y1 - y0)) * (bottom - top);

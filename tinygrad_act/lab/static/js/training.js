@@ -122,12 +122,12 @@ export class TrainingPanel {
         <div class="net-body">
           <figure class="boundary-figure"><canvas id="net-${i}-boundary" width="40" height="40" aria-label="decision boundary"></canvas>
             <svg id="net-${i}-points" class="points" viewBox="0 0 200 200" aria-hidden="true"></svg>
-            <figcaption>Decision boundary: blue predicts class 1, red class 0</figcaption></figure>
+            <figcaption>Decision boundary: blue predicts class 1, red class 0, white 50/50</figcaption></figure>
           <figure class="health-figure"><table class="health" id="net-${i}-health">
             <caption>Activation health per hidden layer (latest step)</caption>
-            <thead><tr><th>layer</th><th>saturated</th><th>dead</th><th>gradient size, std of ∂L/∂a (bar: log scale, 1e-6 to 1)</th></tr></thead>
+            <thead><tr><th>layer</th><th>saturated</th><th>dead</th><th>gradient size |∂L/∂a| (log scale)</th></tr></thead>
             <tbody></tbody></table>
-            <p class="hint">Saturated: units where g′(z) is below 1% of its peak, so almost nothing flows back; dead: saturated for every example.</p>
+            <p class="hint">Saturated: units where g′(z) is below 1% of its peak, so almost nothing flows back; dead: saturated for every example. Gradient size: the standard deviation of ∂L/∂a over the layer's outputs; bars run from 1e-6 to 1.</p>
           </figure>
         </div>`;
       holder.appendChild(card);
@@ -200,7 +200,7 @@ export class TrainingPanel {
     const [lo, hi] = HEALTH_AXIS;
     for (const row of rows) {
       const tr = body.insertRow();
-      tr.insertCell().textContent = `${row.layer} (${row.activation})`;
+      tr.insertCell().textContent = row.layer;
       tr.insertCell().textContent = row.saturated === null ? "–" : `${(row.saturated * 100).toFixed(0)}%`;
       tr.insertCell().textContent = row.dead === null ? "–" : `${(row.dead * 100).toFixed(0)}%`;
       const cell = tr.insertCell();
