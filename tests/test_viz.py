@@ -366,7 +366,10 @@ def test_step_frames_of_a_three_op_expression(tmp_path):
     for k, title in enumerate(titles):  # one numbering: file step-00k, title "step k of 3"
         assert title.startswith(f"step {k} of 3:")
     assert "the seed: o's grad = 1" in titles[0]
-    assert "backward through sigmoid" in titles[1] and f"∂/∂(x*w + b) = a(1-a) = {local:.4g}" in titles[1]
+    assert (
+        "backward through sigmoid" in titles[1]
+        and f"∂/∂(x*w + b) = a(1-a) = {local:.4g}" in titles[1]
+    )
     assert "local gradients: ∂/∂x = w = -3, ∂/∂w = x = 2" in titles[3]
     assert "done: all 6 gradients are filled in" in titles[3]
 
@@ -624,9 +627,7 @@ def test_every_frame_has_the_same_nodes_in_the_same_order_in_its_dot_source(tmp_
 
 
 @pytest.mark.parametrize("which", ["the lecture's neuron", "a small graph with wide titles"])
-def test_every_node_stays_in_place_in_all_frames_and_the_before_and_after_pictures(
-    tmp_path, which
-):
+def test_every_node_stays_in_place_in_all_frames_and_the_before_and_after_pictures(tmp_path, which):
     from tinygrad_act.demo import lecture_neuron
 
     def build():

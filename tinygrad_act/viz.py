@@ -177,10 +177,14 @@ def _backward_frames(order, seed, steps, names):
     """
     root = names[order[0]]
     grads = {order[0]: seed}
-    yield grads, None, (
-        f"step 0 of {steps}: the start of backward\n"
-        f"the seed: {root.text}'s grad = 1 (d{_d(root)}/d{_d(root)})\n"
-        "every other grad: – (not computed yet)"
+    yield (
+        grads,
+        None,
+        (
+            f"step 0 of {steps}: the start of backward\n"
+            f"the seed: {root.text}'s grad = 1 (d{_d(root)}/d{_d(root)})\n"
+            "every other grad: – (not computed yet)"
+        ),
     )
     k = 0
     for node in order:
@@ -197,16 +201,21 @@ def _backward_frames(order, seed, steps, names):
                 pg = _fit(pg, p)
                 grads[p] = grads[p] + pg if p in grads else pg
         out = names[node]
+        formulas, locals_ = _named_formulas(node, names), _locals(node)
         derivatives = ", ".join(
             _edge_text(names[p], formula, local)
-            for p, formula, local in zip(node._prev, _named_formulas(node, names), _locals(node))
+            for p, formula, local in zip(node._prev, formulas, locals_, strict=True)
             if local is not None
         )
         last = f"; done: all {len(grads)} gradients are filled in" if k == steps else ""
-        yield grads, node, (
-            f"step {k} of {steps}: backward through {node._op}, which makes {out.text}{last}\n"
-            f"local gradient{'s' if len(node._prev) > 1 else ''}: {derivatives}\n"
-            f"each input's grad += {out.text}'s grad {_short(g)} × its local gradient"
+        yield (
+            grads,
+            node,
+            (
+                f"step {k} of {steps}: backward through {node._op}, which makes {out.text}{last}\n"
+                f"local gradient{'s' if len(node._prev) > 1 else ''}: {derivatives}\n"
+                f"each input's grad += {out.text}'s grad {_short(g)} × its local gradient"
+            ),
         )
 
 
