@@ -330,21 +330,30 @@ def _figure(width, height):
 def _save(fig, path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
+    fig.savefig(path, format="png", dpi=150)  # sharp on high-density screens
     return path
 
 
 def plot_run(run, path):
-    """Loss and training accuracy of one run, as a PNG."""
+    """Loss and training accuracy of one run, as a PNG, both against the same unit.
+
+    moons trains full-batch, so a step is an epoch and both panels count steps; digits records a
+    loss per mini-batch and an accuracy per epoch, so both panels count epochs.
+    """
     fig = _figure(9, 3.4)
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(np.arange(1, run.steps + 1), run.losses, color="tab:blue")
-    ax_loss.set(xlabel="step", ylabel="loss", title=f"{run.dataset}, {run.activation}: loss")
+    if run.dataset == "digits":
+        per_epoch = run.steps / max(1, len(run.accuracies))
+        loss_x, unit = np.arange(1, run.steps + 1) / per_epoch, "epoch"
+    else:
+        loss_x, unit = np.arange(1, run.steps + 1), "step"
+    ax_loss.plot(loss_x, run.losses, color="tab:blue")
+    ax_loss.set(xlabel=unit, ylabel="loss", title=f"{run.dataset}, {run.activation}: loss")
     if run.dataset == "digits":
         ax_loss.set_yscale("log")
     ax_acc.plot(np.arange(1, len(run.accuracies) + 1), run.accuracies, color="tab:green")
     ax_acc.set(
-        xlabel="epoch",
+        xlabel=unit,
         ylabel="training accuracy",
         ylim=(0, 1.02),
         title=f"final train {run.train_accuracy:.1%}"
@@ -405,6 +414,50 @@ def plot_comparison(runs, path):
         ax.grid(alpha=0.3, which="both")
     for ax in axes[1 + n_layers :]:
         ax.set_visible(False)
+    return _save(fig, path)
+
+
+def gradient_by_layer(X, names=LECTURE, hidden=(16,) * 8, seed=0):
+    """How much gradient reaches each layer of a deep tensor MLP at initialisation, per activation.
+
+    For each activation, ``mlp([d, *hidden, 1])`` with the initialisation that suits it (same
+    seed for all) takes the rows of X, and one backward pass runs from the mean output. Returns
+    {name: [mean |d(mean output)/d weight| of layer 1, layer 2, ...]}: backprop multiplies one
+    local slope per layer, so where g' is small the early layers get little.
+
+    >>> X = np.random.default_rng(0).normal(size=(50, 2))
+    >>> sizes = gradient_by_layer(X, ["sigmoid", "tanh"], hidden=(8,) * 4)
+    >>> [len(m) for m in sizes.values()]
+    [5, 5]
+    >>> sizes["sigmoid"][0] / sizes["sigmoid"][-1] < sizes["tanh"][0] / sizes["tanh"][-1]
+    True
+    """
+    X = np.asarray(X, dtype=np.float64)
+    out = {}
+    for name in names:
+        model = mlp([X.shape[1], *hidden, 1], name, rng=seed)
+        model(Value(X)).mean().backward()
+        weights = [m.weight for m in model if isinstance(m, Linear)]
+        out[name] = [float(np.abs(w.grad).mean()) for w in weights]
+    return out
+
+
+def plot_gradient_by_layer(magnitudes, path):
+    """`gradient_by_layer`'s result as one line per activation over the layers, log axis; a PNG."""
+    fig = _figure(6.4, 3.8)
+    ax = fig.subplots()
+    for name, sizes in magnitudes.items():
+        layers = np.arange(1, len(sizes) + 1)
+        ax.plot(layers, sizes, "o-", label=name)
+    ax.set_yscale("log")
+    ax.set(
+        xlabel="layer (1 = nearest the input)",
+        ylabel="mean |∂ output / ∂ weight|",
+        title="gradient reaching each layer at the first step",
+        xticks=layers,
+    )
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
 

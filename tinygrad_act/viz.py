@@ -33,9 +33,9 @@ RANKDIRS = ("LR", "TB", "RL", "BT")
 _LEAF, _CONSTANT, _ROOT, _INNER = "#dbeafe", "#f3f4f6", "#dcfce7", "#ffffff"
 _ACTIVATION, _OP, _NOTE, _HIGHLIGHT = "#fde68a", "#ffffff", "#fee2e2", "red"
 _PENDING = object()  # a gradient the backward pass has not reached yet (step frames)
-_NODE_SIZE, _EDGE_SIZE, _TITLE_SIZE = 11, 9, 12  # font sizes in points
+_NODE_SIZE, _EDGE_SIZE, _TITLE_SIZE = 11, 10, 12  # font sizes in points
 _WIDEST = -8.888e-188  # the widest number `_show` writes (4 digits, signs, an exponent)
-_FIELD_PADDING, _RECORD_PADDING = 17, 8  # points Graphviz adds around a record field, a record
+_FIELD_PADDING = 17  # points Graphviz adds beside a record field's text
 
 # The local derivative of each input, in the engine's notation: x, y the inputs, a the output.
 _FORMULAS = {
@@ -88,8 +88,9 @@ def draw_dot(
     >>> dot = draw_dot((x * w).tanh())
     >>> [line.split(" [")[0].strip() for line in dot.source.splitlines() if "record" in line]
     ['v0', 'v1', 'v2', 'v3']
-    >>> [field.strip() for field in dot.source.split('v2 [label="{')[1].split("}")[0].split("|")]
-    ['x*w', 'data -6', 'grad 0']
+    >>> dot.source.split('v2 [label="')[1].split('"')[0]  # the unlabelled x*w, named for it
+    'x*w | data -6 | grad 0'
+
     """
     _check_args(root, rankdir, max_nodes)
     format = _check_draw_format(format)
@@ -292,7 +293,7 @@ class _Picture:
                 style["penwidth"] = "2"
             if node is highlight:
                 style.update({"color": _HIGHLIGHT, "penwidth": "3", "class": "highlight"})
-            dot.node(vid, graphviz.nohtml(_record(node, name.text, grad_of)), **style)
+            dot.node(vid, graphviz.nohtml(_record(node, name.text, grad_of, rankdir)), **style)
             if not node._prev:
                 continue
             oid = f"o{i}"
@@ -349,7 +350,9 @@ def _record_fields(node, name, grad_text):
     return fields
 
 
-def _record(node, name, grad_of):
+def _record(node, name, grad_of, rankdir):
+    """The record's label: its fields stacked, name on top (Graphviz turns a record's top level
+    across the rank direction, so a left-to-right graph stacks fields without braces)."""
     grad_text = None
     if grad_of is not None:
         if not node.requires_grad:
@@ -357,7 +360,8 @@ def _record(node, name, grad_of):
         else:
             grad = grad_of(node)
             grad_text = "grad –" if grad is _PENDING else f"grad {_show(grad)}"
-    return "{ " + " | ".join(_field(f) for f in _record_fields(node, name, grad_text)) + " }"
+    fields = " | ".join(_field(f) for f in _record_fields(node, name, grad_text))
+    return f"{{ {fields} }}" if rankdir in ("TB", "BT") else fields
 
 
 def _record_width(node, name):
@@ -365,7 +369,7 @@ def _record_width(node, name):
     widest = np.full(node.shape, _WIDEST) if node.shape else _WIDEST
     grad_text = "no grad" if not node.requires_grad else f"grad {_show(widest)}"
     fields = _record_fields(node, name, grad_text)
-    return sum(_text_width(f, _NODE_SIZE) + _FIELD_PADDING for f in fields) + _RECORD_PADDING
+    return max(_text_width(f, _NODE_SIZE) for f in fields) + _FIELD_PADDING
 
 
 def _title_label(title, width):
