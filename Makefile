@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
 # Each bootstraps .venv from python3 and makes sure Graphviz's `dot` program is installed.
+# `make test` = ruff check, ruff format --check, pytest, and the docs build with warnings as errors.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -7,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS := dev,demo,docs
 
-.PHONY: demo test lint docs bench setup dot clean
+.PHONY: demo test lint docs bench oracle screenshots setup dot clean
 
 demo: setup
 	$(BIN)/tinygrad-act demo --out demo-out
@@ -24,6 +25,16 @@ lint: setup
 
 docs: setup
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+# PyTorch, the oracle some tests compare against (they skip without it): the pinned CPU build.
+# A bare `pip install torch` on Linux downloads a multi-GB CUDA build instead.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+oracle: setup
+	$(BIN)/pip install -q 'torch==2.13.0' --index-url $(TORCH_INDEX)
+
+# Headless-Chromium screenshots of the demo page and the derivatives docs page (400 and 1280 px).
+screenshots: demo docs
+	$(BIN)/python docs/screenshots.py --demo demo-out --docs docs/_build/html --out screenshots
 
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
@@ -51,4 +62,4 @@ dot:
 	fi
 
 clean:
-	rm -rf $(VENV) demo-out docs/_build docs/_generated .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-out docs/_build docs/_generated screenshots .pytest_cache .ruff_cache

@@ -1,4 +1,8 @@
-"""Shared test helpers: an independent central-difference derivative and seeded randomness."""
+"""Shared test helpers: an independent central-difference derivative, seeded randomness, and one
+quick build of the demo page for the tests that read it and the ones that look at it in a browser."""
+
+import contextlib
+import io
 
 import numpy as np
 import pytest
@@ -28,3 +32,15 @@ def central_difference(f, x, eps=1e-6):
         x[i] = old
         grad[i] = (up - down) / (2 * eps)
     return grad
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory):
+    """`tinygrad-act demo --quick` into a temporary folder: (folder, exit code, stdout, stderr)."""
+    from tinygrad_act import cli
+
+    out = tmp_path_factory.mktemp("demo")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(["demo", "--out", str(out), "--quick"])
+    return out, code, stdout.getvalue(), stderr.getvalue()

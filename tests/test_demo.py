@@ -1,8 +1,6 @@
 """`tinygrad-act demo`: the static walkthrough page, built end to end on the quick budget."""
 
-import contextlib
 import html
-import io
 import shutil
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -10,7 +8,6 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from tinygrad_act import cli
 from tinygrad_act.activations import LECTURE
 from tinygrad_act.demo import activation_curves, lecture_neuron
 
@@ -41,13 +38,9 @@ class _Page(HTMLParser):
             self.headings.append(data.strip())
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = cli.main(["demo", "--out", str(out), "--quick"])
-    return out, code, stdout.getvalue(), stderr.getvalue()
+@pytest.fixture
+def page(demo_build):
+    return demo_build  # one quick build for the whole session (conftest.py)
 
 
 @needs_dot
