@@ -42,6 +42,7 @@ nitpick_ignore_regex = [
 # loads nothing from a CDN. Sphinx's default would fetch MathJax from the network.
 html_static_path = ["_static"]
 mathjax_path = "mathjax/tex-svg-full.js"
+html_css_files = ["tinygrad_act.css"]
 
 html_theme = "furo"
 html_title = "tinygrad_act"

@@ -165,6 +165,20 @@ def test_the_derivatives_page_shows_rendered_math_with_the_network_off(browser, 
     assert display and min(display) > 15  # display equations have height: they were typeset
 
 
+def test_on_a_phone_a_wide_equation_scrolls_in_its_box_instead_of_being_cut(browser, docs_site):
+    page, _ = open_offline(browser, (docs_site / "derivatives.html").as_uri(), 400)
+    page.wait_for_function("() => document.querySelectorAll('mjx-container svg').length > 20")
+    boxes = page.evaluate(
+        "[...document.querySelectorAll('div.math')].map(d =>"
+        " [d.scrollWidth > d.clientWidth, getComputedStyle(d).overflowX])"
+    )
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    page.close()
+    assert page_width <= 400
+    assert any(wide for wide, _ in boxes)  # the sigmoid's derivation is wider than a phone
+    assert all(overflow == "auto" for wide, overflow in boxes if wide)
+
+
 # ---- a wide graph in a narrow notebook cell ----------------------------------------------------------
 
 
