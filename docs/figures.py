@@ -50,7 +50,7 @@ def graphs(out_dir):
     from tinygrad_act.viz import draw_backward_steps, save_graph
 
     o = neuron()
-    save_graph(o, out_dir / "neuron-forward.svg")
+    save_graph(o, out_dir / "neuron-forward.svg", show_local=True)  # one layout for all pictures
     o.backward()
     save_graph(o, out_dir / "neuron-backward.svg", show_local=True)
 
