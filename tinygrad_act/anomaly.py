@@ -28,7 +28,9 @@ from tinygrad_act.numeric import data_of
 __all__ = ["AnomalyError", "detect_anomaly", "find_anomaly"]
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_made_at = weakref.WeakKeyDictionary()  # node -> the stack that made it, for nodes made in the block
+_made_at = (
+    weakref.WeakKeyDictionary()
+)  # node -> the stack that made it, for nodes made in the block
 
 
 class AnomalyError(ArithmeticError):
@@ -36,7 +38,8 @@ class AnomalyError(ArithmeticError):
 
     ``op`` names the op (``"log"``, ``"**0.5"``; ``""`` for an input), ``phase`` the pass
     (``"forward"`` or ``"backward"``), ``where`` the user's ``file:line`` that made the node,
-    ``trace`` the whole stack at that moment, ``node`` the node itself.
+    ``trace`` the stack at that moment (as a traceback prints it, down to the user's line),
+    ``node`` the node itself.
 
     >>> from tinygrad_act import Value
     >>> try:
@@ -149,7 +152,9 @@ def _error(node, phase, problem, k=None, upstream="", in_mode=True):
     else:
         p = node._prev[k]
         which = f" {p.label}" if p.label else (f" {k + 1}" if len(node._prev) > 1 else "")
-        text = f"{_named(node)} gave {problem} in the backward pass (the gradient of its input{which})"
+        text = (
+            f"{_named(node)} gave {problem} in the backward pass (the gradient of its input{which})"
+        )
         if upstream:
             text += f"; the gradient arriving from above already held {upstream}"
     if where:
@@ -203,18 +208,23 @@ def _stack():
     """The stack that is making a node, innermost last, without anomaly mode's own frames.
 
     Source lines are read only when the stack is shown."""
-    frames = (f for f in traceback.walk_stack(sys._getframe(1)) if f[0].f_code.co_filename not in _OWN)
+    frames = (
+        f for f in traceback.walk_stack(sys._getframe(1)) if f[0].f_code.co_filename not in _OWN
+    )
     stack = traceback.StackSummary.extract(frames, lookup_lines=False)
     stack.reverse()
     return stack
 
 
 def _where(stack):
-    """The user's file:line (the innermost frame outside this package) and the formatted stack."""
+    """The user's file:line (the innermost frame outside this package), and the stack down to it."""
     if not stack:
         return "", ""
-    user = next((f for f in reversed(stack) if not f.filename.startswith(_PACKAGE)), stack[-1])
-    return f"{_short_path(user.filename)}:{user.lineno}", "".join(stack.format())
+    outside = [k for k, f in enumerate(stack) if not f.filename.startswith(_PACKAGE)]
+    last = outside[-1] if outside else len(stack) - 1
+    user = stack[last]
+    shown = traceback.StackSummary.from_list(stack[: last + 1])
+    return f"{_short_path(user.filename)}:{user.lineno}", "".join(shown.format())
 
 
 def _short_path(filename):

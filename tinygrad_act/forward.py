@@ -50,22 +50,39 @@ ELEMENTWISE = frozenset({add_rule, sub_rule, mul_rule, div_rule, pow_value_rule,
 ELEMENTWISE_KINDS = (PowRule,)  # rules with a setting: z ** p for a constant p
 
 # --------------------------------------------------------------------------------------------------
-# The other ops. Each is linear in the tangent; most apply the op itself to it.
+# The other ops move values between positions. Each rule is linear in the tangent; most apply the
+# op itself to it.
 
 
-# fmt: off
-def reduction_jvp(rule, dz, a, z):  return dz.sum(axis=rule.axis, keepdims=rule.keepdims) * rule.scale  # sum, mean
-def max_jvp(rule, dz, a, z):        return (rule.share(z, a) * dz).sum(axis=rule.axis, keepdims=rule.keepdims)  # ties split, as backward
-def reshape_jvp(rule, dz, a, z):    return dz.reshape(np.shape(a))
-def transpose_jvp(rule, dz, a, z):  return dz.transpose(np.argsort(rule.inverse))
-def broadcast_jvp(rule, dz, a, z):  return np.broadcast_to(dz, np.shape(a))
-def getitem_jvp(rule, dz, a, z):    return dz[rule.index]
-def scatter_jvp(rule, dz, a, z):    return scatter(dz, rule.index, np.shape(a))
-# fmt: on
+def reduction_jvp(rule, dz, a, z):  # sum, and mean: rule.scale is 1/n
+    return dz.sum(axis=rule.axis, keepdims=rule.keepdims) * rule.scale
 
 
-def matmul_jvp(rule, dx, dy, a, x, y):
-    """d(x @ y) = ẋ @ y + x @ ẏ (a term only for an input with a tangent)."""
+def max_jvp(rule, dz, a, z):  # the maximum's tangent; ties share it evenly, as backward splits g
+    return (rule.share(z, a) * dz).sum(axis=rule.axis, keepdims=rule.keepdims)
+
+
+def reshape_jvp(rule, dz, a, z):
+    return dz.reshape(np.shape(a))
+
+
+def transpose_jvp(rule, dz, a, z):
+    return dz.transpose(np.argsort(rule.inverse))
+
+
+def broadcast_jvp(rule, dz, a, z):
+    return np.broadcast_to(dz, np.shape(a))
+
+
+def getitem_jvp(rule, dz, a, z):
+    return dz[rule.index]
+
+
+def scatter_jvp(rule, dz, a, z):
+    return scatter(dz, rule.index, np.shape(a))
+
+
+def matmul_jvp(rule, dx, dy, a, x, y):  # d(x @ y) = ẋ @ y + x @ ẏ, a term per input that moves
     if dy is None:
         return dx @ y
     return x @ dy if dx is None else dx @ y + x @ dy

@@ -51,7 +51,9 @@ def _value_and_grad(f, argnums, caller):
         if not isinstance(out, Value):
             raise TypeError(f"{caller} needs f to return a Value, got {type(out).__name__}")
         if out.size != 1:
-            raise ValueError(f"{caller} needs f to return one number; it returned shape {out.shape}")
+            raise ValueError(
+                f"{caller} needs f to return one number; it returned shape {out.shape}"
+            )
         found = gradients(out, [args[i] for i in positions_], create_graph=nested)
         if not nested:
             out = out.item()  # the gradients are already floats and arrays of the inputs' shapes
@@ -105,7 +107,8 @@ def _jvp(caller, f, primals, tangents):
         raise TypeError(f"{caller}: f must be callable, got {type(f).__name__}")
     _check_pairs(caller, primals, tangents)
     leaves = [_leaf(caller, f"primal {i}", p) for i, p in enumerate(primals)]
-    seeds = {leaf: _direction(caller, i, t, leaf) for i, (leaf, t) in enumerate(zip(leaves, tangents))}  # noqa: B905 (checked)
+    pairs = zip(leaves, tangents, strict=True)
+    seeds = {leaf: _direction(caller, i, t, leaf) for i, (leaf, t) in enumerate(pairs)}
     outs, single, dots = _forward_pass(caller, f, leaves, seeds)
     values = [_plain(o) for o in outs]
     return (values[0], dots[0]) if single else (tuple(values), tuple(dots))
@@ -226,7 +229,7 @@ def _jacobian_reverse(f, args, leaves):
                 if out.size != 1:
                     seed = np.zeros(shape)
                     seed[k] = 1.0
-                for row, g in zip(rows, gradients(out, leaves, grad=seed)):  # noqa: B905
+                for row, g in zip(rows, gradients(out, leaves, grad=seed), strict=True):
                     row[k] = g
         blocks.append([_shown(r) for r in rows])
     return blocks, single_out
@@ -248,7 +251,9 @@ def _jacobian_forward(f, args, leaves):
                 columns[o][i][(Ellipsis, *j)] = dot
     if columns is None:  # every input is empty: nothing to carry, but the shapes still come from f
         outs, single_out, _ = _forward_pass("jacobian", f, args, {})
-        columns = [[np.zeros(_shape(o) + v.shape, dtype=_dtype(o, v)) for v in leaves] for o in outs]
+        columns = [
+            [np.zeros(_shape(o) + v.shape, dtype=_dtype(o, v)) for v in leaves] for o in outs
+        ]
     return [[_shown(c) for c in per_out] for per_out in columns], single_out
 
 
@@ -295,10 +300,14 @@ def _direction(caller, i, tangent, leaf):
 def _argnums(caller, argnums):
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
     positions = (argnums,) if single else argnums
-    if not isinstance(positions, tuple) or not positions or not all(
-        isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in positions
+    if (
+        not isinstance(positions, tuple)
+        or not positions
+        or not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in positions)
     ):
-        raise TypeError(f"{caller}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+        raise TypeError(
+            f"{caller}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}"
+        )
     if len(set(positions)) != len(positions):
         raise ValueError(f"{caller}: argnums {argnums!r} names an argument twice")
     return tuple(int(i) for i in positions), single
@@ -343,7 +352,9 @@ def _shape(out):
 
 
 def _dtype(out, leaf):
-    kind = out.dtype if isinstance(out, Value) else np.result_type(np.asarray(out).dtype, np.float64)
+    kind = (
+        out.dtype if isinstance(out, Value) else np.result_type(np.asarray(out).dtype, np.float64)
+    )
     return np.result_type(kind, leaf.dtype)
 
 

@@ -136,7 +136,8 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
     Frames ``forward-000.svg``, ``forward-001.svg``, ... follow the topological order: the first
     shows the inputs' tangents, then one per op, highlighting the op whose tangent is computed, with
     the local derivative on each of its edges (the same numbers `draw_backward_steps` multiplies
-    into the gradient) and the sum local derivative × input tangent in its title. The tangents are
+    into the gradient) and the sum local derivative × input tangent in its title; the last frame
+    shows every tangent and every edge's local derivative. The tangents are
     computed by the forward-mode table, as `tinygrad_act.jvp` computes them; the graph is unchanged.
 
     >>> import tempfile
@@ -162,7 +163,7 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
         dot = picture.digraph(
             rankdir,
             lambda n, dots=dots: dots.get(n, _PENDING),
-            show_local=False,
+            show_local=k == steps + 1,  # the last frame: every edge's local derivative
             highlight=node,
             title=title,
             field="tangent",
@@ -211,7 +212,7 @@ def _forward_frames(order, seeds, steps):
     root, done = order[-1], f"forward done: the root's tangent is {_short(dots[order[-1]])}"
     if len(seeds) == 1 and _is_one(next(iter(seeds.values()))):
         leaf = next(iter(seeds))
-        done += f" = d{root.label or '(root)'}/d{leaf.label or '(input)'}"
+        done += f" = ∂{root.label or '(root)'}/∂{leaf.label or '(input)'}"
     yield dots, None, done
 
 
