@@ -46,7 +46,9 @@ from tinygrad_act.rules import (
 # --------------------------------------------------------------------------------------------------
 # Elementwise ops: the backward rule, given the tangent of one input, returns that input's term of ȧ.
 
-ELEMENTWISE = frozenset({add_rule, sub_rule, mul_rule, div_rule, pow_value_rule, neg_rule, exp_rule, log_rule})  # fmt: skip
+ELEMENTWISE = frozenset(
+    {add_rule, sub_rule, mul_rule, div_rule, pow_value_rule, neg_rule, exp_rule, log_rule}
+)
 ELEMENTWISE_KINDS = (PowRule,)  # rules with a setting: z ** p for a constant p
 
 # --------------------------------------------------------------------------------------------------

@@ -222,7 +222,7 @@ def _jacobian_reverse(f, args, leaves):
     blocks = []
     for out in outs:
         shape = _shape(out)
-        rows = [np.zeros(shape + leaf.shape, dtype=_dtype(out, leaf)) for leaf in leaves]
+        (rows,) = _zeros([out], leaves)
         if isinstance(out, Value) and out.requires_grad:
             for k in np.ndindex(shape):
                 seed = None
@@ -246,14 +246,12 @@ def _jacobian_forward(f, args, leaves):
             with enable_grad():  # f may take a gradient (hessian): its backward pass is recorded
                 outs, single_out, dots = _forward_pass("jacobian", f, args, {leaf: direction})
             if columns is None:
-                columns = [[np.zeros(_shape(o) + v.shape, dtype=_dtype(o, v)) for v in leaves] for o in outs]  # fmt: skip
+                columns = _zeros(outs, leaves)
             for o, dot in enumerate(dots):
                 columns[o][i][(Ellipsis, *j)] = dot
     if columns is None:  # every input is empty: nothing to carry, but the shapes still come from f
         outs, single_out, _ = _forward_pass("jacobian", f, args, {})
-        columns = [
-            [np.zeros(_shape(o) + v.shape, dtype=_dtype(o, v)) for v in leaves] for o in outs
-        ]
+        columns = _zeros(outs, leaves)
     return [[_shown(c) for c in per_out] for per_out in columns], single_out
 
 
@@ -335,7 +333,9 @@ def _outputs(caller, out):
 def _plain(out):
     if isinstance(out, Value):
         return out.data if out.is_scalar else out.data.copy()
-    return float(out) if np.ndim(out) == 0 and not isinstance(out, np.ndarray) else np.array(out, dtype=float)  # fmt: skip
+    if isinstance(out, np.ndarray):
+        return np.array(out, dtype=float)
+    return float(out) if np.ndim(out) == 0 else np.array(out, dtype=float)
 
 
 def _tangent_out(tracer, out):
@@ -345,6 +345,11 @@ def _tangent_out(tracer, out):
     if dot is None:
         return 0.0 if type(data) is float else np.zeros_like(data)
     return dot if type(dot) is float else np.array(dot)  # a copy: the tracer's may be a view
+
+
+def _zeros(outs, leaves):
+    """Per output, per input: a zero Jacobian block shaped out.shape + input.shape."""
+    return [[np.zeros(_shape(o) + v.shape, dtype=_dtype(o, v)) for v in leaves] for o in outs]
 
 
 def _shape(out):

@@ -139,7 +139,9 @@ def gradcheck(
     float64 copies of them, so it must compute from its arguments, not from Values it closes over
     (those are constants to the check). On a disagreement it raises `GradcheckError` with a table
     of the worst entries, or returns False when ``raise_exception=False``.
-    ``check_forward_ad=True`` (PyTorch's name) checks forward mode too, see `_check_forward_ad`.
+    ``check_forward_ad=True`` (PyTorch's name) checks forward mode too: J·u from one `jvp` along
+    a random direction u against central differences along u, and vᵀ(J·u) against backprop's
+    (vᵀJ)·u for a random v.
 
     >>> x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(6.88, label="b")
     >>> gradcheck(lambda x, w, b: (x * w + b).tanh(), [x, w, b])
@@ -227,10 +229,14 @@ def _check_forward_ad(problem, caller, atol, rtol, raise_exception):
     by entry, and vᵀ(J·u) must equal (vᵀJ)·u, backprop's gradient of vᵀf dotted with u.
     """
     rng = np.random.default_rng(0)
-    u = [float(rng.standard_normal()) if type(b) is float else rng.standard_normal(b.shape) for b in problem.base]  # fmt: skip
+    u = []
+    for b in problem.base:  # a direction per input, in its form: a float for a scalar
+        d = rng.standard_normal(np.shape(b))
+        u.append(float(d) if type(b) is float else d)
 
     def moved(step):
-        return [Value(b + step * d, label=label) for b, d, label in zip(problem.base, u, problem.labels, strict=True)]  # fmt: skip
+        pairs = zip(problem.base, u, problem.labels, strict=True)
+        return [Value(b + step * d, label=label) for b, d, label in pairs]
 
     _, dots = jvp(lambda *xs: tuple(problem.evaluate(list(xs))), tuple(moved(0.0)), tuple(u))
     plus, minus = problem.outputs(moved(problem.eps)), problem.outputs(moved(-problem.eps))

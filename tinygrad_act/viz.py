@@ -21,6 +21,7 @@ import graphviz
 import numpy as np
 
 from tinygrad_act.engine import Value
+from tinygrad_act.forward import tangent
 
 FORMATS = ("svg", "png", "pdf", "dot")
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -137,8 +138,9 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
     shows the inputs' tangents, then one per op, highlighting the op whose tangent is computed, with
     the local derivative on each of its edges (the same numbers `draw_backward_steps` multiplies
     into the gradient) and the sum local derivative × input tangent in its title; the last frame
-    shows every tangent and every edge's local derivative. The tangents are
-    computed by the forward-mode table, as `tinygrad_act.jvp` computes them; the graph is unchanged.
+    shows every tangent and every edge's local derivative. The tangents are computed by the
+    forward-mode table (`tinygrad_act.forward`), as `tinygrad_act.jvp` computes them; the graph
+    itself is not changed.
 
     >>> import tempfile
     >>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
@@ -179,8 +181,6 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
 
 def _forward_frames(order, seeds, steps):
     """(tangents so far, node, title) after each op's forward step, in topological order."""
-    from tinygrad_act.forward import tangent  # forward mode's own table, as jvp uses it
-
     dots = {n: seeds.get(n, _zero(n)) for n in order if not n._prev or n in seeds}
     shown = ", ".join(f"{n.label or 'input'} = {_short(dots[n])}" for n in seeds)
     yield dots, None, f"forward mode: the direction is the inputs' tangents: {shown} (the others 0)"
@@ -199,12 +199,17 @@ def _forward_frames(order, seeds, steps):
             ydata = None if y is None else y.data
             dx, dy = (*moving, None)[:2]
             dots[node] = tangent(node._rule, node._op, node.data, x.data, ydata, dx, dy)
-        pairs = zip(_formulas(node), _locals(node), strict=False)
-        terms = [f"{_short(d)} × {_short(t)}" for d, t in zip(_locals(node), given, strict=True) if d is not None]  # fmt: skip
+        locals_ = _locals(node)
+        equations = [_equation(f, d) for f, d in zip(_formulas(node), locals_, strict=False)]
+        terms = [
+            f"{_short(d)} × {_short(t)}"
+            for d, t in zip(locals_, given, strict=True)
+            if d is not None
+        ]
         title = (
             f"forward step {k} of {steps}: {node._op}\n"
             f"local derivative{'s (one per input)' if len(inputs) > 1 else ''} "
-            f"{', '.join(_equation(f, x) for f, x in pairs)}\n"
+            f"{', '.join(equations)}\n"
             f"its tangent = {'Σ ' if len(terms) > 1 else ''}local derivative × input's tangent: "
             f"{' + '.join(terms)} = {_short(dots[node])}"
         )
@@ -238,7 +243,7 @@ def _forward_seeds(tangents, order):
                 f"the tangent of {leaf.label or 'an input'} has shape {np.shape(data)}, "
                 f"the input has shape {leaf.shape}"
             )
-        seeds[leaf] = float(data) if leaf.is_scalar else np.broadcast_to(np.asarray(data, dtype=leaf.dtype), leaf.shape)  # fmt: skip
+        seeds[leaf] = float(data) if leaf.is_scalar else np.asarray(data, dtype=leaf.dtype)
     return seeds
 
 
