@@ -20,7 +20,7 @@ sync_api = pytest.importorskip(
 pytest.importorskip("uvicorn", reason="the lab extra (starlette, uvicorn) is not installed")
 
 from tinygrad_act.expression import parse_expression  # noqa: E402
-from tinygrad_act.lab.explain import topological_order  # noqa: E402
+from tinygrad_act.lab.explain import drawing_order  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -76,7 +76,7 @@ def shots(tmp_path_factory):
 def _engine(values):
     root = parse_expression(NEURON, {k: float(v) for k, v in values.items()})
     root.backward()
-    grads = {v.label: v.grad for v in topological_order(root) if v.label}
+    grads = {v.label: v.grad for v in drawing_order(root) if v.label}
     return root, grads
 
 
@@ -126,7 +126,7 @@ def test_the_lab_in_chromium_shows_the_engines_numbers(browser, lab_server, shot
     page.click("#neuron-preset")
     _expect_numbers(page, VALUES)
     root, _ = _engine(VALUES)
-    order = topological_order(root)
+    order = drawing_order(root)
     tanh_op = f"o{len(order) - 1}"
     page.hover(f'#graph-svg g.node[data-node="v{len(order) - 1}"] >> nth=0')
     info = page.locator("#node-info")
@@ -177,7 +177,9 @@ def test_the_lab_in_chromium_shows_the_engines_numbers(browser, lab_server, shot
         page.click("#train-step")
         sync_api.expect(status).to_contain_text(f"step {k} ")
     page.click("#train-play")
-    page.wait_for_function("() => Number(document.getElementById('train-status').dataset.step) >= 60")
+    page.wait_for_function(
+        "() => Number(document.getElementById('train-status').dataset.step) >= 60"
+    )
     page.click("#train-pause")
     sync_api.expect(status).to_contain_text("paused")
     last = float(page.locator("#net-1-numbers").get_attribute("data-loss"))

@@ -304,6 +304,21 @@ def _is_one(t):
     return np.size(t) == 1 and float(np.sum(t)) == 1.0
 
 
+def node_ids(root):
+    """{node: id} for every node of `root`'s graph, as the drawings name them: ``v0`` (an input)
+    to the root, in topological order; the op that makes ``v<i>`` is ``o<i>``.
+
+    The ids are the DOT node names, which are also each node's ``<title>`` in an SVG, in
+    `draw_dot` and in every step frame, as long as no node is left out (`max_nodes`).
+
+    >>> x = Value(2.0, label="x")
+    >>> y = x * 3
+    >>> [node_ids(y)[v] for v in (x, y)]
+    ['v0', 'v2']
+    """
+    return {node: f"v{i}" for i, node in enumerate(_topological_order(root))}
+
+
 # ---- the backward pass, frame by frame -------------------------------------------------------------
 
 

@@ -7,8 +7,12 @@ a gradient is the ``.grad`` that ``backward()`` stored. This module only writes 
 lecture's notation: for ``o = tanh(n)``, ``∂o/∂n = 1-a² = 1-0.7071² = 0.5`` and
 ``grad(n) = grad(o) × ∂o/∂n = 1 × 0.5 = 0.5``.
 
+Names are the drawing's (`tinygrad_act.node_names`: a label, else a short expression) and ids
+are the drawing's too (`tinygrad_act.viz.node_ids`), so the page can point at what it explains.
+
 >>> from tinygrad_act.expression import parse_expression
 >>> o = parse_expression("tanh(x*w + b)", {"x": 2.0, "w": -3.0, "b": 6.8813735870195432})
+>>> o.label = "o"
 >>> o.backward()
 >>> info = explain_graph(o)
 >>> info[-1]["locals"][0]["text"]
@@ -25,7 +29,8 @@ import re
 import numpy as np
 
 from tinygrad_act.activations import ACTIVATIONS
-from tinygrad_act.viz import _topological_order as topological_order  # TEMPORARY: the ids drawn
+from tinygrad_act.node_names import graph_names
+from tinygrad_act.viz import node_ids
 
 MAX_TERMS = 6  # a gradient made of more shares than this is summarised, not written out
 
@@ -52,28 +57,14 @@ def number(x):
     return f"{x + 0.0:.4g}"  # + 0.0: no '-0'
 
 
-def node_ids(root):
-    """{node: 'v0', ...} in topological order: the ids `viz.draw_dot` gives the same nodes."""
-    return {node: f"v{i}" for i, node in enumerate(topological_order(root))}
+def drawing_order(root):
+    """The nodes of `root`'s graph in the drawing's order: ``v0`` first, the root last."""
+    return list(node_ids(root))
 
 
 def node_names(order):
-    """{node: name} for nodes in topological order: a label, a constant's number, else op and id.
-
-    TEMPORARY until viz names every node (issue 14): then the drawing's names are used.
-    """
-    names = {}
-    for i, node in enumerate(order):
-        if node.label:
-            names[node] = node.label
-        elif not node._prev:
-            names[node] = number(node.data)
-        else:
-            names[node] = f"v{i}"
-    root = order[-1]
-    if not root.label:
-        names[root] = "o"  # the output, as the lecture calls it
-    return names
+    """{node: name text} as the drawing writes them, for nodes in topological order."""
+    return {node: name.text for node, name in graph_names(order).items()}
 
 
 def local_derivatives(node, upstream=1.0):
@@ -98,8 +89,8 @@ def explain_graph(root):
     text ``∂out/∂in = formula = formula with numbers = value``; ``chain`` says how the node's
     gradient was made from the gradients of the nodes that use it.
     """
-    order = topological_order(root)
-    ids = {node: f"v{i}" for i, node in enumerate(order)}
+    ids = node_ids(root)
+    order = list(ids)
     names = node_names(order)
     uses = {node: [] for node in order}
     derivatives = {}

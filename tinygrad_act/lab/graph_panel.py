@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tinygrad_act.expression import ExpressionError, parse_expression
 from tinygrad_act.lab import limits
-from tinygrad_act.lab.explain import explain_graph, topological_order
+from tinygrad_act.lab.explain import drawing_order, explain_graph
 from tinygrad_act.lab.schema import LabError
 from tinygrad_act.viz import draw_backward_steps, draw_dot
 
@@ -58,7 +58,8 @@ def graph_view(expression, values, step=None):
         raise LabError(f"the expression has {len(names)} variables (limit {limits.MAX_VARIABLES})")
     chosen = {name: values.get(name, limits.DEFAULT_VALUE) for name in names}
     root = _build(expression, chosen)
-    order = topological_order(root)
+    _name_output(root, names)
+    order = drawing_order(root)
     if len(order) > limits.MAX_GRAPH_NODES:
         raise LabError(
             f"the graph has {len(order)} nodes (the lab draws at most {limits.MAX_GRAPH_NODES})"
@@ -114,6 +115,12 @@ def _build(expression, values):
         return parse_expression(expression, values)
     except ExpressionError as err:
         raise LabError(err) from None
+
+
+def _name_output(root, taken):
+    """The lecture calls the output o: so does the drawing, unless a variable is called that."""
+    if not root.label:
+        root.label = next(n for n in ("o", "out", "output", "result") if n not in taken)
 
 
 def _grad_of(order, name):
@@ -188,6 +195,7 @@ def _frames(expression, values):
             _FRAMES.move_to_end(key)
             return _FRAMES[key]
     root = parse_expression(expression, values)  # a graph of its own: the frames run backward
+    _name_output(root, values)
     with tempfile.TemporaryDirectory(prefix="tinygrad-act-lab-") as folder:
         paths = draw_backward_steps(root, folder, fmt="dot")
         frames = [Path(p).read_text(encoding="utf-8") for p in paths]
