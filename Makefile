@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,demo,docs
+EXTRAS := dev,demo,docs,lab
 
-.PHONY: demo test lint strip docs bench oracle screenshots setup dot chromium clean
+.PHONY: demo test lint strip docs bench oracle screenshots lab lab-screenshots setup dot chromium clean
 
 demo: setup
 	$(BIN)/tinygrad-act demo --out demo-out
@@ -37,6 +37,14 @@ oracle: setup
 # Headless-Chromium screenshots of the demo page and the derivatives docs page (400 and 1280 px).
 screenshots: demo docs
 	$(BIN)/python docs/screenshots.py --demo demo-out --docs docs/_build/html --out screenshots
+
+# The live lab in the browser: http://127.0.0.1:8000/ (Ctrl-C stops it).
+lab: setup
+	$(BIN)/tinygrad-act lab
+
+# The lab's screenshots in the docs (docs/_static/lab-*.png), made by its browser test.
+lab-screenshots: setup chromium
+	LAB_SCREENSHOTS=docs/_static $(BIN)/python -m pytest -q tests/test_lab_browser.py
 
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'

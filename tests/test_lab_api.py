@@ -394,3 +394,17 @@ def _nodes(root):
                 seen.add(p)
                 stack.append(p)
     return seen
+
+
+def test_every_static_file_is_installed_with_the_package():
+    import configparser
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    config = configparser.ConfigParser()
+    config.read(root / "setup.cfg")
+    patterns = config["options.package_data"]["tinygrad_act.lab"].split()
+    static = root / "tinygrad_act" / "lab"
+    installed = {p for pattern in patterns for p in static.glob(pattern)}
+    files = {p for p in (static / "static").rglob("*") if p.is_file()}
+    assert files and files == installed
