@@ -5,9 +5,7 @@ small: a few sessions, a few training runs, nothing that grows without end.
 """
 
 # Requests
-MAX_BODY_BYTES = (
-    16_384  # a request body; the largest real one (an expression with values) is < 2 kB
-)
+MAX_BODY_BYTES = 16_384  # a request body; the largest real one is under 2 kB
 MAX_NUMBER = 1e6  # |x| of any number a request carries (slider values, z, parameters)
 
 # Expression panel
@@ -15,14 +13,11 @@ MAX_EXPRESSION_LENGTH = 300  # characters
 MAX_GRAPH_NODES = 60  # values in the built graph (drawn with every node, labels on every edge)
 MAX_VARIABLES = 12
 MAX_STEP_FRAME_OPS = 40  # ops of a graph the step frames are drawn for (one picture per op)
-SLIDER_RANGE = (
-    -10.0,
-    10.0,
-)  # what the sliders span; the number boxes take any value within MAX_NUMBER
+SLIDER_RANGE = (-10.0, 10.0)  # what the sliders span; the number boxes go to ±MAX_NUMBER
 DEFAULT_VALUE = 1.0  # a new variable's value until its slider moves
 CONCURRENT_DRAWINGS = 4  # Graphviz runs at once, over all sessions
 DRAWING_WAIT_SECONDS = 5.0  # how long a request waits for a free Graphviz slot before a 429
-DRAWING_SECONDS = 3.0  # Graphviz's time for one layout; past it the answer comes without a drawing
+DRAWING_SECONDS = 3.0  # Graphviz's time for one layout; past it, the answer has no drawing
 FRAME_CACHE_SIZE = 16  # expressions whose step frames are kept
 
 # Activation explorer
@@ -48,8 +43,6 @@ BOUNDARY_GRID = 40  # the decision boundary's cells per side
 # Sessions
 MAX_SESSIONS = 32  # browser tabs at once, over all clients
 MAX_PLAYING = 3  # runs training at the same moment, over all sessions (one per session at most)
-SESSION_IDLE_SECONDS = (
-    600.0  # a session with no request and no open stream for this long is removed
-)
+SESSION_IDLE_SECONDS = 600.0  # no request and no open stream for this long: removed
 DETACHED_SECONDS = 30.0  # a session whose stream closed (its tab closed) is removed after this
 HEARTBEAT_SECONDS = 2.0  # a stream writes at least this often, so a closed tab is noticed

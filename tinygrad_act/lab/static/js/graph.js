@@ -30,7 +30,7 @@ export class GraphPanel {
       (view, input) => this.show(view, input),
       (error) => showError(this.error, error),
     );
-    $("function-list").textContent = meta.functions.join(", ");
+    $("function-list").textContent = meta.activations.map((a) => a.name).join(", ");
 
     const state = readState();
     this.expression.value = state.get("e") || NEURON.expression;

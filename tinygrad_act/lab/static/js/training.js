@@ -22,6 +22,7 @@ export class TrainingPanel {
     fill($("train-act-0"), names);
     fill($("train-act-1"), [NONE, ...names]);
     this.setForm(this.settingsFromUrl(meta.defaults));
+    for (const id of ["train-play", "train-pause", "train-step"]) $(id).disabled = true; // until the first run exists
     $("train-reset").addEventListener("click", () => this.act({ action: "reset", settings: this.readForm() }));
     $("train-play").addEventListener("click", () => this.act({ action: "play" }));
     $("train-pause").addEventListener("click", () => this.act({ action: "pause" }));
@@ -142,6 +143,7 @@ export class TrainingPanel {
     this.status.dataset.step = String(state.step);
     $("train-play").disabled = state.playing || Boolean(state.finished);
     $("train-pause").disabled = !state.playing;
+    $("train-step").disabled = Boolean(state.finished);
 
     const steps = Math.max(1, ...nets.map((n) => n.losses.length));
     const lossSeries = nets.map((n, i) => ({ points: n.losses.map((v, k) => [k + 1, v]), color: NET_COLORS[i] }));
