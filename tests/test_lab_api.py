@@ -285,6 +285,21 @@ def test_sessions_do_not_see_each_others_runs(client):
     assert client.get(f"/api/sessions/{a}/train").json()["step"] == 7
 
 
+def test_play_right_after_pause_keeps_playing_with_one_player(client):
+    import time
+
+    sid = _session(client)
+    _train(client, sid, action="reset", settings={"depth": 1, "width": 4})
+    _train(client, sid, action="play")
+    _train(client, sid, action="pause")
+    _train(client, sid, action="play")  # the first player's last chunk may still be running
+    time.sleep(0.3)
+    state = client.get(f"/api/sessions/{sid}/train").json()
+    assert state["playing"] and state["step"] > 0
+    assert client.app.state.store.players == {sid}
+    _train(client, sid, action="pause")
+
+
 def test_closing_a_session_removes_it(client):
     sid = _session(client)
     assert client.post(f"/api/sessions/{sid}/close", content=b"{}").json() == {"closed": True}

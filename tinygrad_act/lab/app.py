@@ -281,7 +281,7 @@ class EventStream:
     async def _stream(self, send):
         session = self.session
         generation, sent = None, 0
-        while not self.stopping():
+        while not self.stopping() and not session.closed:
             session.changed.clear()
             if session.run is not None:
                 if generation != session.generation:
@@ -297,7 +297,7 @@ class EventStream:
     async def _wait(self):
         """Until the session changes, a heartbeat is due, or the server stops."""
         waited = 0.0
-        while waited < limits.HEARTBEAT_SECONDS and not self.stopping():
+        while waited < limits.HEARTBEAT_SECONDS and not (self.stopping() or self.session.closed):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.session.changed.wait(), 0.25)
                 return

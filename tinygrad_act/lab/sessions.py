@@ -37,6 +37,7 @@ class Session:
         self.streams = 0
         self.detached_at = None  # when the last stream closed
         self.changed = asyncio.Event()  # set whenever there is something new to stream
+        self.closed = False  # its tab has gone: the player and the stream end
         self._player = None
 
     # ---- training, on worker threads ------------------------------------------------------------
@@ -86,13 +87,16 @@ class Session:
         self._need_run()
         if self.run.finished:
             raise LabError(self.run.finished)
+        if self._player is not None and not self._player.done():
+            self.playing = True  # paused a moment ago, its last chunk still running: go on
+            return
         store.claim_player(self)
         self.playing = True
         self._player = asyncio.get_running_loop().create_task(self._play(store))
 
     async def _play(self, store):
         try:
-            while self.playing:
+            while self.playing and not self.closed:
                 began = time.monotonic()
                 stopped = await anyio.to_thread.run_sync(self._advance_chunk)
                 self.changed.set()
@@ -146,6 +150,7 @@ class SessionStore:
     def close(self, sid):
         session = self.sessions.pop(sid, None)
         if session is not None:
+            session.closed = True
             session.pause()
 
     def claim_player(self, session):
