@@ -1,10 +1,17 @@
 """tinygrad_act.nn: micrograd-compatible scalar networks, tensor modules, losses, optimizers, saving."""
 
+import errno
 import inspect
 import math
+import os
 import pickle
 import random
+import subprocess
+import sys
+import textwrap
+import tracemalloc
 import types
+import zipfile
 
 import numpy as np
 import pytest
@@ -292,6 +299,117 @@ def test_corrupt_and_single_array_files_are_refused(tmp_path):
     np.save(single, np.zeros(3))
     with pytest.raises(ValueError, match="single array"):
         mlp([3, 2], rng=0).load(single)
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
+    # A real failing write: the file-size limit makes the kernel refuse bytes past 4 KiB (EFBIG),
+    # as a full disk would, halfway through the archive.
+    path = tmp_path / "model.npz"
+    code = textwrap.dedent(f"""
+        import resource, signal
+        from tinygrad_act.nn import mlp
+        mlp([3, 2], rng=0).save({str(path)!r})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            mlp([3, 200, 2], rng=1).save({str(path)!r})
+        except OSError as err:
+            print("failed", err.errno)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["failed", str(errno.EFBIG)]
+    loaded = mlp([3, 2], rng=5).load(path)  # the good checkpoint is whole
+    for a, b in zip(loaded.parameters(), mlp([3, 2], rng=0).parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary file left
+
+
+def _npz_with_header(path, name, shape, data=b"", descr="<f8"):
+    """An .npz whose member `name` has a hand-written .npy header claiming `shape`."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf, zf.open(name + ".npy", "w") as m:
+        header = {"descr": descr, "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(m, header)
+        m.write(data)
+
+
+def _add_member(path, name, array):
+    with zipfile.ZipFile(path, "a") as zf, zf.open(name + ".npy", "w") as m:
+        np.lib.format.write_array(m, array)
+
+
+def test_load_refuses_a_huge_shape_from_the_header_without_allocating(tmp_path):
+    net = mlp([3, 2], rng=0)
+    before = net.state_dict()
+    path = tmp_path / "huge.npz"
+    _npz_with_header(path, "0.weight", (10**12,))  # 8 TB claimed, no data
+    _add_member(path, "0.bias", np.zeros(2))
+    with pytest.raises(
+        ValueError, match=r"0\.weight has shape \(1000000000000,\), the model expects \(3, 2\)"
+    ):
+        net.load(path)
+    for name, arr in net.state_dict().items():
+        np.testing.assert_array_equal(arr, before[name])
+
+
+def test_load_checks_every_header_before_decompressing_anything(tmp_path):
+    # 64 MiB of zeros compresses to ~64 KiB; the wrong shape must be found without inflating it.
+    path = tmp_path / "bomb.npz"
+    n = 8 * 2**20
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("0.weight.npy", "w", force_zip64=True) as m:
+            np.lib.format.write_array_header_1_0(
+                m, {"descr": "<f8", "fortran_order": False, "shape": (n,)}
+            )
+            chunk = bytes(2**20)
+            for _ in range(8 * n // len(chunk)):
+                m.write(chunk)
+    _add_member(path, "0.bias", np.zeros(2))
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"0\.weight has shape \(8388608,\)"):
+            mlp([3, 2], rng=0).load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20  # far below the 64 MiB the member would inflate to
+
+
+def test_load_names_a_bad_dtype_from_the_header(tmp_path):
+    path = tmp_path / "strings.npz"
+    np.savez(path, **{"0.weight": np.full((3, 2), "ab"), "0.bias": np.zeros(2)})
+    with pytest.raises(
+        ValueError, match=r"strings\.npz: it does not fit Sequential: 0\.weight holds dtype <U2"
+    ):
+        mlp([3, 2], rng=0).load(path)
+
+
+def test_load_names_missing_and_unexpected_members_before_reading(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, **{"0.weight": np.zeros((3, 2)), "9.bias": np.zeros(2)})
+    with pytest.raises(ValueError, match="missing keys: 0.bias; unexpected keys: 9.bias"):
+        mlp([3, 2], rng=0).load(path)
+
+
+def test_load_from_a_fifo_a_folder_or_a_file_descriptor_is_a_clear_error(tmp_path):
+    net = mlp([3, 2], rng=0)
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)  # opening it to read waits for a writer forever: try it in a child process
+    code = f"from tinygrad_act.nn import mlp; mlp([3, 2], rng=0).load({str(fifo)!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert (
+        done.stderr.splitlines()[-1]
+        == f"ValueError: Module.load: {fifo} is a FIFO (named pipe), not a file"
+    )
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        net.load(tmp_path)
+    with open(net.save(tmp_path / "m.npz"), "rb") as f:
+        with pytest.raises(TypeError, match="not a file descriptor number"):
+            net.load(f.fileno())
+    with pytest.raises(FileNotFoundError):
+        net.load(tmp_path / "missing.npz")
 
 
 class _Exploit:

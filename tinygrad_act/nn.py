@@ -22,11 +22,13 @@ from __future__ import annotations
 import math
 import random
 import zipfile
+import zlib
 
 import numpy as np
 
 from tinygrad_act.activations import _log_softmax, lookup, softmax
 from tinygrad_act.engine import Value, _make
+from tinygrad_act.files import check_path, open_regular_file, write_atomically
 
 # --------------------------------------------------------------------------------------------------
 # Module
@@ -89,13 +91,7 @@ class Module:
         True
         """
         params = dict(self.named_parameters())
-        problems = []
-        missing = [name for name in params if name not in state]
-        unexpected = [name for name in state if name not in params]
-        if missing:
-            problems.append("missing keys: " + ", ".join(missing))
-        if unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
+        problems = _name_problems(params, state)
         arrays = {}
         for name, p in params.items():
             if name not in state:
@@ -118,32 +114,97 @@ class Module:
                 p.data[...] = arrays[name]  # in place: whoever holds the array sees the new values
 
     def save(self, path):
-        """Write the parameters to `path` as an ``.npz`` archive (plain arrays, no pickle); returns path."""
-        with open(path, "wb") as f:
-            np.savez(f, **self.state_dict())
+        """Write the parameters to `path` as an ``.npz`` archive (plain arrays, no pickle); returns path.
+
+        The archive is written to a temporary file in the same folder and then renamed over `path`,
+        so a failed write (a full disk, Ctrl-C) leaves the previous file at `path` as it was.
+        """
+        state = self.state_dict()
+        write_atomically(check_path(path, "Module.save"), lambda f: np.savez(f, **state))
         return path
 
     def load(self, path):
         """Read parameters written by `save`; returns self.
 
         The file is read with ``allow_pickle=False``: a pickle or any object array is refused, never
-        executed. A corrupt file, a ``.npy`` array or wrong names or shapes give a `ValueError`.
+        executed. A corrupt file, a ``.npy`` array, or wrong names, dtypes or shapes give a
+        `ValueError`; names, dtypes and shapes are checked from the archive's headers before any
+        array is decompressed. A folder, a FIFO or a device is a `ValueError` too (it is never read),
+        a file descriptor number a `TypeError`.
         """
-        # We open the file ourselves so that it is closed even when numpy gives up on it halfway.
-        with open(path, "rb") as f:
+        with open_regular_file(path, "Module.load") as f:
             try:
-                archive = np.load(f, allow_pickle=False)
-                if not isinstance(archive, np.lib.npyio.NpzFile):
-                    raise ValueError(
-                        "it holds a single array, not an .npz archive of named parameters "
-                        "(write one with Module.save)"
-                    )
-                with archive:
-                    state = {name: archive[name] for name in archive.files}
-            except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
+                state = _read_checked_npz(f, dict(self.named_parameters()), type(self).__name__)
+            except _ERRORS as err:
                 raise ValueError(f"cannot load parameters from {path}: {err}") from None
         self.load_state_dict(state)
         return self
+
+
+# What a damaged or hostile archive raises inside zipfile, zlib and numpy's .npy reader.
+_ERRORS = (
+    ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError,
+    RuntimeError, zlib.error,
+)  # fmt: skip
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_checked_npz(f, params, owner):
+    """The arrays of an .npz file, after checking every member's name, dtype and shape from its
+    .npy header: nothing is decompressed until the whole archive is known to fit."""
+    if f.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
+        raise ValueError(
+            "it holds a single array, not an .npz archive of named parameters "
+            "(write one with Module.save)"
+        )
+    f.seek(0)
+    with zipfile.ZipFile(f) as archive:
+        members = {}
+        for member in archive.namelist():
+            name = member.removesuffix(".npy")
+            if name in members:
+                raise ValueError(f"the archive holds {name!r} twice")
+            members[name] = member
+        problems = _name_problems(params, members)
+        for name, p in params.items():
+            if name not in members:
+                continue
+            with archive.open(members[name]) as m:
+                shape, dtype = _npy_header(m)
+            if dtype.hasobject or dtype.kind not in "biuf":
+                problems.append(f"{name} holds dtype {dtype}, not real numbers")
+            elif shape != p.shape:
+                problems.append(f"{name} has shape {shape}, the model expects {p.shape}")
+        if problems:
+            raise ValueError(f"it does not fit {owner}: " + "; ".join(problems))
+        state = {}
+        for name in params:  # every header fits: each read is now bounded by a known shape
+            with archive.open(members[name]) as m:
+                state[name] = np.lib.format.read_array(m, allow_pickle=False)
+    return state
+
+
+def _name_problems(params, state):
+    problems = []
+    missing = [name for name in params if name not in state]
+    unexpected = [name for name in state if name not in params]
+    if missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected keys: " + ", ".join(unexpected))
+    return problems
+
+
+def _npy_header(m):
+    """(shape, dtype) from a .npy header, reading nothing past it."""
+    version = np.lib.format.read_magic(m)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(m)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(m)
+    else:
+        raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+    return shape, dtype
 
 
 def _collect(obj, prefix, seen, found):
