@@ -707,3 +707,139 @@ def test_a_module_subclass_finds_parameters_without_declaring_them():
         "inner.0.weight",
         "inner.0.bias",
     ]
+
+
+# ---- issue 13: bad sizes, dtypes, loss inputs and optimizer settings are refused by name -----------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Linear(0, 3), "Linear: nin must be at least 1, got 0"),
+        (lambda: Linear(-1, 3), "Linear: nin must be at least 1, got -1"),
+        (lambda: Linear(3, 0), "Linear: nout must be at least 1, got 0"),
+        (lambda: MLP(-1, [1]), "MLP: nin must be at least 1, got -1"),
+        (lambda: MLP(2, [0]), r"MLP: nouts\[0\] must be at least 1, got 0"),
+        (lambda: MLP(2, [3, -2]), r"MLP: nouts\[1\] must be at least 1, got -2"),
+        (lambda: MLP(2, []), "MLP: nouts is empty"),
+        (lambda: Layer(2, 0), "Layer: nout must be at least 1, got 0"),
+        (lambda: Neuron(0), "Neuron: nin must be at least 1, got 0"),
+        (lambda: mlp([3, 0, 2]), r"mlp: sizes\[1\] must be at least 1, got 0"),
+        (lambda: mlp([3]), "mlp: sizes needs an input and an output size"),
+    ],
+)
+def test_a_layer_size_below_one_is_a_value_error_naming_it(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_a_size_that_is_not_a_whole_number_is_a_type_error_and_numpy_ints_work():
+    with pytest.raises(TypeError, match="Linear: nin must be a whole number, got 2.5"):
+        Linear(2.5, 3)
+    with pytest.raises(TypeError, match="MLP: nin must be a whole number, got True"):
+        MLP(True, [1])
+    assert Linear(np.int64(2), np.int32(3), rng=0).weight.shape == (2, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float16, np.complex128, "junk", object])
+def test_linear_refuses_a_dtype_the_engine_does_not_compute_in(dtype):
+    with pytest.raises(ValueError, match="Linear: dtype must be float32 or float64, got"):
+        Linear(2, 3, dtype=dtype)
+
+
+def test_linear_takes_float32_and_float64_by_any_name():
+    assert Linear(2, 3, dtype="float32", rng=0).weight.dtype == np.float32
+    assert Linear(2, 3, dtype=np.dtype("f8"), rng=0).bias.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: mse_loss(np.zeros(3), np.zeros(3)), TypeError, "mse_loss takes predictions as a Value or a list of Values.*got ndarray"),
+        (lambda: mse_loss([1.0, 2.0], [0, 0]), TypeError, "got a list holding float"),
+        (lambda: binary_cross_entropy_with_logits([0.5], [1.0]), TypeError, "takes logits as a Value"),
+        (lambda: svm_hinge_loss(np.ones(2), [1, -1]), TypeError, "svm_hinge_loss takes scores as a Value"),
+        (lambda: cross_entropy(np.zeros((2, 3)), [0, 1]), TypeError, r"cross_entropy takes logits as a tensor Value of shape \(N, C\), got ndarray"),
+        (lambda: cross_entropy([Value(1.0)], [0]), TypeError, "got list"),
+        (lambda: mse_loss(Value(np.zeros(2)), None), TypeError, "mse_loss targets must be numbers, got NoneType"),
+        (lambda: mse_loss(Value(np.zeros(2)), ["a", "b"]), TypeError, "must be numbers, got dtype <U1"),
+    ],
+)  # fmt: skip
+def test_losses_given_something_else_say_what_they_take(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mse_loss(Value(np.zeros(2)), [np.nan, 0.0]),
+        lambda: mse_loss([Value(1.0), Value(2.0)], [0.0, np.nan]),
+        lambda: mse_loss(Value(np.zeros(2)), Value(np.array([0.0, np.nan]))),
+        lambda: binary_cross_entropy_with_logits(Value(np.zeros(2)), [np.nan, 1.0]),
+    ],
+)
+def test_nan_targets_are_refused(call):
+    with pytest.raises(ValueError, match=r"targets contain NaN \(first at index \[\d\]\)"):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mse_loss(Value(np.zeros(0)), np.zeros(0)),
+        lambda: mse_loss([], []),
+        lambda: binary_cross_entropy_with_logits(Value(np.zeros(0)), np.zeros(0)),
+        lambda: svm_hinge_loss([], []),
+        lambda: svm_hinge_loss(Value(np.zeros(0)), np.zeros(0)),
+        lambda: cross_entropy(Value(np.zeros((0, 3))), np.zeros(0, dtype=int)),
+    ],
+)
+def test_a_loss_on_an_empty_batch_is_a_value_error(call):
+    # torch gives nan with a warning (mse, bce) or nan silently (cross_entropy): a wasted step.
+    with pytest.raises(ValueError, match="the batch is empty"):
+        call()
+
+
+@pytest.mark.parametrize("eps", [0, 0.0, -1e-8])
+def test_adam_eps_must_be_positive(eps):
+    with pytest.raises(ValueError, match=r"eps must be a number in \(0, inf\), got"):
+        Adam([Value(1.0)], eps=eps)
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), lambda ps: Adam(ps)])
+def test_the_same_parameter_twice_is_refused(make):
+    w, b = Value(1.0), Value(np.zeros(2))
+    with pytest.raises(ValueError, match=r"the same parameter twice \(at positions 0 and 2\)"):
+        make([w, b, w])
+
+
+@pytest.mark.parametrize("lr", [np.float32(0.1), np.float64(0.1), np.int64(1), 0.1])
+def test_numpy_learning_rates_are_accepted_as_in_pytorch(lr):
+    torch = pytest.importorskip("torch")
+    ours = _run_ours(lambda p: SGD(p, lr=lr, momentum=np.float32(0.5)), np.array([0.3, -1.2, 2.5]))
+    theirs = _run_torch(
+        torch,
+        lambda p: torch.optim.SGD(p, lr=float(lr), momentum=float(np.float32(0.5))),
+        np.array([0.3, -1.2, 2.5]),
+    )
+    np.testing.assert_allclose(ours[0].data, theirs[0].detach().numpy(), rtol=1e-12)
+    assert ours[1].data == pytest.approx(theirs[1].item(), rel=1e-12)
+
+
+def test_frozen_values_are_not_parameters_but_are_saved_and_loaded(tmp_path):
+    class Scaled(Module):
+        def __init__(self, scale):
+            self.scale = Value(np.array([scale]), requires_grad=False)  # data, like a buffer
+            self.inner = Linear(2, 1, rng=0)
+
+        def __call__(self, x):
+            return self.inner(x) * self.scale
+
+    a, b = Scaled(2.0), Scaled(5.0)
+    assert [n for n, _ in a.named_parameters()] == ["inner.weight", "inner.bias"]
+    assert all(p.requires_grad for p in a.parameters())
+    assert len(SGD(a, lr=0.1).params) == 2
+    b.load(a.save(tmp_path / "scaled.npz"))
+    assert b.scale.data.tolist() == [2.0]
+    assert sorted(a.state_dict()) == ["inner.bias", "inner.weight", "scale"]
