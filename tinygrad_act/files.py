@@ -36,11 +36,13 @@ def check_path(path, caller):
     raise TypeError(f"{caller} takes a file path (str or os.PathLike), not {what} ({path!r})")
 
 
-def write_atomically(path, write):
+def write_atomically(path, write, *, durable=True):
     """Call ``write(f)`` on a temporary binary file next to `path`, then rename it to `path`.
 
     Either the whole new content lands or `path` keeps what it held before; the temporary file is
     removed on any failure, Ctrl-C included. Through a symlink, the file it points to is replaced.
+    `durable` also flushes the data to the disk before the rename, so a power cut cannot leave an
+    empty file under the name (a checkpoint wants that; a picture that can be redrawn does not).
     """
     target = os.path.realpath(check_path(path, "write_atomically"))
     folder, name = os.path.split(target)
@@ -50,8 +52,9 @@ def write_atomically(path, write):
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the name points at it
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())  # the data is on disk before the name points at it
         if os.path.exists(target):
             os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
         os.replace(tmp, target)

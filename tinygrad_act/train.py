@@ -28,6 +28,7 @@ import numpy as np
 
 from tinygrad_act.activations import LECTURE, lookup
 from tinygrad_act.engine import Value, no_grad
+from tinygrad_act.files import write_atomically
 from tinygrad_act.nn import MLP, SGD, Adam, Linear, cross_entropy, l2_penalty, mlp, svm_hinge_loss
 
 DATASETS = ("moons", "digits")
@@ -330,7 +331,8 @@ def _figure(width, height):
 def _save(fig, path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
+    # Through a temporary file: Ctrl-C or a full disk mid-write never leaves half a PNG.
+    write_atomically(path, lambda f: fig.savefig(f, format="png"), durable=False)
     return path
 
 

@@ -21,6 +21,7 @@ import graphviz
 import numpy as np
 
 from tinygrad_act.engine import Value
+from tinygrad_act.files import write_atomically
 
 FORMATS = ("svg", "png", "pdf", "dot")
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -88,7 +89,7 @@ def save_graph(root, path, **draw_kwargs):
     return path
 
 
-def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200):
+def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200, max_steps=200):
     """Write one frame per backward step, then run the real ``root.backward()``; return the paths.
 
     Frames ``step-000.svg``, ``step-001.svg``, ... follow the reverse topological order, one per op:
@@ -97,6 +98,9 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
     shows them all. The frames are computed on a dictionary of their own; afterwards the graph's
     ``.grad`` values are exactly what a plain ``root.backward()`` gives.
 
+    At most `max_steps` step frames are drawn (the first ones, nearest the output), then the last
+    frame, which says how many steps were left out: each frame runs Graphviz once.
+
     >>> import tempfile
     >>> x = Value(0.0, label="x")
     >>> paths = draw_backward_steps((x * 2).sigmoid(), tempfile.mkdtemp(), fmt="dot")
@@ -104,16 +108,18 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
     (['step-000.dot', 'step-001.dot', 'step-002.dot'], 0.5)
     """
     _check_args(root, rankdir, max_nodes)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     fmt = _check_format(fmt)
     seed = _seed(root)
     picture = _Picture(root, max_nodes)
     order = list(reversed(_topological_order(root)))
     steps = sum(1 for n in order if n._backward is not None)
-    width = max(3, len(str(steps)))
+    width = max(3, len(str(min(steps, max_steps))))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for k, (grads, node, title) in enumerate(_backward_frames(order, seed, steps)):
+    for k, (grads, node, title) in enumerate(_backward_frames(order, seed, steps, max_steps)):
         dot = picture.digraph(
             rankdir,
             lambda n, grads=grads: grads.get(n, _PENDING),
@@ -131,8 +137,9 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
 # ---- the backward pass, frame by frame -------------------------------------------------------------
 
 
-def _backward_frames(order, seed, steps):
-    """(gradients so far, node, title) after each op's step, as the engine's backprop loop runs.
+def _backward_frames(order, seed, steps, max_steps):
+    """(gradients so far, node, title) after each of the first `max_steps` ops' steps, as the
+    engine's backprop loop runs, then the final gradients (every step applied).
 
     Gradients are summed into new objects, never in place, so the graph's own ``.grad`` and the
     arrays a rule returns are never touched.
@@ -152,6 +159,8 @@ def _backward_frames(order, seed, steps):
                     continue  # a constant: backward gives it no gradient
                 pg = _fit(pg, p)
                 grads[p] = grads[p] + pg if p in grads else pg
+        if k > max_steps:
+            continue  # applied, not drawn
         pairs = zip(_formulas(node), _locals(node), strict=False)
         title = (
             f"backward step {k} of {steps}: {node._op}\n"
@@ -160,7 +169,11 @@ def _backward_frames(order, seed, steps):
             f"each input's grad += grad {_short(g)} × local gradient"
         )
         yield grads, node, title
-    yield grads, None, f"backward done: all {len(grads)} gradients filled in"
+    done = f"backward done: all {len(grads)} gradients filled in"
+    if steps > max_steps:
+        left = steps - max_steps
+        done += f"\n{left} more backward steps applied but not drawn (max_steps={max_steps})"
+    yield grads, None, done
 
 
 def _topological_order(root):
@@ -380,11 +393,28 @@ def _num(v):
     return f"{v:.4g}"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MAX_LINE = 200  # characters of one line of text in a picture: dot chokes on huge strings
+
+
 def _plain(text, keep_newlines=False):
-    """Text safe inside a quoted DOT string: backslashes and quotes escaped, runs of spaces collapsed."""
+    """Text safe inside a quoted DOT string: backslashes and quotes escaped, runs of spaces
+    collapsed, control characters (a NUL ends dot's strings) and lone surrogates written as
+    escapes, and each line cut to `_MAX_LINE` characters."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     lines = text.split("\n") if keep_newlines else [text]
-    text = "\n".join(" ".join(line.split()) for line in lines)
+    text = "\n".join(_shorten(_CONTROL.sub(_escape, " ".join(line.split()))) for line in lines)
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escape(match):
+    return f"\\x{ord(match.group()):02x}"
+
+
+def _shorten(line):
+    if len(line) <= _MAX_LINE:
+        return line
+    return f"{line[: _MAX_LINE - 30]}… ({len(line):,} characters)"
 
 
 def _field(text):
@@ -420,7 +450,7 @@ def _format_of(path):
 
 def _render(dot, path, fmt):
     if fmt == "dot":
-        path.write_text(dot.source, encoding="utf-8")
+        write_atomically(path, lambda f: f.write(dot.source.encode("utf-8")), durable=False)
         return
     try:
         data = dot.pipe(format=fmt)
@@ -429,4 +459,4 @@ def _render(dot, path, fmt):
             f"cannot write {os.fspath(path)!r}: Graphviz's `dot` program is not on PATH; install it "
             "(`apt-get install graphviz` or `brew install graphviz`), or save as .dot"
         ) from None
-    path.write_bytes(data)
+    write_atomically(path, lambda f: f.write(data), durable=False)  # never half a picture
