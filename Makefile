@@ -7,20 +7,23 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS := dev,demo,docs
 
-.PHONY: demo test lint docs bench setup dot clean
+.PHONY: demo test lint strip docs bench setup dot clean
 
 demo: setup
 	$(BIN)/tinygrad-act demo --out demo-out
 
-test: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) docs
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/notebooks.py --check docs/notebooks
+
+# Strip the outputs of the notebooks before committing them (`make lint` fails while they have any).
+strip:
+	$(BIN)/python tools/notebooks.py docs/notebooks
 
 docs: setup
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html

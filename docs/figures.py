@@ -171,6 +171,32 @@ def training(out_dir):
         raise RuntimeError(f"docs/training.md describes a different moons comparison: {accuracy}")
 
 
+def health(out_dir):
+    """The health page's figures: `train --health` side by side, and the deep net's gradients."""
+    from tinygrad_act import health_demo
+
+    folder = out_dir / "health"
+    folder.mkdir(parents=True, exist_ok=True)
+    # In the folder, so the command prints short relative paths; its progress bars are not shown.
+    with _working_directory(folder), contextlib.redirect_stderr(io.StringIO()):
+        argv = ["train", "--health", "--compare-activations", "--epochs", "30", "--out", "."]
+        command_output(folder, "train-health.txt", argv)
+    vanishing, dead = health_demo.experiment(quick=True)
+    # docs/health.md describes these runs: check they still show it.
+    sigmoid = vanishing["sigmoid"].monitor.history[0]
+    relu, leaky = (np.mean(dead[name].negative, axis=1) for name in ("relu", "leaky_relu"))
+    if not (
+        sigmoid[0]["grad_std"] < sigmoid[-1]["grad_std"] / 100
+        and relu[0] > 0.5
+        and relu[-1] >= relu[0]
+        and leaky[-1] < leaky[0] / 2
+    ):
+        raise RuntimeError("docs/health.md describes different runs of health_demo")
+    health_demo.plot_gradients(vanishing, folder / "deep-gradients.png")
+    health_demo.plot_negative(dead, folder / "deep-dead.png", {"relu": "tab:green",
+                                                                "leaky_relu": "tab:red"})  # fmt: skip
+
+
 @contextlib.contextmanager
 def _working_directory(path):
     previous = os.getcwd()
@@ -198,6 +224,8 @@ def generate(out_dir):
         training(out_dir)
     if has_module("viz"):
         graphs(out_dir)
+    if has_module("health"):
+        health(out_dir)
         with _working_directory(out_dir):
             command_output(out_dir, "graph-example.txt", ["graph", "tanh(x*w + b)", "--set", "x=2",
                            "--set", "w=-3", "--set", "b=6.88", "-o", "neuron.svg"])  # fmt: skip

@@ -276,7 +276,7 @@ def test_tanh_third_order_through_gradgradcheck_of_its_derivative():
 def test_each_builtin_keeps_shape_and_dtype_forward_and_backward(name, dtype):
     # The backward pass skips its shape and dtype check for these rules (engine._FITTED_RULES),
     # so this is the check: output, input gradient and the gradient's values.
-    from tinygrad_act.engine import _FITTED_RULES
+    from tinygrad_act.backprop import FITTED_RULES as _FITTED_RULES
 
     assert ACTIVATIONS[name].rule in _FITTED_RULES
     z64 = np.linspace(-2.0, 2.0, 12).reshape(3, 4) + 0.05  # no point at a kink

@@ -79,7 +79,7 @@ def test_page_has_the_four_sections_in_order_and_no_scripts(page):
     text = (page[0] / "index.html").read_text(encoding="utf-8")
     parser = _Page()
     parser.feed(text)
-    assert [h.split(".")[0] for h in parser.headings] == ["1", "2", "3", "4"]
+    assert [h.split(".")[0] for h in parser.headings] == ["1", "2", "3", "4", "5"]
     assert "script" not in parser.tags and "http" not in text
     positions = [text.index(f"activation-{name}.png") for name in LECTURE]
     assert positions == sorted(positions)

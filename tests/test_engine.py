@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import central_difference
 
-from tinygrad_act import Value, engine, no_grad
+from tinygrad_act import Value, grad_mode, no_grad
 from tinygrad_act.activations import register_activation, unregister_activation
 from tinygrad_act.engine import enable_grad, gradients, is_grad_enabled
 
@@ -454,7 +454,7 @@ def test_no_grad_records_no_graph_and_is_thread_local():
         t = threading.Thread(target=other_thread)
         t.start()
         t.join()
-    assert y._prev == () and y._backward is None
+    assert y._prev == () and y._rule is None
     assert seen["y"]._prev == (x, seen["y"]._prev[1])
     assert (x * 3)._prev[0] is x
 
@@ -480,7 +480,7 @@ def test_no_grad_in_another_thread_leaves_this_thread_recording():
     t.join()
     assert recorded._prev[0] is x and not_recorded._prev == ()
     assert seen["y"]._prev == ()
-    assert engine._threads_not_recording == 0  # every block has been left
+    assert grad_mode._threads_not_recording == 0  # every block has been left
 
 
 def test_grad_mode_is_restored_after_nested_blocks_and_failed_passes():
@@ -501,14 +501,14 @@ def test_grad_mode_is_restored_after_nested_blocks_and_failed_passes():
             x.broken_slope().backward()  # fails inside the pass, which had turned recording off
     finally:
         unregister_activation("broken_slope")
-    assert is_grad_enabled() and engine._threads_not_recording == 0
+    assert is_grad_enabled() and grad_mode._threads_not_recording == 0
     assert (x * x)._prev[0] is x
 
 
 def test_detach_cuts_the_graph_and_shares_data():
     x = Value(np.ones(2))
     d = (x * 2).detach()
-    assert d._prev == () and d._backward is None
+    assert d._prev == () and d._rule is None
     (d * x).sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0, 2.0])
 

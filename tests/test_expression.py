@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_act import Value, register_activation, unregister_activation
-from tinygrad_act.engine import _topological_order
+from tinygrad_act.backprop import topological_order as _topological_order
 from tinygrad_act.expression import (
     MAX_DEPTH,
     MAX_EXPONENT,

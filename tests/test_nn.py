@@ -843,3 +843,54 @@ def test_frozen_values_are_not_parameters_but_are_saved_and_loaded(tmp_path):
     b.load(a.save(tmp_path / "scaled.npz"))
     assert b.scale.data.tolist() == [2.0]
     assert sorted(a.state_dict()) == ["inner.bias", "inner.weight", "scale"]
+
+
+# ---- forward hooks -------------------------------------------------------------------------------
+
+
+def _every_module_kind():
+    x_batch = Value(np.ones((2, 3)))
+    scalars = [Value(1.0), Value(-2.0), Value(0.5)]
+    return [
+        (Neuron(3, rng=random.Random(0)), scalars),
+        (Layer(3, 2, rng=random.Random(0)), scalars),
+        (MLP(3, [2, 1], rng=random.Random(0)), scalars),
+        (Linear(3, 2, rng=0), x_batch),
+        (Activation("tanh"), x_batch),
+        (Sequential(Linear(3, 2, rng=0), ReLU()), x_batch),
+    ]
+
+
+@pytest.mark.parametrize("module, x", _every_module_kind(), ids=lambda m: type(m).__name__)
+def test_every_module_runs_its_forward_hooks_in_order_and_a_result_replaces_the_output(module, x):
+    plain = module(x)
+    calls = []
+    h1 = module.register_forward_hook(lambda m, inp, out: calls.append(("first", m, inp, out)))
+    h2 = module.register_forward_hook(lambda m, inp, out: calls.append(("second", out)) or "new")
+    assert module(x) == "new"
+    (tag, m, inp, out), (tag2, out2) = calls
+    assert (tag, tag2) == ("first", "second") and m is module and inp is x and out2 is out
+    first = out[0] if isinstance(out, list) else out
+    want = plain[0] if isinstance(plain, list) else plain
+    assert np.array_equal(first.data, want.data)
+    h2.remove()
+    h2.remove()  # a second remove does nothing
+    assert module(x) is not None and len(calls) == 3
+    h1.remove()
+    assert "_forward_hooks" not in vars(module)  # as it was before the first hook
+    module(x)
+    assert len(calls) == 3
+
+
+def test_a_forward_hook_must_be_callable():
+    with pytest.raises(TypeError, match="takes a callable, got int"):
+        Linear(2, 2, rng=0).register_forward_hook(3)
+
+
+def test_forward_hooks_do_not_change_parameter_names_or_state():
+    model = MLP(2, [3, 1], rng=random.Random(0))
+    names = [name for name, _ in model.named_parameters()]
+    handle = model.layers[0].register_forward_hook(lambda m, x, out: None)
+    assert [name for name, _ in model.named_parameters()] == names
+    assert list(model.state_dict()) == names
+    handle.remove()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tinygrad_act import Value, cli
-from tinygrad_act.engine import _topological_order
+from tinygrad_act.backprop import topological_order as _topological_order
 from tinygrad_act.viz import (
     FORMATS,
     GraphvizNotFoundError,
@@ -417,7 +417,7 @@ def test_step_frames_leave_gradients_exactly_as_plain_backward(tmp_path, build, 
         twin.backward()
     paths = draw_backward_steps(mine, tmp_path / "f", fmt="dot")
     twin.backward()
-    ops = sum(1 for node in my_nodes if node._backward is not None)
+    ops = sum(1 for node in my_nodes if node._rule is not None)
     assert len(paths) == ops + 1
     for a, b in zip(my_nodes, twin_nodes, strict=True):
         assert np.array_equal(a.grad, b.grad)

@@ -12,6 +12,9 @@ A derivative runs on floats and arrays in a plain backward pass and on `Value`s 
 ``backward(create_graph=True)`` differentiates the backward pass itself, so the formulas use
 arithmetic operators and the helpers ``exp``, ``tanh``, ``sigmoid`` and ``cases`` below, which work
 on all three. A branch mask such as ``z >= 0`` is a constant: no gradient flows through the choice.
+
+The table never imports the engine: its helpers ask a `Value` for its own methods, and the engine
+reads the table (`activation_rule` turns a row into the rule a graph node runs).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinygrad_act.engine import _FITTED_RULES, Value, _activation_rule, _exp
+from tinygrad_act import numeric
+from tinygrad_act.numeric import RAW, data_of
 
 # --------------------------------------------------------------------------------------------------
 # Forward formulas on raw data: a Python float (scalar path) or an ndarray.
@@ -100,29 +104,31 @@ def exp(x):
     >>> exp(0.0), exp(1000.0)
     (1.0, inf)
     """
-    return _exp(x)
+    return numeric.exp(x)
 
 
 def tanh(x):
     """tanh of a float, an array or a Value (then with its graph); local gradient 1-a².
 
+    >>> from tinygrad_act import Value
     >>> tanh(0.0)
     0.0
     >>> tanh(Value(0.0)).data
     0.0
     """
-    return x.tanh() if isinstance(x, Value) else _tanh(x)
+    return _tanh(x) if isinstance(x, RAW) else x.tanh()
 
 
 def sigmoid(x):
     """1/(1+e^-x) of a float, an array or a Value, computed stably for any x.
 
+    >>> from tinygrad_act import Value
     >>> sigmoid(0.0)
     0.5
     >>> sigmoid(Value(0.0))
     Value(data=0.5, grad=0)
     """
-    return x.sigmoid() if isinstance(x, Value) else _sigmoid(x)
+    return _sigmoid(x) if isinstance(x, RAW) else x.sigmoid()
 
 
 def cases(z, negative, nonnegative):
@@ -137,13 +143,13 @@ def cases(z, negative, nonnegative):
     >>> cases(np.array([-1.0, 2.0], dtype=np.float32), 0.01, 1.0)
     array([0.01, 1.  ], dtype=float32)
     """
-    zd = z.data if isinstance(z, Value) else z
+    zd = data_of(z)
     if not isinstance(zd, np.ndarray):
         return nonnegative if zd >= 0 else negative
     mask = zd >= 0
     if type(negative) is float and type(nonnegative) is float and (negative, nonnegative) == (0, 1):
         return mask  # ReLU's 0 or 1 is the mask itself: multiplying by it is one pass less
-    if isinstance(negative, Value) or isinstance(nonnegative, Value):
+    if not isinstance(negative, RAW) or not isinstance(nonnegative, RAW):  # a Value case
         return nonnegative * mask + negative * ~mask
     kind = zd.dtype.type  # np.where would make float64 of Python numbers, upcasting float32 grads
     pick = [kind(c) if isinstance(c, (int, float)) else c for c in (nonnegative, negative)]
@@ -194,6 +200,42 @@ class Activation:
         return self.formula.format(**self.bind(params))
 
 
+def activation_rule(spec, params):
+    """The backward rule of a graph node made by row `spec`: g * g'(z), g'(z) as the lecture writes it.
+
+    The rule keeps its row and parameters (``rule.spec``, ``rule.params``) so drawings and
+    gradcheck can show the formula that was used.
+    """
+    derivative, vjp = spec.derivative, spec.vjp
+    if vjp is not None:  # not elementwise (softmax): the rule maps g to dL/dz itself
+
+        def rule(g, a, z):
+            return (vjp(g, z, a, **params),)
+
+    elif params:
+
+        def rule(g, a, z):
+            return (g * derivative(z, a, **params),)
+
+    else:
+
+        def rule(g, a, z):
+            return (g * derivative(z, a),)
+
+    rule.spec, rule.params = spec, params
+    return rule
+
+
+# The classes that get a method for each activation a user registers: the engine adds `Value` when
+# it loads. The table never imports the engine, so the engine tells it where methods go.
+_METHOD_HOSTS = []
+
+
+def add_methods_to(cls):
+    """Give `cls` a method for every activation registered from now on (the engine passes Value)."""
+    _METHOD_HOSTS.append(cls)
+
+
 ACTIVATIONS: dict[str, Activation] = {}
 BUILTIN = (
     "sigmoid",
@@ -234,6 +276,7 @@ def register_activation(
     It becomes a `Value` method, a function in ``tinygrad_act``, and a row of `ACTIVATIONS`, which
     gradcheck, the command line and the drawings read. Usable as a decorator on the forward.
 
+    >>> from tinygrad_act import Value
     >>> @register_activation("cube", derivative=lambda z, a: 3 * z**2, formula="3z²")
     ... def cube(z):
     ...     return z * z * z
@@ -254,7 +297,7 @@ def register_activation(
         raise ValueError(f"activation {name!r} is already registered")
     if (derivative is None) == (vjp is None):
         raise TypeError(f"activation {name!r} needs exactly one of derivative= or vjp=")
-    if name not in BUILTIN and hasattr(Value, name):
+    if name not in BUILTIN and any(hasattr(cls, name) for cls in _METHOD_HOSTS):
         raise ValueError(f"{name!r} is already a Value attribute; choose another name")
     if not callable(forward) or not callable(derivative or vjp):
         raise TypeError(f"activation {name!r}: forward and the gradient must be callables")
@@ -273,11 +316,12 @@ def register_activation(
         tensor_only,
         defaults,
     )
-    object.__setattr__(spec, "rule", _activation_rule(spec, defaults))
+    object.__setattr__(spec, "rule", activation_rule(spec, defaults))
     ACTIVATIONS[name] = spec
     function = _function(name)
     if name not in BUILTIN:  # user activations: a method and a package-level function, like ours
-        setattr(Value, name, _method(name))
+        for cls in _METHOD_HOSTS:
+            setattr(cls, name, _method(name))
         setattr(sys.modules["tinygrad_act"], name, function)
     return function
 
@@ -296,7 +340,8 @@ def unregister_activation(name):
         raise ValueError(f"{name!r} is built in and cannot be unregistered")
     lookup(name)
     del ACTIVATIONS[name]
-    delattr(Value, name)
+    for cls in _METHOD_HOSTS:
+        delattr(cls, name)
     package = sys.modules["tinygrad_act"]
     if getattr(package, name, None) is not None:
         delattr(package, name)
@@ -347,13 +392,13 @@ register_activation("log_softmax", _log_softmax, vjp=lambda g, z, a, axis: g - e
 
 # The built-in rows keep their input's shape and dtype, forward and backward (with their default
 # parameters), so the engine skips checking them on every node.
-_FITTED_RULES.update(ACTIVATIONS[name].rule for name in BUILTIN)
+FITTED = frozenset(ACTIVATIONS[name].rule for name in BUILTIN)
 
 # The public functions: tinygrad_act.relu(v) is v.relu() for a Value, plain math for numbers.
 
 
 def _apply(name, z, **params):
-    if isinstance(z, Value):
+    if not isinstance(z, RAW):  # a Value: with its graph
         return z.activate(name, **params)
     spec = lookup(name)
     return spec.forward(float(z) if isinstance(z, (int, float)) else np.asarray(z), **params)
@@ -364,6 +409,7 @@ def relu(z):
 
     >>> relu(-2.0), relu(3.0)
     (0.0, 3.0)
+    >>> from tinygrad_act import Value
     >>> x = Value(0.0)
     >>> relu(x).backward()
     >>> x.grad
@@ -420,6 +466,7 @@ def gelu(z):
 def softmax(z, axis=-1):
     """e^z / Σe^z along `axis`, shifted by the maximum so it never overflows; tensors only.
 
+    >>> from tinygrad_act import Value
     >>> softmax(Value([0.0, 0.0])).data
     array([0.5, 0.5])
     """
@@ -429,6 +476,7 @@ def softmax(z, axis=-1):
 def log_softmax(z, axis=-1):
     """z - log Σe^z along `axis`, computed stably; tensors only.
 
+    >>> from tinygrad_act import Value
     >>> log_softmax(Value([0.0, 0.0])).data.round(6)
     array([-0.693147, -0.693147])
     """

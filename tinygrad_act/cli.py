@@ -100,6 +100,7 @@ def cmd_train(args):
         seed=args.seed,
         out=args.out,
         compare=args.compare_activations,
+        health=args.health,
     )
     for name, run in outcome.runs.items():
         test = "" if run.test_accuracy is None else f", test accuracy {run.test_accuracy:.1%}"
@@ -108,6 +109,11 @@ def cmd_train(args):
             f"{run.losses[-1] if run.steps else float('nan'):.4f}, "
             f"train accuracy {run.train_accuracy:.1%}{test}"
         )
+    monitors = {name: run.health for name, run in outcome.runs.items() if run.health}
+    if monitors:
+        from tinygrad_act.health import format_health_table
+
+        print(f"activation health at the last step:\n{format_health_table(monitors)}")
     for path in outcome.paths:
         print(f"wrote {path}")
     if outcome.interrupted:
@@ -180,6 +186,8 @@ def build_parser():
                    help="where the plots go (default: train-out)")  # fmt: skip
     p.add_argument("--compare-activations", action="store_true",
                    help="train once per lecture activation and plot them together")  # fmt: skip
+    p.add_argument("--health", action="store_true",
+                   help="record activation health every step: health.png and a per-layer table")  # fmt: skip
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("demo", help="write the lecture walkthrough page (what `make demo` runs)")

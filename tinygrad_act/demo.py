@@ -5,7 +5,8 @@ One ``index.html`` with its pictures next to it; no network, no JavaScript. In o
 1. the lecture's table: g(z) and g'(z) at -10, 0, 10 by formula, backprop and central differences;
 2. one plot per lecture activation: g and g' over [-10, 10], g' by backprop with the formula on top;
 3. the neuron tanh(x1·w1 + x2·w2 + b): its graph before and after backward, and each backprop step;
-4. micrograd's moons run: loss, decision boundary, and the four activations compared.
+4. micrograd's moons run: loss, decision boundary, and the four activations compared;
+5. when the slope is zero: a deeper network's gradients and dead units (``health_demo``).
 
 matplotlib, tqdm and scikit-learn are imported only when a page is built.
 """
@@ -19,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_act.activations import ACTIVATIONS, LECTURE
-from tinygrad_act.engine import Value, _topological_order, gradients
+from tinygrad_act.backprop import topological_order
+from tinygrad_act.engine import Value, gradients
 from tinygrad_act.gradcheck import TABLE_HEADER, table_cells
+from tinygrad_act.health_demo import section as health_section
 
 # g'(z) as the slide writes it, evaluated on arrays here, independently of the engine, to draw over
 # what backprop gives.
@@ -165,6 +168,9 @@ def build(out="demo-out", quick=False, log=None, seed=0):
     compare = plot_comparison(runs, out / "moons-compare.png")
     sections.append(_moons_section(runs, epochs, loss.name, boundary.name, compare.name))
 
+    log("when the slope is zero: a 5-hidden-layer network with each lecture activation, monitored")
+    sections.append(health_section(out, quick=quick, seed=seed, number=5))
+
     seconds = time.perf_counter() - start
     index = out / "index.html"
     index.write_text(_page(sections, seconds, quick), encoding="utf-8")
@@ -173,7 +179,7 @@ def build(out="demo-out", quick=False, log=None, seed=0):
 
 
 def _leaves(root):
-    return sorted((v for v in _topological_order(root) if not v._prev), key=lambda v: v.label)
+    return sorted((v for v in topological_order(root) if not v._prev), key=lambda v: v.label)
 
 
 def _e(text):

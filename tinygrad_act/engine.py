@@ -1,108 +1,48 @@
-"""The engine: `Value`, a node of a computation graph, and reverse-mode backprop over it.
+"""`Value`, a node of a computation graph, and the recording of that graph as expressions are built.
 
-A `Value` holds a scalar (a Python ``float``) or a tensor (an ``np.ndarray``). Every op records
-its inputs (read as the tuple ``_prev``, in a stable order), its name in ``_op``, and a backward
-rule in ``_backward``. The inputs live in two slots rather than a tuple: one object per node is
-half the work for Python's cycle collector, which scans every live node as a graph grows.
+A `Value` holds a scalar (a Python ``float``) or a tensor (an ``np.ndarray``). Every op computes its
+result, then records its inputs (read as the tuple ``_prev``, in a stable order), its name in
+``_op``, and its local-gradient rule in ``_rule``: a row of the op table (`rules`) or of the
+activation table (`activations`). The inputs live in two slots rather than a tuple: one object per
+node is half the work for Python's cycle collector, which scans every live node as a graph grows.
 
-Notation, as in the lecture and in every rule below:
-    z    an op's input (x, y for the two inputs of a binary op)
-    a    its output, ``out``
-    g    the upstream gradient dL/da
-
-A backward rule is a plain function ``rule(g, a, *inputs) -> (dL/dinput, ...)`` that returns one
-gradient per input. The engine calls it with raw data (floats and arrays: the fast path) or with
-`Value`\\ s (``backward(create_graph=True)``: the backward pass is itself recorded, so gradients can
-be differentiated again). Each formula is therefore written once, with operators that work on both.
-Rules are shared by all nodes of an op and receive the output as an argument instead of closing over
-it, so a graph holds no reference cycles and is freed by reference counting alone.
+Where the rest lives: grad mode in `grad_mode`, the backward pass and `gradients` in `backprop`.
+This module re-exports them, so ``from tinygrad_act.engine import Value, no_grad, gradients`` works.
 """
 
 from __future__ import annotations
 
-import math
+import html
 import numbers
-import threading
-from contextlib import contextmanager
 
 import numpy as np
 
-# --------------------------------------------------------------------------------------------------
-# Grad mode: `no_grad()` turns off graph recording for the current thread.
+from tinygrad_act import activations as _registry
+from tinygrad_act import backprop, grad_mode
+from tinygrad_act.backprop import FITTED_RULES, gradients
+from tinygrad_act.grad_mode import enable_grad, is_grad_enabled, no_grad
+from tinygrad_act.numeric import data_of, exp, ieee, log, pow_
+from tinygrad_act.rules import (
+    MATMUL_RULES,
+    GetitemRule,
+    MaxRule,
+    PowRule,
+    ReductionRule,
+    ScatterRule,
+    TransposeRule,
+    add_rule,
+    broadcast_rule,
+    div_rule,
+    exp_rule,
+    log_rule,
+    mul_rule,
+    neg_rule,
+    pow_value_rule,
+    reshape_rule,
+    sub_rule,
+)
 
-
-class _GradMode(threading.local):
-    enabled = True
-
-
-_grad_mode = _GradMode()
-
-# How many threads have recording off. Reading the thread-local flag costs more than the rest of
-# an op's recording decision, so every op first reads this plain counter: at 0, every thread records.
-_threads_not_recording = 0
-_counter_lock = threading.Lock()
-
-
-def _set_recording(flag):
-    """Turn graph recording on or off for this thread; returns the previous setting."""
-    global _threads_not_recording
-    previous = _grad_mode.enabled
-    if flag != previous:
-        if not flag:  # count first, then switch: the counter never lags behind a thread
-            with _counter_lock:
-                _threads_not_recording += 1
-        _grad_mode.enabled = flag
-        if flag:
-            with _counter_lock:
-                _threads_not_recording -= 1
-    return previous
-
-
-@contextmanager
-def no_grad():
-    """Record no graph inside the block (per thread), as ``torch.no_grad``.
-
-    >>> x = Value(2.0)
-    >>> with no_grad():
-    ...     y = x * 3
-    >>> y._prev
-    ()
-    """
-    previous = _set_recording(False)
-    try:
-        yield
-    finally:
-        _set_recording(previous)
-
-
-@contextmanager
-def enable_grad():
-    """Record the graph inside the block even within `no_grad`.
-
-    >>> x = Value(2.0)
-    >>> with no_grad():
-    ...     with enable_grad():
-    ...         y = x * 3
-    >>> y._prev[0] is x
-    True
-    """
-    previous = _set_recording(True)
-    try:
-        yield
-    finally:
-        _set_recording(previous)
-
-
-def is_grad_enabled():
-    """Whether ops on this thread record a graph.
-
-    >>> is_grad_enabled()
-    True
-    >>> with no_grad():
-    ...     is_grad_enabled()
-    False
-    """
-    return _grad_mode.enabled
+__all__ = ["Value", "enable_grad", "gradients", "is_grad_enabled", "no_grad"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -155,286 +95,6 @@ def _lift(x, like):
     return Value(x, requires_grad=False)
 
 
-def _ieee(ufunc, *args):
-    """numpy's IEEE answer (inf, -inf or nan) where Python's float math raises."""
-    with np.errstate(all="ignore"):
-        return float(ufunc(*args))
-
-
-def _scalar_pow(x, p):
-    try:
-        r = x**p
-    except ArithmeticError:  # 0.0 ** -1, 9.0 ** 400
-        return _ieee(np.power, x, p)
-    return math.nan if type(r) is complex else float(r)  # (-8.0) ** (1/3) is nan, as in numpy
-
-
-def _pow(x, p):
-    """x ** p on a float, an array or a Value, with IEEE results instead of Python exceptions."""
-    if type(x) is float and not isinstance(p, np.ndarray):
-        return _scalar_pow(x, float(p))
-    if isinstance(x, Value) or isinstance(p, Value):
-        return x**p
-    with np.errstate(all="ignore"):
-        return np.power(x, p)
-
-
-def _exp(x):
-    if isinstance(x, Value):
-        return x.exp()
-    if type(x) is float:
-        try:
-            return math.exp(x)
-        except OverflowError:
-            return math.inf
-    with np.errstate(over="ignore"):
-        return np.exp(x)
-
-
-def _log(x):
-    if isinstance(x, Value):
-        return x.log()
-    if type(x) is float:
-        try:
-            return math.log(x)
-        except ValueError:  # log(0) = -inf, log(negative) = nan
-            return _ieee(np.log, x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(x)
-
-
-def _data(x):
-    """The raw data of a Value, or x itself: masks and other constants of a rule come from here."""
-    return x.data if isinstance(x, Value) else x
-
-
-# --------------------------------------------------------------------------------------------------
-# Shape helpers used by the backward rules. Each works on arrays and on Values alike.
-
-
-def _sum_to(g, shape):
-    """Sum a broadcast gradient back to `shape`: the adjoint of broadcasting is summation."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    if g.shape[lead:] == shape:  # the common case: only leading axes were added (a bias)
-        return g.sum(axis=tuple(range(lead)))
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
-    )
-    return g.sum(axis=axes).reshape(shape)
-
-
-def _expand(g, shape, axis, keepdims):
-    """Broadcast the gradient of a reduction over `axis` back to the input's `shape`."""
-    if not keepdims and axis is not None:
-        axes = (axis,) if isinstance(axis, int) else axis
-        kept = [1 if i in {a % len(shape) for a in axes} else n for i, n in enumerate(shape)]
-        g = g.reshape(tuple(kept))
-    if isinstance(g, Value):
-        return g.broadcast_to(shape)
-    return np.broadcast_to(g, shape)
-
-
-def _scatter(g, index, shape):
-    """The gradient of x[index]: g added into zeros of x's shape (repeated indices accumulate)."""
-    if isinstance(g, Value):
-        return g._scatter(index, shape)
-    out = np.zeros(shape, dtype=g.dtype if hasattr(g, "dtype") else np.float64)
-    np.add.at(out, index, g)
-    return out
-
-
-def _swap_last(x):
-    return x.swapaxes(-1, -2)
-
-
-# --------------------------------------------------------------------------------------------------
-# Backward rules of the arithmetic and tensor ops: rule(g, a, *inputs) -> gradients of the inputs.
-# One function per op, shared by every node of that op (no closure per node).
-
-
-def _add_rule(g, a, x, y):
-    return g, g
-
-
-def _sub_rule(g, a, x, y):
-    return g, -g
-
-
-def _mul_rule(g, a, x, y):
-    return g * y, g * x
-
-
-def _div_rule(g, a, x, y):
-    return g / y, -g * a / y
-
-
-def _neg_rule(g, a, x):
-    return (-g,)
-
-
-def _exp_rule(g, a, z):
-    return (g * a,)
-
-
-def _log_rule(g, a, z):
-    return (g / z,)
-
-
-def _pow_value_rule(g, a, base, exponent):
-    # d(b^e)/db = e * b^(e-1);  d(b^e)/de = b^e * log(b)
-    return g * exponent * _pow(base, exponent - 1), g * a * _log(base)
-
-
-class _MatmulRule:
-    """d(x @ y)/dx = g @ yᵀ and d(x @ y)/dy = xᵀ @ g, each computed only if its input needs it:
-    for a batch of data x, g @ yᵀ is as costly as the weight gradient and nobody reads it."""
-
-    __slots__ = ("need_x", "need_y")
-
-    def __init__(self, need_x, need_y):
-        self.need_x, self.need_y = need_x, need_y
-
-    def __call__(self, g, a, x, y):
-        if x.ndim == 2 and y.ndim == 2:
-            return (g @ y.T if self.need_x else None, x.T @ g if self.need_y else None)
-        if x.ndim == 1 and y.ndim == 1:
-            return g * y, g * x
-        # Promote 1-D operands to matrices as numpy does, then drop the added axis again.
-        x2 = x.reshape((1,) + x.shape) if x.ndim == 1 else x
-        y2 = y.reshape(y.shape + (1,)) if y.ndim == 1 else y
-        batch = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
-        g2 = g.reshape(batch + (x2.shape[-2], y2.shape[-1]))
-        gx = gy = None
-        if self.need_x:
-            gx = g2 @ _swap_last(y2)
-            if x.ndim == 1:
-                gx = gx.reshape(gx.shape[:-2] + gx.shape[-1:])
-        if self.need_y:
-            gy = _swap_last(x2) @ g2
-            if y.ndim == 1:
-                gy = gy.reshape(gy.shape[:-1])
-        return gx, gy
-
-
-_MATMUL_RULES = {(nx, ny): _MatmulRule(nx, ny) for nx in (True, False) for ny in (True, False)}
-
-# Rules whose gradient always has its input's shape and dtype, so the backward pass need not check
-# (reading an array's shape and dtype is a tenth of a small op's cost). The built-in activations add
-# their rules in activations.py; tests check every one in float32 and float64.
-_FITTED_RULES = {_neg_rule, _exp_rule, _log_rule}
-
-
-def _reshape_rule(g, a, z):
-    return (g.reshape(z.shape),)
-
-
-def _broadcast_rule(g, a, z):
-    return (_sum_to(g, z.shape),)
-
-
-class _PowRule:
-    """d(z^p)/dz = p * z^(p-1), for a constant exponent p."""
-
-    __slots__ = ("p",)
-
-    def __init__(self, p):
-        self.p = p
-
-    def __call__(self, g, a, z):
-        return (g * self.p * _pow(z, self.p - 1),)
-
-
-class _ReductionRule:
-    """sum and mean: the upstream gradient spreads back over the reduced axes (divided by n for mean)."""
-
-    __slots__ = ("axis", "keepdims", "scale")
-
-    def __init__(self, axis, keepdims, scale):
-        self.axis, self.keepdims, self.scale = axis, keepdims, scale
-
-    def __call__(self, g, a, z):
-        dz = _expand(g, z.shape, self.axis, self.keepdims)
-        return (dz * self.scale if self.scale != 1 else dz,)
-
-
-class _MaxRule:
-    """The gradient goes to the maximal entries, split evenly among ties (as torch.amax)."""
-
-    __slots__ = ("axis", "keepdims")
-
-    def __init__(self, axis, keepdims):
-        self.axis, self.keepdims = axis, keepdims
-
-    def __call__(self, g, a, z):
-        zd, ad = _data(z), _data(a)
-        if not self.keepdims and self.axis is not None:
-            ad = np.expand_dims(ad, self.axis)
-        mask = zd == ad
-        share = mask / mask.sum(axis=self.axis, keepdims=True)  # a constant: ties split evenly
-        return (_expand(g, zd.shape, self.axis, self.keepdims) * share,)
-
-
-class _TransposeRule:
-    __slots__ = ("inverse",)
-
-    def __init__(self, axes):
-        self.inverse = tuple(np.argsort(axes))
-
-    def __call__(self, g, a, z):
-        return (g.transpose(self.inverse),)
-
-
-class _GetitemRule:
-    __slots__ = ("index",)
-
-    def __init__(self, index):
-        self.index = index
-
-    def __call__(self, g, a, z):
-        return (_scatter(g, self.index, z.shape),)
-
-
-class _ScatterRule:
-    __slots__ = ("index",)
-
-    def __init__(self, index):
-        self.index = index
-
-    def __call__(self, g, a, z):
-        return (g[self.index],)
-
-
-def _activation_rule(spec, params):
-    """Backward of a registered activation: g * g'(z), with g'(z) written as in the lecture.
-
-    The rule keeps its registry row and parameters (``rule.spec``, ``rule.params``) so drawings and
-    gradcheck can show the formula that was used.
-    """
-    derivative, vjp = spec.derivative, spec.vjp
-    if vjp is not None:  # not elementwise (softmax): the rule maps g to dL/dz itself
-
-        def rule(g, a, z):
-            return (vjp(g, z, a, **params),)
-
-    elif params:
-
-        def rule(g, a, z):
-            return (g * derivative(z, a, **params),)
-
-    else:
-
-        def rule(g, a, z):
-            return (g * derivative(z, a),)
-
-    rule.spec, rule.params = spec, params
-    return rule
-
-
-# --------------------------------------------------------------------------------------------------
-
-
 _new_value = object.__new__
 
 
@@ -452,14 +112,14 @@ def _make(data, x, y, op, rule):
     out.label = ""
     out._g, out._uses = None, 0
     if (
-        (not _threads_not_recording or _grad_mode.enabled)
+        (not grad_mode._threads_not_recording or grad_mode._grad_mode.enabled)
         and x is not None
         and (x.requires_grad or (y is not None and y.requires_grad))
     ):
-        out._x, out._y, out._op, out._backward = x, y, op, rule
+        out._x, out._y, out._op, out._rule = x, y, op, rule
         out.requires_grad = True
     else:
-        out._x = out._y = out._backward = None
+        out._x = out._y = out._rule = None
         out._op = ""
         out.requires_grad = False
     return out
@@ -495,7 +155,7 @@ class Value:
         "_x",
         "_y",
         "_op",
-        "_backward",
+        "_rule",
         "_g",
         "_uses",
         "requires_grad",
@@ -512,7 +172,7 @@ class Value:
             raise ValueError(f"a Value records at most two inputs, got {len(children)}")
         self._x, self._y = (*children, None, None)[:2]
         self._op = _op
-        self._backward = None
+        self._rule = None
         self._g, self._uses = None, 0  # bookkeeping of a backward pass while it runs
         self.label = label
 
@@ -536,6 +196,11 @@ class Value:
 
     @grad.setter
     def grad(self, value):
+        if (
+            value is None
+        ):  # PyTorch's reset idiom: reads give zeros, the next backward starts afresh
+            self.zero_grad()
+            return
         if isinstance(value, Value) or type(self.data) is float:
             self._grad = value if isinstance(value, Value) else float(value)
             return
@@ -595,18 +260,35 @@ class Value:
             return f"Value(data={self.data:.6g}, grad={_short(self.grad)}{label})"
         return f"Value(shape={self.shape}, dtype={self.dtype}, data={_short(self.data)}{label})"
 
+    def _repr_html_(self):
+        """Jupyter shows a Value as a one-row table: what a node of the lecture's graph shows.
+
+        >>> print(Value(2.0, label="x")._repr_html_())  # doctest: +NORMALIZE_WHITESPACE
+        <table><tr><th>label</th><th>data</th><th>grad</th><th>op</th></tr>
+        <tr><td>x</td><td>2</td><td>0</td><td>leaf</td></tr></table>
+        """
+        # Read the stored gradient: showing a tensor must not allocate its zero gradient.
+        grad = self._grad if self._grad is not None else np.zeros_like(self.data)
+        cells = {"label": str(self.label)}
+        if type(self.data) is not float:
+            cells.update(shape=str(self.shape), dtype=str(self.dtype))
+        cells.update(data=_short(self.data), grad=_short(grad), op=self._op or "leaf")
+        head = "".join(f"<th>{name}</th>" for name in cells)
+        row = "".join(_html_cell(text) for text in cells.values())
+        return f"<table><tr>{head}</tr>\n<tr>{row}</tr></table>"
+
     # Comparisons give the raw comparison of the data (a bool or a bool array), never a graph node.
     def __lt__(self, other):
-        return self.data < _data(other)
+        return self.data < data_of(other)
 
     def __le__(self, other):
-        return self.data <= _data(other)
+        return self.data <= data_of(other)
 
     def __gt__(self, other):
-        return self.data > _data(other)
+        return self.data > data_of(other)
 
     def __ge__(self, other):
-        return self.data >= _data(other)
+        return self.data >= data_of(other)
 
     # ---- arithmetic ---------------------------------------------------------------------------------
 
@@ -617,7 +299,7 @@ class Value:
             data = self.data + other.data
         except ValueError:
             raise _shape_error("+", self, other) from None
-        return _make(data, self, other, "+", _add_rule)
+        return _make(data, self, other, "+", add_rule)
 
     def __sub__(self, other):
         if type(other) is not Value:
@@ -626,7 +308,7 @@ class Value:
             data = self.data - other.data
         except ValueError:
             raise _shape_error("-", self, other) from None
-        return _make(data, self, other, "-", _sub_rule)
+        return _make(data, self, other, "-", sub_rule)
 
     def __mul__(self, other):
         if type(other) is not Value:
@@ -635,21 +317,21 @@ class Value:
             data = self.data * other.data
         except ValueError:
             raise _shape_error("*", self, other) from None
-        return _make(data, self, other, "*", _mul_rule)
+        return _make(data, self, other, "*", mul_rule)
 
     def __truediv__(self, other):
         if type(other) is not Value:
             other = _lift(other, self)
         x, y = self.data, other.data
         if type(x) is float and type(y) is float:
-            data = x / y if y != 0.0 else _ieee(np.divide, x, y)
+            data = x / y if y != 0.0 else ieee(np.divide, x, y)
         else:
             try:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     data = x / y
             except ValueError:
                 raise _shape_error("/", self, other) from None
-        return _make(data, self, other, "/", _div_rule)
+        return _make(data, self, other, "/", div_rule)
 
     def __pow__(self, other):
         if isinstance(other, Value):
@@ -659,17 +341,17 @@ class Value:
                 f"** takes a number or a Value as the exponent, not {type(other).__name__}"
             )
         p = float(other)
-        return _make(_pow(self.data, p), self, None, f"**{other:g}", _PowRule(p))
+        return _make(pow_(self.data, p), self, None, f"**{other:g}", PowRule(p))
 
     def _pow_value(self, exponent):
         try:
-            data = _pow(self.data, exponent.data)
+            data = pow_(self.data, exponent.data)
         except ValueError:
             raise _shape_error("**", self, exponent) from None
-        return _make(data, self, exponent, "**", _pow_value_rule)
+        return _make(data, self, exponent, "**", pow_value_rule)
 
     def __neg__(self):
-        return _make(-self.data, self, None, "neg", _neg_rule)
+        return _make(-self.data, self, None, "neg", neg_rule)
 
     def __radd__(self, other):
         return _lift(other, self) + self
@@ -688,11 +370,11 @@ class Value:
 
     def exp(self):
         """e^z; its local gradient is the output itself: d/dz e^z = a."""
-        return _make(_exp(self.data), self, None, "exp", _exp_rule)
+        return _make(exp(self.data), self, None, "exp", exp_rule)
 
     def log(self):
         """Natural log; log(0) = -inf and log of a negative number is nan, as in numpy."""
-        return _make(_log(self.data), self, None, "log", _log_rule)
+        return _make(log(self.data), self, None, "log", log_rule)
 
     # ---- tensor ops ---------------------------------------------------------------------------------
 
@@ -715,7 +397,7 @@ class Value:
                 f"@: shapes {self.shape} and {other.shape} do not align "
                 f"({self.shape[-1]} columns against {other.shape[-2 if other.ndim > 1 else 0]} rows)"
             ) from None
-        rule = _MATMUL_RULES[self.requires_grad, other.requires_grad]
+        rule = MATMUL_RULES[self.requires_grad, other.requires_grad]
         return _make(data, self, other, "@", rule)
 
     def __rmatmul__(self, other):
@@ -726,7 +408,7 @@ class Value:
         self._need_tensor("sum")
         axis = _check_axis(axis, self.ndim, "sum")
         data = self.data.sum(axis=axis, keepdims=keepdims)
-        return _make(data, self, None, "sum", _ReductionRule(axis, keepdims, 1))
+        return _make(data, self, None, "sum", ReductionRule(axis, keepdims, 1))
 
     def mean(self, axis=None, keepdims=False):
         """Mean over `axis` (all axes by default)."""
@@ -734,7 +416,7 @@ class Value:
         axis = _check_axis(axis, self.ndim, "mean")
         data = self.data.mean(axis=axis, keepdims=keepdims)
         n = self.data.size // max(np.size(data), 1)  # how many entries each mean averages
-        return _make(data, self, None, "mean", _ReductionRule(axis, keepdims, 1.0 / n))
+        return _make(data, self, None, "mean", ReductionRule(axis, keepdims, 1.0 / n))
 
     def max(self, axis=None, keepdims=False):
         """Maximum over `axis`; the gradient is split evenly among tied maxima (as torch.amax)."""
@@ -743,7 +425,7 @@ class Value:
         if self.data.size == 0:
             raise ValueError("max: the Value is empty")
         data = self.data.max(axis=axis, keepdims=keepdims)
-        return _make(data, self, None, "max", _MaxRule(axis, keepdims))
+        return _make(data, self, None, "max", MaxRule(axis, keepdims))
 
     def reshape(self, *shape):
         """The same data in a new shape: ``v.reshape(2, 3)`` or ``v.reshape((2, 3))``."""
@@ -754,7 +436,7 @@ class Value:
             data = self.data.reshape(shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape shape {self.shape} into {shape}") from None
-        return _make(data, self, None, "reshape", _reshape_rule)
+        return _make(data, self, None, "reshape", reshape_rule)
 
     def transpose(self, *axes):
         """Permute the axes (reverse them by default), as ``np.transpose``."""
@@ -766,7 +448,7 @@ class Value:
             data = self.data.transpose(axes)
         except ValueError:
             raise ValueError(f"transpose: axes {axes} do not fit shape {self.shape}") from None
-        return _make(data, self, None, "transpose", _TransposeRule(axes))
+        return _make(data, self, None, "transpose", TransposeRule(axes))
 
     @property
     def T(self):
@@ -785,21 +467,20 @@ class Value:
             raise ValueError(
                 f"broadcast_to: cannot broadcast shape {self.shape} to {shape}"
             ) from None
-        return _make(np.array(data), self, None, "broadcast", _broadcast_rule)
+        return _make(np.array(data), self, None, "broadcast", broadcast_rule)
 
     def __getitem__(self, index):
         self._need_tensor("indexing")
-        if isinstance(index, Value):
-            index = index.data.astype(np.intp)
-        elif isinstance(index, list):
-            index = np.asarray(index)
+        index = _own_index(
+            index
+        )  # a copy: changing the caller's index array must not change backward
         data = self.data[index]
-        return _make(np.array(data, copy=True), self, None, "[]", _GetitemRule(index))
+        return _make(np.array(data, copy=True), self, None, "[]", GetitemRule(index))
 
     def _scatter(self, index, shape):
         out = np.zeros(shape, dtype=self.dtype)
         np.add.at(out, index, self.data)
-        return _make(out, self, None, "scatter", _ScatterRule(index))
+        return _make(out, self, None, "scatter", ScatterRule(index))
 
     # ---- activations: forward and local gradient live in activations.py ----------------------------
 
@@ -815,7 +496,7 @@ class Value:
         if params and params != spec.defaults:
             params = spec.bind(params)
             a = spec.forward(z, **params)
-            rule = _activation_rule(spec, params)
+            rule = _registry.activation_rule(spec, params)
         else:
             forward = spec.forward  # an attribute, not a method: LOAD_ATTR is the fast lookup
             a = forward(z)  # the forward's own defaults are the row's defaults
@@ -823,7 +504,7 @@ class Value:
         if type(z) is float:
             if type(a) is not float:
                 a = float(a)
-        elif rule not in _FITTED_RULES and (type(a) is not np.ndarray or a.dtype is not z.dtype):
+        elif rule not in FITTED_RULES and (type(a) is not np.ndarray or a.dtype is not z.dtype):
             a = np.asarray(a, dtype=z.dtype)  # a registered forward may change the dtype
         return _make(a, self, None, name, rule)
 
@@ -878,240 +559,67 @@ class Value:
         differentiated again; as in PyTorch, a leaf's ``.grad`` then refers to a graph that refers
         back to the leaf (a reference cycle): `gradients` or `grad` avoid it.
         """
-        _backprop(self, _seed(self, grad, create_graph), create_graph)
+        backprop.backward(self, grad, create_graph)
+
+    def _backward(self):
+        """One chain-rule step by hand, as in micrograd's lecture: each input's ``grad`` += its local
+        derivative × ``self.grad``. A leaf has no inputs: nothing happens.
+
+        Called on every node in reverse topological order after setting the root's grad to 1,
+        it gives the gradients ``backward()`` gives.
+
+        >>> x, w = Value(2.0), Value(-3.0)
+        >>> y = x * w
+        >>> y.grad = 1.0
+        >>> y._backward()
+        >>> x.grad, w.grad
+        (-3.0, 2.0)
+        """
+        backprop.backward_step(self)
+
+    def register_hook(self, fn):
+        """Call ``fn(grad)`` during backward once this node's gradient is complete, as
+        ``torch.Tensor.register_hook``: a float or an array (a `Value` in a ``create_graph`` pass).
+
+        If `fn` returns something other than None, that replaces the gradient that is stored in
+        ``.grad`` and passed on to the inputs. Several hooks run in the order they were registered,
+        each given what the previous one left. Returns a handle whose ``remove()`` unregisters it.
+
+        >>> x = Value(3.0)
+        >>> y = x * x
+        >>> handle = y.register_hook(lambda g: g * 10)
+        >>> y.backward()
+        >>> y.grad, x.grad
+        (10.0, 60.0)
+        >>> handle.remove()
+        """
+        if not callable(fn):
+            raise TypeError(f"register_hook takes a function of the gradient, not {fn!r}")
+        if not self.requires_grad:
+            raise ValueError(
+                "register_hook: this Value needs no gradient, so no hook would ever run"
+            )
+        return backprop.add_hook(self, fn)
 
     def detach(self):
         """A new leaf sharing this value's data, cut from the graph (it needs no gradient)."""
         return _make(self.data, None, None, "", None)
 
 
-# --------------------------------------------------------------------------------------------------
-# Backprop
+_registry.add_methods_to(Value)  # a user's registered activation becomes a Value method
 
 
-def _topological_order(root):
-    """Nodes with every input before the nodes that use it; iterative, so deep graphs are fine."""
-    order, visited = [], set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node is None:  # the marker below: all of this node's inputs are placed
-            order.append(stack.pop())
-        elif node not in visited:
-            visited.add(node)
-            stack += (node, None)
-            stack += [p for p in node._prev if p not in visited]
-    return order
-
-
-def _seed(root, grad, create_graph):
-    if not root.requires_grad:
-        raise ValueError(
-            "backward: this Value needs no gradient (it was made under no_grad, by detach(), "
-            "with requires_grad=False, or from constants only), so there is no graph to go back through"
-        )
-    if grad is None:
-        if root.size != 1:
-            raise ValueError(
-                f"backward: the root has shape {root.shape}; a root with more than one element "
-                f"needs an explicit grad of that shape, e.g. root.backward(np.ones({root.shape}))"
+def _own_index(index):
+    """An index the graph can keep: arrays copied, lists as arrays; a Value is refused."""
+    parts = index if type(index) is tuple else (index,)
+    for part in parts:
+        if isinstance(part, Value):
+            raise TypeError(
+                "a Value cannot index a Value (its gradient would be lost, and 0.7 would truncate "
+                "to 0); index with ints, slices, or an integer or boolean array such as v.data.astype(int)"
             )
-        seed = 1.0 if root.is_scalar else np.ones(root.shape, dtype=root.dtype)
-    elif isinstance(grad, Value) and create_graph:
-        seed = grad
-    else:
-        seed = _as_data(grad)  # a copy: the pass may add into a leaf's gradient in place
-    if _shape_of(seed) != root.shape:
-        raise ValueError(
-            f"backward: grad has shape {_shape_of(seed)} but the root has shape {root.shape}"
-        )
-    if isinstance(seed, Value):
-        return seed
-    # Fitted to the root like every gradient of the pass: a float for a scalar, else root's dtype.
-    seed = float(seed) if root.is_scalar else np.asarray(seed, dtype=root.dtype)
-    return Value(seed) if create_graph else seed
-
-
-def _shape_of(x):
-    return x.shape if hasattr(x, "shape") else ()
-
-
-def _reduce_to(g, node):
-    """Fit a gradient to its node: sum away broadcast axes, keep floats for scalar nodes."""
-    data = node.data
-    if type(g) is np.ndarray and type(data) is np.ndarray:
-        if g.shape == data.shape and g.dtype == data.dtype:
-            return g
-        g = _sum_to(g, data.shape)
-        return g if g.dtype == data.dtype else g.astype(data.dtype)
-    if type(data) is float:
-        if type(g) is float:
-            return g
-        if isinstance(g, Value):
-            return g if g.size == 1 and g.ndim == 0 else g.sum()
-        return float(np.sum(g))
-    if type(g) is float:
-        return np.full(data.shape, g, dtype=data.dtype)
-    return _sum_to(g, data.shape)
-
-
-def _count_uses(root):
-    """Count, in each node's ``_uses`` slot, the edges that lead into it from below the root.
-
-    Slots rather than a dict or a set: this and the loop of `_backprop` are the hot path.
-    """
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for p in (node._x, node._y):
-            if p is not None and p.requires_grad:  # constants get no gradient: skip them
-                uses = p._uses
-                p._uses = uses + 1
-                if not uses:
-                    stack.append(p)
-
-
-def _reset(root):
-    """Clear the bookkeeping of an interrupted pass, so the next one starts clean."""
-    for node in _topological_order(root):
-        node._g, node._uses = None, 0
-
-
-def _backprop(root, seed, create_graph, visit=None):
-    """Propagate dL/dnode from the root down, handing each node's complete gradient to `visit`.
-
-    A node is ready once every node that uses it has passed its share down (Kahn's order: a
-    reverse topological order, found without recursion), so its gradient is complete before its own
-    rule runs. This pass's gradients wait in the ``_g`` slot; without `visit` each is added to the
-    node's ``.grad``, which is what ``backward()`` does.
-    """
-    recording = _set_recording(create_graph)  # the pass records a graph only if asked to
-    try:
-        _count_uses(root)
-        root._g = seed
-        ready = [root]
-        with np.errstate(all="ignore"):
-            while ready:
-                node = ready.pop()
-                g = node._g
-                node._g = None
-                if visit is not None:
-                    visit(node, g)
-                elif type(g) is float and type(node._grad) is float:
-                    node._grad += g
-                elif node._grad is None:
-                    node._grad = g  # a tensor's first gradient: keep the array the pass made
-                else:
-                    _accumulate(node, g)
-                rule = node._backward
-                if rule is None:
-                    continue
-                x, y = node._x, node._y
-                inputs = (x,) if y is None else (x, y)
-                try:
-                    if create_graph:
-                        input_grads = rule(g, node, *inputs)
-                    elif y is None:
-                        input_grads = rule(g, node.data, x.data)
-                    else:
-                        input_grads = rule(g, node.data, x.data, y.data)
-                except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
-                    input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
-                tensor = type(g) is not float
-                fit = tensor and rule not in _FITTED_RULES  # may need broadcast sums or a cast
-                # zip without strict=: the keyword alone costs a fifth of a scalar backward pass
-                for p, pg in zip(inputs, input_grads):  # noqa: B905
-                    if p.requires_grad:
-                        pending = p._g
-                        if fit:
-                            data = p.data
-                            if (  # (`is not`: dtypes are singletons; an equal copy only detours)
-                                type(pg) is not np.ndarray
-                                or type(data) is float
-                                or pg.shape != data.shape
-                                or pg.dtype is not data.dtype
-                            ):
-                                pg = _reduce_to(pg, p)  # sum broadcast axes away, match the dtype
-                        if tensor and pending is None and p._backward is None:
-                            if _borrowed(pg, g, node):
-                                pg = pg.copy()  # a leaf owns its gradient: no shared memory
-                        p._g = pg if pending is None else pending + pg
-                        p._uses = uses = p._uses - 1
-                        if not uses:  # every use has passed its share down: p is ready
-                            ready.append(p)
-    except BaseException:
-        _reset(root)
-        raise
-    finally:
-        _set_recording(recording)
-
-
-def _ieee_rule(rule, g, a, inputs):
-    """Rerun a rule on numpy scalars, which give inf and nan where Python floats raise."""
-    as_np = [np.float64(x) if type(x) is float else x for x in (g, a, *inputs)]
-    return [_plain(r) for r in rule(*as_np)]
-
-
-def _plain(x):
-    return float(x) if isinstance(x, np.floating) else x
-
-
-def _borrowed(array, g, node):
-    """Whether a rule's output may share memory with arrays the graph holds: the upstream gradient
-    (passed on as is by +, -), a view of it (reshape, transpose, broadcast), or the node's data."""
-    if type(array) is not np.ndarray:
-        return False
-    return (
-        array.base is not None
-        or array is g
-        or array is node.data
-        or array is node._x.data
-        or (node._y is not None and array is node._y.data)
-    )
-
-
-def _accumulate(node, g):
-    """Add a later pass's gradient into ``node.grad`` (the pass stores a first one as it is).
-
-    A leaf owns its gradient array: the pass hands it an array nothing else holds (copied where a
-    rule passed one on), and later passes add into it in place. An intermediate node keeps the array
-    the pass computed: it is there to be read (drawings, teaching) and may share memory with its
-    neighbours' gradients, so later passes add to it out of place.
-    """
-    current = node._grad
-    if node._backward is None and type(current) is np.ndarray and type(g) is np.ndarray:
-        np.add(current, g, out=current)
-    else:
-        node._grad = current + g
-
-
-def gradients(root, inputs, grad=None, create_graph=False):
-    """d(root)/d(input) for each of `inputs`, without touching any ``.grad`` (``torch.autograd.grad``).
-
-    An input the root does not depend on gets a zero gradient.
-
-    >>> x = Value(3.0)
-    >>> gradients(x * x, [x])
-    [6.0]
-    """
-    seed = _seed(root, grad, create_graph)
-    wanted = {}
-    for i, v in enumerate(inputs):
-        wanted.setdefault(id(v), []).append(i)
-    found = [None] * len(inputs)
-
-    def visit(node, g):
-        for i in wanted.get(id(node), ()):
-            found[i] = g
-
-    _backprop(root, seed, create_graph, visit)
-    for i, v in enumerate(inputs):
-        if found[i] is None:
-            zero = 0.0 if v.is_scalar else np.zeros_like(v.data)
-            found[i] = Value(zero) if create_graph else zero
-        elif not create_graph and not v.is_scalar:
-            found[i] = np.array(found[i], dtype=v.dtype)
-    return found
+    owned = tuple(np.array(p) if isinstance(p, (list, np.ndarray)) else p for p in parts)
+    return owned if type(index) is tuple else owned[0]
 
 
 def _check_axis(axis, ndim, op):
@@ -1125,12 +633,14 @@ def _check_axis(axis, ndim, op):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
+def _html_cell(text):
+    text = html.escape(text)
+    return f"<td><pre>{text}</pre></td>" if "\n" in text else f"<td>{text}</td>"  # an array's rows
+
+
 def _short(x):
     if type(x) is float:
         return f"{x:.6g}"
     if isinstance(x, Value):
         return repr(x)
     return np.array2string(np.asarray(x), precision=4, threshold=8, edgeitems=2)
-
-
-from tinygrad_act import activations as _registry  # noqa: E402  (the registry uses Value)

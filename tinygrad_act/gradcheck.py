@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinygrad_act import activations as _registry
-from tinygrad_act.engine import Value, _topological_order, enable_grad, gradients
+from tinygrad_act.backprop import topological_order
+from tinygrad_act.engine import Value, enable_grad, gradients
 
 __all__ = [
     "GradcheckError",
@@ -518,7 +519,7 @@ class _KinkSite:
 def _kink_sites(order, h):
     sites = []
     for pos, node in enumerate(order):
-        rule = node._backward
+        rule = node._rule
         if rule is None or not node._prev:
             continue
         spec = getattr(rule, "spec", None)
@@ -593,7 +594,7 @@ def _graph_order(outs):
     order, seen = [], set()
     for out in outs:
         if isinstance(out, Value):
-            for node in _topological_order(out):
+            for node in topological_order(out):
                 if id(node) not in seen:
                     seen.add(id(node))
                     order.append(node)

@@ -59,8 +59,42 @@ class Module:
     0.0
     """
 
+    _forward_hooks = None  # a dict of this module's forward hooks, made by the first one
+
     def _members(self):
         return vars(self).items()
+
+    def register_forward_hook(self, hook):
+        """Run ``hook(module, input, output)`` after each call, as torch's ``register_forward_hook``.
+
+        A result other than None replaces the output. Returns a handle: ``handle.remove()``
+        unregisters the hook, and once the last one is gone the module is exactly as before. Every
+        module of `tinygrad_act.nn` runs its hooks (`health.Monitor` watches activation layers so).
+
+        >>> layer = Linear(2, 3, rng=0)
+        >>> seen = []
+        >>> handle = layer.register_forward_hook(lambda m, x, out: seen.append(out.shape))
+        >>> _ = layer(Value(np.ones((4, 2))))
+        >>> handle.remove()
+        >>> _ = layer(Value(np.ones((5, 2))))
+        >>> seen
+        [(4, 3)]
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook takes a callable, got {type(hook).__name__}")
+        if self._forward_hooks is None:
+            self._forward_hooks = {}
+        handle = _ForwardHookHandle(self)
+        self._forward_hooks[handle] = hook
+        return handle
+
+    def _hooked(self, x, out):
+        """The output after this module's forward hooks (called only when it has some)."""
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, x, out)
+            if result is not None:
+                out = result
+        return out
 
     def named_parameters(self):
         """(name, Value) pairs in a stable order; a Value shared by two places is listed once.
@@ -217,6 +251,22 @@ def _npy_header(m):
     return shape, dtype
 
 
+class _ForwardHookHandle:
+    """What `Module.register_forward_hook` returns; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("module",)
+
+    def __init__(self, module):
+        self.module = module
+
+    def remove(self):
+        hooks = vars(self.module).get("_forward_hooks")
+        if hooks is not None:
+            hooks.pop(self, None)
+            if not hooks:
+                del self.module._forward_hooks  # back to the class default: nothing left behind
+
+
 def _collect(obj, prefix, seen, found):
     for name, member in obj._members():
         _collect_member(member, prefix + str(name), seen, found)
@@ -308,7 +358,8 @@ class Neuron(Module):
             raise ValueError(f"{self!r} takes {len(self.w)} inputs, got {len(x)}")
         # The same sum, in the same order, as micrograd: b + w0*x0 + w1*x1 + ...
         act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
-        return act.activate(self.activation) if self.nonlin else act
+        out = act.activate(self.activation) if self.nonlin else act
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def parameters(self):
         return self.w + [self.b]
@@ -331,7 +382,8 @@ class Layer(Module):
 
     def __call__(self, x):
         out = [n(x) for n in self.neurons]
-        return out[0] if len(out) == 1 else out
+        out = out[0] if len(out) == 1 else out
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def parameters(self):
         return [p for n in self.neurons for p in n.parameters()]
@@ -358,9 +410,10 @@ class MLP(Module):
         ]
 
     def __call__(self, x):
+        out = x
         for layer in self.layers:
-            x = layer(x)
-        return x
+            out = layer(out)
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def parameters(self):
         return [p for layer in self.layers for p in layer.parameters()]
@@ -426,7 +479,8 @@ class Linear(Module):
 
     def __call__(self, x):
         out = x @ self.weight
-        return out + self.bias if self.bias is not None else out
+        out = out + self.bias if self.bias is not None else out
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def __repr__(self):
         return f"Linear(nin={self.nin}, nout={self.nout}, bias={self.bias is not None})"
@@ -467,7 +521,8 @@ class Activation(Module):
         self.name, self.params = spec.name, dict(params)
 
     def __call__(self, x):
-        return x.activate(self.name, **self.params)
+        out = x.activate(self.name, **self.params)
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -548,9 +603,10 @@ class Sequential(Module):
         return enumerate(self.modules)
 
     def __call__(self, x):
+        out = x
         for m in self.modules:
-            x = m(x)
-        return x
+            out = m(out)
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def __getitem__(self, i):
         return self.modules[i]

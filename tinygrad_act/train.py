@@ -29,6 +29,7 @@ import numpy as np
 from tinygrad_act.activations import LECTURE, lookup
 from tinygrad_act.engine import Value, no_grad
 from tinygrad_act.files import write_atomically
+from tinygrad_act.health import Monitor, plot_health
 from tinygrad_act.nn import MLP, SGD, Adam, Linear, cross_entropy, l2_penalty, mlp, svm_hinge_loss
 
 DATASETS = ("moons", "digits")
@@ -51,6 +52,7 @@ class Run:
     seconds: float = 0.0
     interrupted: bool = False
     data: tuple = ()  # (X, y) the model was trained on, for the decision boundary
+    health: Monitor | None = None  # with health=True: what the monitor recorded at every step
 
     @property
     def steps(self):
@@ -181,7 +183,15 @@ def moons_scores(model, X):
 
 
 def train_moons(
-    activation="relu", epochs=100, seed=0, *, per_point=False, progress=True, stop=None, alpha=1e-4
+    activation="relu",
+    epochs=100,
+    seed=0,
+    *,
+    per_point=False,
+    progress=True,
+    stop=None,
+    alpha=1e-4,
+    health=False,
 ):
     """Train micrograd's demo network on the moons; returns a `Run`.
 
@@ -201,6 +211,7 @@ def train_moons(
     layers = [layer.parameters() for layer in model.layers]
     opt = SGD(params, lr=1.0)
     run = Run("moons", activation, seed, model=model, data=(X, y))
+    monitor = run.health = Monitor(model) if health else None
     start = time.perf_counter()
     with _progress(epochs, f"moons {activation}", progress) as bar:
         for k in range(epochs):
@@ -213,6 +224,8 @@ def train_moons(
             loss = svm_hinge_loss(scores, y) + l2_penalty(params, alpha)
             model.zero_grad()
             loss.backward()
+            if monitor is not None:
+                monitor.record()
             opt.lr = 1.0 - 0.9 * k / epochs  # micrograd's schedule: 1.0 down to 0.1
             opt.step()
             run.losses.append(float(loss.data))
@@ -224,6 +237,8 @@ def train_moons(
                 run.interrupted = True
                 break
     run.seconds = time.perf_counter() - start
+    if monitor is not None:
+        monitor.remove()
     run.train_accuracy = moons_accuracy(model, X, y)
     return run
 
@@ -244,6 +259,7 @@ def train_digits(
     lr=3e-3,
     progress=True,
     stop=None,
+    health=False,
 ):
     """Train a 64-`hidden`-10 tensor MLP on the digits with Adam; returns a `Run` with test accuracy.
 
@@ -258,6 +274,7 @@ def train_digits(
     opt = Adam(model.parameters(), lr=lr)
     layers = [m.parameters() for m in model if isinstance(m, Linear)]
     run = Run("digits", activation, seed, model=model, data=(X_train, y_train))
+    monitor = run.health = Monitor(model) if health else None
     n = len(X_train)
     start = time.perf_counter()
     with _progress(epochs, f"digits {activation}", progress) as bar, _one_blas_thread():
@@ -270,6 +287,8 @@ def train_digits(
                 loss = cross_entropy(logits, y_train[idx])
                 opt.zero_grad()
                 loss.backward()
+                if monitor is not None:
+                    monitor.record()
                 opt.step()
                 correct += int((logits.data.argmax(axis=1) == y_train[idx]).sum())
                 run.losses.append(loss.item())
@@ -283,6 +302,8 @@ def train_digits(
             if run.interrupted:
                 break
     run.seconds = time.perf_counter() - start
+    if monitor is not None:
+        monitor.remove()
     run.train_accuracy = digits_accuracy(model, X_train, y_train)
     run.test_accuracy = digits_accuracy(model, X_test, y_test)
     return run
@@ -303,7 +324,9 @@ def train(dataset, activation="relu", epochs=None, seed=0, **kwargs):
     return loop(activation, epochs, seed, **kwargs)
 
 
-def compare_activations(dataset, names=LECTURE, epochs=None, seed=0, *, progress=True, stop=None):
+def compare_activations(
+    dataset, names=LECTURE, epochs=None, seed=0, *, progress=True, stop=None, health=False
+):
     """The same network from the same seed, once per activation; returns {name: Run}.
 
     After a stop request the remaining activations are skipped.
@@ -312,7 +335,7 @@ def compare_activations(dataset, names=LECTURE, epochs=None, seed=0, *, progress
         _check(dataset, name, DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs)
     runs = {}
     for name in names:
-        runs[name] = train(dataset, name, epochs, seed, progress=progress, stop=stop)
+        runs[name] = train(dataset, name, epochs, seed, progress=progress, stop=stop, health=health)
         if runs[name].interrupted:
             break
     return runs
@@ -432,12 +455,14 @@ def run(
     out="train-out",
     compare=False,
     progress=True,
+    health=False,
 ):
     """Train (and with `compare`, train once per lecture activation too), then write the plots.
 
     The main run uses `activation` (relu by default); the comparison trains every lecture activation
     plus that one from the same seed. Ctrl-C stops after the current step; plots of what was done
-    are still written and ``Outcome.interrupted`` is set.
+    are still written and ``Outcome.interrupted`` is set. With `health`, every step is
+    recorded by a `health.Monitor` and ``health.png`` shows each run's activation health.
     """
     activation = activation or "relu"
     epochs = DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs
@@ -446,10 +471,14 @@ def run(
     with stop_on_interrupt() as stop:
         if compare:
             names = list(LECTURE) + ([activation] if activation not in LECTURE else [])
-            runs = compare_activations(dataset, names, epochs, seed, progress=progress, stop=stop)
+            runs = compare_activations(
+                dataset, names, epochs, seed, progress=progress, stop=stop, health=health
+            )
             main = runs.get(activation) or next(reversed(runs.values()))
         else:
-            main = train(dataset, activation, epochs, seed, progress=progress, stop=stop)
+            main = train(
+                dataset, activation, epochs, seed, progress=progress, stop=stop, health=health
+            )
             runs = {activation: main}
         interrupted = stop()
     paths = []
@@ -460,4 +489,7 @@ def run(
             paths.append(plot_decision_boundary(main.model, X, y, out / "moons-boundary.png"))
     if compare and any(r.steps for r in runs.values()):
         paths.append(plot_comparison(runs, out / f"{dataset}-compare.png"))
+    monitors = {name: r.health for name, r in runs.items() if r.health and r.health.history}
+    if monitors:
+        paths.append(plot_health(monitors, out / "health.png"))
     return Outcome(main, runs, paths, interrupted)

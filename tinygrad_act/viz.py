@@ -114,7 +114,7 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
     seed = _seed(root)
     picture = _Picture(root, max_nodes)
     order = list(reversed(_topological_order(root)))
-    steps = sum(1 for n in order if n._backward is not None)
+    steps = sum(1 for n in order if n._rule is not None)
     width = max(3, len(str(min(steps, max_steps))))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ def _backward_frames(order, seed, steps, max_steps):
     grads = {order[0]: seed}
     k = 0
     for node in order:
-        rule = node._backward
+        rule = node._rule
         if rule is None:
             continue
         k += 1
@@ -239,7 +239,7 @@ class _Picture:
             dot.node(oid, graphviz.nohtml(_plain(node._op or "?")), **_op_style(node, highlight))
             dot.edge(oid, vid)
             locals_ = _locals(node) if (show_local or node is highlight) else None
-            named = node is highlight or getattr(node._backward, "spec", None) is not None
+            named = node is highlight or getattr(node._rule, "spec", None) is not None
             formulas = _formulas(node) if named else None
             for j, p in enumerate(node._prev):
                 if p not in self.ids:
@@ -273,7 +273,7 @@ class _Picture:
 def _op_style(node, highlight):
     style = {"shape": "ellipse", "style": "filled", "fillcolor": _OP, "fontsize": "10"}
     style.update(width="0.3", height="0.3", margin="0.04")
-    if getattr(node._backward, "spec", None) is not None:
+    if getattr(node._rule, "spec", None) is not None:
         style.update(fillcolor=_ACTIVATION, fontname="Helvetica-Bold")
     if node is highlight:
         style.update({"color": _HIGHLIGHT, "penwidth": "3", "class": "highlight"})
@@ -303,10 +303,10 @@ def _current_grad(node):
 
 def _locals(node):
     """The local derivative along each input edge: the node's rule applied to an upstream 1."""
-    if node._backward is None:
+    if node._rule is None:
         return [None] * len(node._prev)
     with np.errstate(all="ignore"):
-        grads = _apply(node._backward, _one(node), node)
+        grads = _apply(node._rule, _one(node), node)
     return [None if g is None else _fit(g, p) for p, g in zip(node._prev, grads, strict=True)]
 
 
@@ -355,7 +355,7 @@ def _seed(root):
 
 def _formulas(node):
     """The local derivative of each input as text: the registry's formula for an activation."""
-    rule = node._backward
+    rule = node._rule
     spec = getattr(rule, "spec", None)
     if spec is not None:
         return (spec.local_formula(**rule.params),)

@@ -1,0 +1,375 @@
+"""Reverse-mode backprop: walk the graph from the root down, composing each node's local rule.
+
+The whole algorithm, before the details that make it fast:
+
+    count, for every node, the edges that lead into it from below the root     (its uses)
+    the root's gradient is the seed (1 for a scalar)
+    ready = [root]
+    while ready:
+        pop a node: every node that uses it has passed its share down, so its gradient is complete
+        add that gradient to node.grad
+        apply the node's rule: its inputs' shares, local derivative × the node's gradient
+        add each share to the input's pending gradient; an input with no uses left is ready
+
+That is Kahn's algorithm: it visits the nodes in a reverse topological order without recursion, so
+a million-node chain works. The counts and the pending gradients live in two slots of each node
+(``_uses``, ``_g``) rather than in a dict: hashing objects was the slowest part of the loop.
+
+This module never imports `Value`: it reads the nodes' slots, and the root's own class builds
+any node it needs (a seed under ``create_graph``).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numpy as np
+
+from tinygrad_act import grad_mode
+from tinygrad_act.activations import FITTED as _FITTED_ACTIVATIONS
+from tinygrad_act.numeric import RAW, data_of
+from tinygrad_act.rules import FITTED as _FITTED_OPS
+from tinygrad_act.rules import sum_to
+
+# Rules whose gradients need no shape or dtype check: they always match their input.
+FITTED_RULES = _FITTED_OPS | _FITTED_ACTIVATIONS
+
+
+def backward(root, grad=None, create_graph=False):
+    """What ``root.backward(grad, create_graph)`` does: add d(root)/d(node) to every node's grad."""
+    _backprop(root, _seed(root, grad, create_graph), create_graph)
+
+
+def _backprop(root, seed, create_graph, visit=None):
+    """Propagate dL/dnode from the root down, handing each node's complete gradient to `visit`.
+
+    Without `visit` each gradient is added to the node's ``.grad``, which is what ``backward()``
+    does; `gradients` passes a `visit` that collects the ones it was asked for instead.
+    """
+    with _ONE_PASS_AT_A_TIME:
+        recording = grad_mode._set_recording(create_graph)  # the pass records a graph only if asked
+        hooks = _HOOKS or None  # read once: with no hook anywhere the loop pays one `is` per node
+        finished = []
+        try:
+            _count_uses(root)
+            root._g = seed
+            ready = [root]
+            with np.errstate(all="ignore"):
+                while ready:
+                    # Pop a ready node: its gradient is complete.
+                    node = ready.pop()
+                    g = node._g
+                    if hooks is not None and node in hooks:
+                        node._g = g = _run_hooks(node, g, hooks[node], create_graph)
+                    if visit is None:
+                        finished.append(node)  # stored in .grad once the whole pass succeeded
+                    else:
+                        node._g = None
+                        visit(node, g)
+                    rule = node._rule
+                    if rule is None:
+                        continue  # a leaf
+                    # Apply its rule: one share per input, local derivative × g.
+                    x, y = node._x, node._y
+                    inputs = (x,) if y is None else (x, y)
+                    try:
+                        if create_graph:
+                            input_grads = rule(g, node, *inputs)
+                        elif y is None:
+                            input_grads = rule(g, node.data, x.data)
+                        else:
+                            input_grads = rule(g, node.data, x.data, y.data)
+                    except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
+                        input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
+                    # Pass each share down; an input whose uses have all passed theirs is ready.
+                    tensor = type(g) is not float
+                    fit = tensor and rule not in FITTED_RULES  # may need broadcast sums or a cast
+                    # zip without strict=: the keyword alone costs a fifth of a scalar backward pass
+                    for p, pg in zip(inputs, input_grads):  # noqa: B905
+                        if p.requires_grad:
+                            pending = p._g
+                            if fit:
+                                data = p.data
+                                if (  # (`is not`: dtypes are singletons; an equal copy only detours)
+                                    type(pg) is not np.ndarray
+                                    or type(data) is float
+                                    or pg.shape != data.shape
+                                    or pg.dtype is not data.dtype
+                                ):
+                                    pg = _reduce_to(pg, p)  # sum broadcast axes away, match dtype
+                            if tensor and pending is None and p._rule is None:
+                                if _borrowed(pg, g, node):
+                                    pg = pg.copy()  # a leaf owns its gradient: no shared memory
+                            p._g = pg if pending is None else pending + pg
+                            p._uses = uses = p._uses - 1
+                            if not uses:
+                                ready.append(p)
+        except BaseException:
+            _reset(root)  # and no .grad has changed: a failed pass leaves them as they were
+            raise
+        finally:
+            grad_mode._set_recording(recording)
+        _store(finished)
+
+
+# Backward passes run one at a time: their bookkeeping (`_uses`, `_g`) lives on the nodes, and
+# graphs built by different threads may share nodes (the same weights). Taken once per pass.
+_ONE_PASS_AT_A_TIME = threading.RLock()  # reentrant: a hook may run a backward pass of its own
+
+
+def _store(nodes):
+    """Add each node's gradient of the pass to its ``.grad``, after the whole pass succeeded."""
+    for node in nodes:
+        g = node._g
+        node._g = None
+        if type(g) is float and type(node._grad) is float:
+            node._grad += g
+        elif node._grad is None:
+            node._grad = g  # a tensor's first gradient: keep the array the pass made
+        else:
+            _accumulate(node, g)
+
+
+# --------------------------------------------------------------------------------------------------
+# Hooks: fn(grad) runs once a node's gradient is complete, and may replace it (torch's register_hook).
+
+_HOOKS = weakref.WeakKeyDictionary()  # node -> its hooks in registration order; dies with the node
+
+
+class HookHandle:
+    """What `Value.register_hook` returns: ``handle.remove()`` unregisters the hook."""
+
+    __slots__ = ("_node", "_fn")
+
+    def __init__(self, node, fn):
+        self._node, self._fn = weakref.ref(node), fn
+
+    def remove(self):
+        """Unregister the hook; removing it twice is harmless."""
+        node = self._node()
+        fns = _HOOKS.get(node) if node is not None else None
+        if fns and self._fn in fns:
+            fns.remove(self._fn)
+            if not fns:
+                del _HOOKS[node]
+
+
+def add_hook(node, fn):
+    _HOOKS.setdefault(node, []).append(fn)
+    return HookHandle(node, fn)
+
+
+def _run_hooks(node, g, fns, create_graph):
+    """Call the node's hooks in order, each with the gradient the previous one left."""
+    for fn in list(fns):  # a copy: a hook may remove itself
+        out = fn(g)
+        if out is not None:
+            g = _hook_result(node, out, create_graph)
+    return g
+
+
+def _hook_result(node, out, create_graph):
+    """A hook's replacement gradient, checked and fitted to the node like any gradient."""
+    cls = type(node)
+    if isinstance(out, cls):
+        if create_graph:
+            if out.shape != node.shape:
+                raise ValueError(
+                    f"a hook returned a gradient of shape {out.shape} for a Value of shape {node.shape}"
+                )
+            return out
+        out = out.data
+    try:
+        data = cls(out, requires_grad=False).data  # the Value's own checks of numbers and arrays
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"a hook must return None or a gradient like its argument: {err}") from None
+    if _shape_of(data) != node.shape:
+        raise ValueError(
+            f"a hook returned a gradient of shape {_shape_of(data)} for a Value of shape {node.shape}"
+        )
+    data = float(data) if node.is_scalar else np.asarray(data, dtype=node.dtype)
+    return cls(data) if create_graph else data
+
+
+def backward_step(node):
+    """The pass's work for one node, done on its own: add each input's share of ``node.grad``.
+
+    The lecture calls this by hand on each node (``node._backward()``) to show one chain-rule step
+    at a time; `_backprop` does the same for every node in one loop.
+    """
+    rule = node._rule
+    if rule is None:
+        return  # a leaf
+    inputs = node._prev
+    g = data_of(node.grad)
+    data = [p.data for p in inputs]
+    try:
+        with np.errstate(all="ignore"):
+            shares = rule(g, node.data, *data)
+    except ArithmeticError:
+        shares = _ieee_rule(rule, g, node.data, data)
+    for p, share in zip(inputs, shares, strict=True):
+        if p.requires_grad and share is not None:
+            total = p.grad + _reduce_to(share, p)  # out of place: no memory shared with `node`
+            p._grad = total if p.is_scalar else np.asarray(total, dtype=p.dtype)
+
+
+def _count_uses(root):
+    """Count, in each node's ``_uses`` slot, the edges that lead into it from below the root.
+
+    A node is ready once that many shares have reached it. Slots rather than a dict or a set: this
+    and the loop of `_backprop` are the hot path.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for p in (node._x, node._y):
+            if p is not None and p.requires_grad:  # constants get no gradient: skip them
+                uses = p._uses
+                p._uses = uses + 1
+                if not uses:
+                    stack.append(p)
+
+
+def _seed(root, grad, create_graph):
+    """The root's gradient: 1 for a one-element root, else the caller's `grad`, fitted to the root."""
+    if not root.requires_grad:
+        raise ValueError(
+            "backward: this Value needs no gradient (it was made under no_grad, by detach(), "
+            "with requires_grad=False, or from constants only), so there is no graph to go back through"
+        )
+    if grad is None:
+        if root.size != 1:
+            raise ValueError(
+                f"backward: the root has shape {root.shape}; a root with more than one element "
+                f"needs an explicit grad of that shape, e.g. root.backward(np.ones({root.shape}))"
+            )
+        seed = 1.0 if root.is_scalar else np.ones(root.shape, dtype=root.dtype)
+    elif create_graph and isinstance(grad, type(root)):
+        seed = grad  # a Value: the seed's own graph is part of what gets differentiated
+    else:
+        # The root's class checks and copies the caller's grad: the pass may add into it in place.
+        seed = type(root)(grad, requires_grad=False).data
+    if _shape_of(seed) != root.shape:
+        raise ValueError(
+            f"backward: grad has shape {_shape_of(seed)} but the root has shape {root.shape}"
+        )
+    if isinstance(seed, type(root)):
+        return seed
+    # Fitted to the root like every gradient of the pass: a float for a scalar, else root's dtype.
+    seed = float(seed) if root.is_scalar else np.asarray(seed, dtype=root.dtype)
+    return type(root)(seed) if create_graph else seed
+
+
+def _shape_of(x):
+    return x.shape if hasattr(x, "shape") else ()
+
+
+def _ieee_rule(rule, g, a, inputs):
+    """Rerun a rule on numpy scalars, which give inf and nan where Python floats raise."""
+    as_np = [np.float64(x) if type(x) is float else x for x in (g, a, *inputs)]
+    return [_plain(r) for r in rule(*as_np)]
+
+
+def _plain(x):
+    return float(x) if isinstance(x, np.floating) else x
+
+
+def _reduce_to(g, node):
+    """Fit a gradient to its node: sum away broadcast axes, keep floats for scalar nodes."""
+    data = node.data
+    if type(g) is np.ndarray and type(data) is np.ndarray:
+        if g.shape == data.shape and g.dtype == data.dtype:
+            return g
+        g = sum_to(g, data.shape)
+        return g if g.dtype == data.dtype else g.astype(data.dtype)
+    if type(data) is float:
+        if type(g) is float:
+            return g
+        if not isinstance(g, RAW):  # a Value, in a create_graph pass
+            return g if g.size == 1 and g.ndim == 0 else g.sum()
+        return float(np.sum(g))
+    if type(g) is float:
+        return np.full(data.shape, g, dtype=data.dtype)
+    return sum_to(g, data.shape)
+
+
+def _borrowed(array, g, node):
+    """Whether a rule's output may share memory with arrays the graph holds: the upstream gradient
+    (passed on as is by +, -), a view of it (reshape, transpose, broadcast), or the node's data."""
+    if type(array) is not np.ndarray:
+        return False
+    return (
+        array.base is not None
+        or array is g
+        or array is node.data
+        or array is node._x.data
+        or (node._y is not None and array is node._y.data)
+    )
+
+
+def _accumulate(node, g):
+    """Add a later pass's gradient into ``node.grad`` (the pass stores a first one as it is).
+
+    A leaf owns its gradient array: the pass hands it an array nothing else holds (copied where a
+    rule passed one on), and later passes add into it in place. An intermediate node keeps the array
+    the pass computed: it is there to be read (drawings, teaching) and may share memory with its
+    neighbours' gradients, so later passes add to it out of place.
+    """
+    current = node._grad
+    if node._rule is None and type(current) is np.ndarray and type(g) is np.ndarray:
+        np.add(current, g, out=current)
+    else:
+        node._grad = current + g
+
+
+def _reset(root):
+    """Clear the bookkeeping of an interrupted pass, so the next one starts clean."""
+    for node in topological_order(root):
+        node._g, node._uses = None, 0
+
+
+def topological_order(root):
+    """Nodes with every input before the nodes that use it; iterative, so deep graphs are fine."""
+    order, visited = [], set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node is None:  # the marker below: all of this node's inputs are placed
+            order.append(stack.pop())
+        elif node not in visited:
+            visited.add(node)
+            stack += (node, None)
+            stack += [p for p in node._prev if p not in visited]
+    return order
+
+
+def gradients(root, inputs, grad=None, create_graph=False):
+    """d(root)/d(input) for each of `inputs`, without touching any ``.grad`` (``torch.autograd.grad``).
+
+    An input the root does not depend on gets a zero gradient.
+
+    >>> from tinygrad_act import Value
+    >>> x = Value(3.0)
+    >>> gradients(x * x, [x])
+    [6.0]
+    """
+    seed = _seed(root, grad, create_graph)
+    wanted = {}
+    for i, v in enumerate(inputs):
+        wanted.setdefault(id(v), []).append(i)
+    found = [None] * len(inputs)
+
+    def visit(node, g):
+        for i in wanted.get(id(node), ()):
+            found[i] = g
+
+    _backprop(root, seed, create_graph, visit)
+    for i, v in enumerate(inputs):
+        if found[i] is None:
+            zero = 0.0 if v.is_scalar else np.zeros_like(v.data)
+            found[i] = type(v)(zero) if create_graph else zero
+        elif not create_graph and not v.is_scalar:
+            found[i] = np.array(found[i], dtype=v.dtype)
+    return found

@@ -1,0 +1,225 @@
+"""The local gradients of the arithmetic and tensor ops: one table, read like a page of calculus.
+
+Notation, as in the lecture and in the activation table:
+
+    x, y   an op's inputs (z for a one-input op)
+    a      its output
+    g      the upstream gradient dL/da
+
+A rule is ``rule(g, a, *inputs) -> (dL/dinput, ...)``, one gradient per input; ``None`` where an
+input needs none. The backward pass calls it with raw data (floats and arrays) or, when it is
+itself recorded (``backward(create_graph=True)``), with `Value`\\ s, so each formula is written
+once with operators that work on both. A rule is shared by every node of its op and receives the
+output as an argument instead of closing over it: a graph holds no reference cycles.
+Ops with a setting (an axis, an exponent, an index) get a small class whose instance holds it.
+
+This module knows nothing of the engine: the engine reads the table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_act.numeric import RAW, data_of, log, pow_
+
+# --------------------------------------------------------------------------------------------------
+# Arithmetic: each rule returns (dL/dx, dL/dy), or (dL/dz,) for one input.
+
+
+# fmt: off
+def add_rule(g, a, x, y):        return g, g
+def sub_rule(g, a, x, y):        return g, -g
+def mul_rule(g, a, x, y):        return g * y, g * x
+def div_rule(g, a, x, y):        return g / y, -g * a / y                         # d(x/y)/dy = -x/y² = -a/y
+def neg_rule(g, a, z):           return (-g,)
+def exp_rule(g, a, z):           return (g * a,)                                  # (e^z)' = e^z = a
+def log_rule(g, a, z):           return (g / z,)                                  # (log z)' = 1/z
+# fmt: on
+
+
+def pow_value_rule(g, a, x, y):
+    """(x^y)' = y·x^(y-1) for the base, x^y·log x for the exponent, with PyTorch's answers at base 0:
+    the base's slope is 0 where y = 0 (not 0·0^-1), the exponent's is 0 where x = 0 and y ≥ 0
+    (not 0·log 0). Adding the 0/1 masks changes nothing elsewhere, exactly, even at inf."""
+    xd, yd = data_of(x), data_of(y)
+    y_zero = _as_mask(yd == 0, yd)
+    x_zero = _as_mask((xd == 0) & (yd >= 0), xd)
+    return g * y * pow_(x, y - 1 + y_zero), g * a * log(x + x_zero)
+
+
+def _as_mask(cond, like):
+    """A condition as 0/1 in `like`'s float type: added to a base or an exponent, it moves only
+    the entries where the condition holds."""
+    if isinstance(cond, (bool, np.bool_)):
+        return float(cond)
+    return cond.astype(like.dtype if isinstance(like, np.ndarray) else np.float64)
+
+
+class PowRule:
+    """(z^p)' = p·z^(p-1), for a constant exponent p; 0 for p = 0 (as PyTorch, not 0·0^-1)."""
+
+    __slots__ = ("p", "p_minus_1")
+
+    def __init__(self, p):
+        self.p = p
+        self.p_minus_1 = p - 1 if p != 0 else 0.0  # z^0 = 1, so p·z^0 = 0 even at z = 0
+
+    def __call__(self, g, a, z):
+        return (g * self.p * pow_(z, self.p_minus_1),)
+
+
+class MatmulRule:
+    """d(x @ y)/dx = g @ yᵀ and d(x @ y)/dy = xᵀ @ g, each computed only if its input needs it:
+    for a batch of data x, g @ yᵀ is as costly as the weight gradient and nobody reads it."""
+
+    __slots__ = ("need_x", "need_y")
+
+    def __init__(self, need_x, need_y):
+        self.need_x, self.need_y = need_x, need_y
+
+    def __call__(self, g, a, x, y):
+        if x.ndim == 2 and y.ndim == 2:
+            return (g @ y.T if self.need_x else None, x.T @ g if self.need_y else None)
+        if x.ndim == 1 and y.ndim == 1:
+            return g * y, g * x
+        # Promote 1-D operands to matrices as numpy does, then drop the added axis again.
+        x2 = x.reshape((1,) + x.shape) if x.ndim == 1 else x
+        y2 = y.reshape(y.shape + (1,)) if y.ndim == 1 else y
+        batch = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
+        g2 = g.reshape(batch + (x2.shape[-2], y2.shape[-1]))
+        gx = gy = None
+        if self.need_x:
+            gx = g2 @ _swap_last(y2)
+            if x.ndim == 1:
+                gx = gx.reshape(gx.shape[:-2] + gx.shape[-1:])
+        if self.need_y:
+            gy = _swap_last(x2) @ g2
+            if y.ndim == 1:
+                gy = gy.reshape(gy.shape[:-1])
+        return gx, gy
+
+
+MATMUL_RULES = {(nx, ny): MatmulRule(nx, ny) for nx in (True, False) for ny in (True, False)}
+
+
+# --------------------------------------------------------------------------------------------------
+# Tensor ops: reductions move the gradient back over the reduced axes, shape ops undo themselves.
+
+
+class ReductionRule:
+    """sum and mean: g spreads back over the reduced axes (times 1/n for mean)."""
+
+    __slots__ = ("axis", "keepdims", "scale")
+
+    def __init__(self, axis, keepdims, scale):
+        self.axis, self.keepdims, self.scale = axis, keepdims, scale
+
+    def __call__(self, g, a, z):
+        dz = expand(g, z.shape, self.axis, self.keepdims)
+        return (dz * self.scale if self.scale != 1 else dz,)
+
+
+class MaxRule:
+    """g goes to the maximal entries, split evenly among ties (as torch.amax)."""
+
+    __slots__ = ("axis", "keepdims")
+
+    def __init__(self, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+
+    def __call__(self, g, a, z):
+        zd, ad = data_of(z), data_of(a)
+        if not self.keepdims and self.axis is not None:
+            ad = np.expand_dims(ad, self.axis)
+        mask = zd == ad
+        share = mask / mask.sum(axis=self.axis, keepdims=True)  # a constant: ties split evenly
+        return (expand(g, zd.shape, self.axis, self.keepdims) * share,)
+
+
+def reshape_rule(g, a, z):
+    return (g.reshape(z.shape),)
+
+
+def broadcast_rule(g, a, z):
+    return (sum_to(g, z.shape),)  # the adjoint of broadcasting is summation
+
+
+class TransposeRule:
+    __slots__ = ("inverse",)
+
+    def __init__(self, axes):
+        self.inverse = tuple(np.argsort(axes))
+
+    def __call__(self, g, a, z):
+        return (g.transpose(self.inverse),)
+
+
+class GetitemRule:
+    """d(z[index])/dz: g added into zeros of z's shape (repeated indices accumulate)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+    def __call__(self, g, a, z):
+        return (scatter(g, self.index, z.shape),)
+
+
+class ScatterRule:
+    """The adjoint of indexing is indexing again."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+    def __call__(self, g, a, z):
+        return (g[self.index],)
+
+
+# Rules whose gradient always has its input's shape and dtype, so the backward pass need not check
+# (reading an array's shape and dtype is a tenth of a small op's cost). The activation table keeps
+# its own such set; tests check every member in float32 and float64.
+FITTED = frozenset({neg_rule, exp_rule, log_rule})
+
+
+# --------------------------------------------------------------------------------------------------
+# Shape helpers: each works on arrays and on Values alike.
+
+
+def sum_to(g, shape):
+    """Sum a broadcast gradient back to `shape`."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if g.shape[lead:] == shape:  # the common case: only leading axes were added (a bias)
+        return g.sum(axis=tuple(range(lead)))
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    return g.sum(axis=axes).reshape(shape)
+
+
+def expand(g, shape, axis, keepdims):
+    """Broadcast the gradient of a reduction over `axis` back to the input's `shape`."""
+    if not keepdims and axis is not None:
+        axes = (axis,) if isinstance(axis, int) else axis
+        kept = [1 if i in {a % len(shape) for a in axes} else n for i, n in enumerate(shape)]
+        g = g.reshape(tuple(kept))
+    if isinstance(g, RAW):
+        return np.broadcast_to(g, shape)
+    return g.broadcast_to(shape)
+
+
+def scatter(g, index, shape):
+    """g added into zeros of `shape` at `index`."""
+    if not isinstance(g, RAW):
+        return g._scatter(index, shape)
+    out = np.zeros(shape, dtype=g.dtype if hasattr(g, "dtype") else np.float64)
+    np.add.at(out, index, g)
+    return out
+
+
+def _swap_last(x):
+    return x.swapaxes(-1, -2)
