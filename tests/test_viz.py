@@ -521,7 +521,8 @@ def test_cli_graph_end_to_end(tmp_path, capsys):
         (["x", "--set", "x=two"], "takes a number"),
         (["9**9**9"], "too large"),
         (["x", "--set", "x=1", "-o", "g.gif"], ".svg, .png, .pdf, .dot"),
-        (["x", "--set", "x=1", "-o", "missing-dir/g.svg"], "No such file or directory"),
+        (["x", "--set", "x=1", "-o", "/proc/x/g.svg"], "cannot make the folder /proc/x"),
+        (["x", "--set", "x=1", "--set", "y=2"], "variable 'y' given but not used"),
     ],
 )
 def test_cli_graph_errors_are_one_line_with_exit_code_2(tmp_path, monkeypatch, capsys, args, named):

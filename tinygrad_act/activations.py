@@ -19,6 +19,7 @@ reads the table (`activation_rule` turns a row into the rule a graph node runs).
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
 import sys
@@ -253,12 +254,21 @@ LECTURE = ("sigmoid", "tanh", "relu", "leaky_relu")  # the four on the slide
 
 
 def lookup(name):
-    """The registered activation called `name` (a clear error naming the known ones otherwise)."""
+    """The registered activation called `name` (a clear error naming the known ones otherwise,
+    with the closest name when one is close: a typo such as ``tanhh``).
+
+    >>> lookup("tanhh")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown activation 'tanhh'; registered: sigmoid, tanh, relu, leaky_relu, softplus, elu, silu, gelu, softmax, log_softmax; did you mean tanh?
+    """
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
         known = ", ".join(ACTIVATIONS)
-        raise ValueError(f"unknown activation {name!r}; registered: {known}") from None
+        close = difflib.get_close_matches(name, ACTIVATIONS, n=1) if isinstance(name, str) else []
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ValueError(f"unknown activation {name!r}; registered: {known}{hint}") from None
 
 
 def register_activation(
