@@ -5,7 +5,7 @@ inputs, computed twice, once by backprop (one backward pass per output element, 
 `tinygrad_act.engine.gradients`, which leaves every ``.grad`` alone) and once by central
 differences (f(x+h) - f(x-h)) / 2h, element by element. They must agree everywhere:
 |analytic - numeric| <= atol + rtol·|numeric|. The step h is ``eps`` when given; by default it is
-1e-6·max(1, |x|), relative to each element, so that x ± h still moves a huge x (at x = 1e12 an
+``1e-6·max(1, |x|)``, relative to each element, so that x ± h still moves a huge x (at x = 1e12 an
 absolute 1e-6 is below float64's resolution and every slope would read 0).
 
 A dense Jacobian costs two evaluations of fn per input element and one backward pass per output
@@ -116,7 +116,7 @@ class Mismatch:
 def numerical_grad(fn, inputs, eps=None):
     """d fn(*inputs) / d input by central differences, one list entry per input.
 
-    The step is `eps`, or 1e-6·max(1, |x|) for each element when eps is None.
+    The step is `eps`, or ``1e-6·max(1, |x|)`` for each element when eps is None.
 
     For a single-element output each entry is shaped like its input (a float for a scalar input);
     for a tensor output it is the Jacobian, shaped ``output.shape + input.shape``. Always float64.
@@ -807,7 +807,7 @@ def derivative_table(points=None, names=None, eps=None):
     """The lecture's table: for each elementwise activation and each z, g(z) and g'(z) three ways.
 
     `points` default to the slide's -10, 0, 10; `names` to every registered elementwise activation,
-    with its default parameters. The numeric column's step is `eps`, or 1e-6·max(1, |z|) when eps is
+    with its default parameters. The numeric column's step is `eps`, or ``1e-6·max(1, |z|)`` when eps is
     None, so that huge z still get a true slope. softmax and log_softmax (``tensor_only``) map a vector to a vector:
     their derivative is a Jacobian, not a slope g'(z), so they are left out (asking for one is a
     ValueError); ``check_activations`` gradchecks them.
