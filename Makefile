@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
 # Each bootstraps .venv from python3 and makes sure Graphviz's `dot` program is installed.
+# `make test` = ruff check, ruff format --check, pytest, and the docs build with warnings as errors.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -7,12 +8,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXTRAS := dev,demo,docs
 
-.PHONY: demo test lint strip docs bench setup dot clean
+.PHONY: demo test lint strip docs bench oracle screenshots setup dot chromium clean
 
 demo: setup
 	$(BIN)/tinygrad-act demo --out demo-out
 
-test: lint
+test: lint chromium
 	$(BIN)/python -m pytest -q
 	$(MAKE) docs
 
@@ -27,6 +28,15 @@ strip:
 
 docs: setup
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+# PyTorch, the oracle some tests compare against (they skip without it): the pinned CPU build.
+# A bare `pip install torch` on Linux downloads a multi-GB CUDA build instead.
+oracle: setup
+	$(BIN)/pip install -q 'torch==2.13.0'
+
+# Headless-Chromium screenshots of the demo page and the derivatives docs page (400 and 1280 px).
+screenshots: demo docs
+	$(BIN)/python docs/screenshots.py --demo demo-out --docs docs/_build/html --out screenshots
 
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
@@ -53,5 +63,16 @@ dot:
 		exit 1; \
 	fi
 
+# The browser tests drive Debian's Chromium (Playwright only drives it; it downloads no browser).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Chromium with apt-get (for the browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing: the browser tests will skip. Install it with:"; \
+		echo "  sudo apt-get install chromium   (Debian/Ubuntu)"; \
+	fi
+
 clean:
-	rm -rf $(VENV) demo-out docs/_build docs/_generated .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-out docs/_build docs/_generated screenshots .pytest_cache .ruff_cache

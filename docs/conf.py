@@ -49,6 +49,13 @@ nitpick_ignore_regex = [
     ("py:class", r"(optional|array-like|callable|float|int|str|bool|dict|list|tuple)"),
 ]
 
+# Math renders offline: MathJax 3.2.2 (Apache-2.0) is vendored in _static/mathjax (see its
+# README.txt), one file with the TeX input, every extension and the SVG font, so a page with math
+# loads nothing from a CDN. Sphinx's default would fetch MathJax from the network.
+html_static_path = ["_static"]
+mathjax_path = "mathjax/tex-svg-full.js"
+html_css_files = ["tinygrad_act.css"]
+
 html_theme = "furo"
 html_title = "tinygrad_act"
 pygments_style = "friendly"

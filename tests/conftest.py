@@ -1,6 +1,9 @@
-"""Shared test helpers: an independent central-difference derivative, seeded randomness, and a
-real Jupyter kernel for the notebooks."""
+"""Shared test helpers: an independent central-difference derivative, seeded randomness, a
+real Jupyter kernel for the notebooks, and one quick build of the demo page for the tests that
+read it and the ones that look at it in a browser."""
 
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -132,3 +135,15 @@ def run_notebook(kernel_specs, tmp_path_factory):
         return NotebookRun(nb, errors, results, cwd)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory):
+    """`tinygrad-act demo --quick` into a temporary folder: (folder, exit code, stdout, stderr)."""
+    from tinygrad_act import cli
+
+    out = tmp_path_factory.mktemp("demo")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(["demo", "--out", str(out), "--quick"])
+    return out, code, stdout.getvalue(), stderr.getvalue()

@@ -3,15 +3,20 @@
 Import it as a submodule (``from tinygrad_act.viz import draw_dot``): the engine never imports it,
 and ``import tinygrad_act`` does not load Graphviz.
 
-Each value is a record node ``label | data | grad`` (a tensor adds ``shape dtype``); each op is a
-small separate node between its inputs and its output. Leaves are blue (constants grey), the root
-green with a thick border, activation ops amber. Node ids follow the topological order (``v0`` is
-an input, the root comes last), so the same graph always gives byte-identical DOT source.
+Each value is a record node ``name | data | grad`` (a tensor adds ``shape dtype``); each op is a
+small separate node between its inputs and its output. A node without a label is named by
+`tinygrad_act.node_names` (``x1*w1``, ``tanh(n)``, ``layers.0.w``). Leaves are blue (constants
+grey), the root green with a thick border, activation ops amber. Node ids follow the topological
+order (``v0`` is an input, the root comes last), so the same graph always gives byte-identical DOT
+source, and a record is as wide as its widest possible gradient, so pictures of the same graph
+before, during and after backward put every node in the same place.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
+import html
 import math
 import os
 import re
@@ -22,6 +27,7 @@ import numpy as np
 
 from tinygrad_act.engine import Value
 from tinygrad_act.files import write_atomically
+from tinygrad_act.node_names import ATOM, MUL, graph_names
 
 FORMATS = ("svg", "png", "pdf", "dot")
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -29,6 +35,9 @@ RANKDIRS = ("LR", "TB", "RL", "BT")
 _LEAF, _CONSTANT, _ROOT, _INNER = "#dbeafe", "#f3f4f6", "#dcfce7", "#ffffff"
 _ACTIVATION, _OP, _NOTE, _HIGHLIGHT = "#fde68a", "#ffffff", "#fee2e2", "red"
 _PENDING = object()  # a gradient the backward pass has not reached yet (step frames)
+_NODE_SIZE, _EDGE_SIZE, _TITLE_SIZE = 11, 10, 12  # font sizes in points
+_WIDEST = -8.888e-188  # the widest number `_show` writes (4 digits, signs, an exponent)
+_FIELD_PADDING = 17  # points Graphviz adds beside a record field's text
 
 # The local derivative of each input, in the engine's notation: x, y the inputs, a the output.
 _FORMULAS = {
@@ -56,50 +65,79 @@ class GraphvizNotFoundError(RuntimeError):
     """Graphviz's ``dot`` program is not installed (the Python package only wraps it)."""
 
 
-def draw_dot(root, rankdir="LR", show_grad=True, max_nodes=200, show_local=False):
+def draw_dot(
+    root,
+    format="svg",
+    rankdir="LR",
+    show_grad=True,
+    max_nodes=200,
+    show_local=False,
+    *,
+    model=None,
+):
     """The graph ending at `root` as a ``graphviz.Digraph`` (it displays inline in Jupyter).
 
-    At most `max_nodes` values are drawn, the ones nearest the root (breadth-first); a note in
-    the picture says how many were left out. ``show_local=True`` labels each edge into an op with
-    the local derivative backprop multiplies along it, e.g. ``1-a² = 0.5`` into a tanh.
+    The first three parameters are micrograd's: ``draw_dot(root, format="svg", rankdir="LR")``.
+    Every node is named: by its own ``label``, else by `model`'s ``named_parameters()`` (pass the
+    `nn` model whose parameters are in the graph), else by its expression when that is short
+    (``x*w``, ``tanh(n)``), else by its op and shape. At most `max_nodes` values are drawn, the
+    ones nearest the root (breadth-first); a note in the picture says how many were left out.
+    ``show_local=True`` labels each edge into an op with the local derivative backprop multiplies
+    along it, e.g. ``∂/∂n = 1-a² = 0.5`` into a tanh, ``∂/∂x = w = -3`` into ``x*w``. In Jupyter
+    a graph wider than the cell shrinks to fit it.
 
     >>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
     >>> dot = draw_dot((x * w).tanh())
-    >>> dot.source.splitlines()[4].strip()
-    'v0 [label="{ x | data 2 | grad 0 }" fillcolor="#dbeafe" shape=record style=filled]'
+    >>> [line.split(" [")[0].strip() for line in dot.source.splitlines() if "record" in line]
+    ['v0', 'v1', 'v2', 'v3']
+    >>> dot.source.split('v2 [label="')[1].split('"')[0]  # the unlabelled x*w, named for it
+    'x*w | data -6 | grad 0'
+
     """
     _check_args(root, rankdir, max_nodes)
-    picture = _Picture(root, max_nodes)
-    return picture.digraph(rankdir, _current_grad if show_grad else None, show_local)
+    format = _check_draw_format(format)
+    picture = _Picture(root, max_nodes, model)
+    dot = picture.digraph(rankdir, _current_grad if show_grad else None, show_local)
+    dot.format = format
+    return dot
 
 
 def save_graph(root, path, **draw_kwargs):
     """Draw `root`'s graph into `path`; the format follows the extension (.svg .png .pdf .dot).
 
-    Writing ``.dot`` needs no Graphviz program; the other formats run ``dot``. Returns the path.
+    Writing ``.dot`` needs no Graphviz program; the other formats run ``dot``. `draw_kwargs` are
+    `draw_dot`'s (``rankdir``, ``show_local``, ``model``, ...). Returns the path.
 
     >>> import os, tempfile
     >>> out = save_graph(Value(1.0, label="x").exp(), os.path.join(tempfile.mkdtemp(), "g.dot"))
     >>> out.read_text().startswith("digraph")
     True
     """
+    if "format" in draw_kwargs:
+        raise TypeError("save_graph takes the format from the file's extension, not format=")
     path = Path(path)
     fmt = _format_of(path)
     _render(draw_dot(root, **draw_kwargs), path, fmt)
     return path
 
 
-def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200, max_steps=200):
+def draw_backward_steps(
+    root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200, model=None, max_steps=200
+):
     """Write one frame per backward step, then run the real ``root.backward()``; return the paths.
 
-    Frames ``step-000.svg``, ``step-001.svg``, ... follow the reverse topological order, one per op:
-    each highlights the op whose local gradient is applied, names its formula (``a(1-a)``,
-    ``1-a²``, ...) and shows the gradients this backward pass has filled in so far. The last frame
-    shows them all. The frames are computed on a dictionary of their own; afterwards the graph's
-    ``.grad`` values are exactly what a plain ``root.backward()`` gives.
+    Frame ``step-000`` is the start (only the root's gradient, the seed 1, is known); frame
+    ``step-k`` shows the graph after step k of N, one step per op in reverse topological order:
+    it highlights the op whose local gradient is applied, names its formula (``a(1-a)``,
+    ``1-a²``, ...) in a title that starts "step k of N", and shows the gradients filled in so far.
+    Every edge carries its local derivative, and every node stays in the same place in all frames
+    (and in `save_graph` pictures of the same graph with ``show_local=True``). The frames are
+    computed on a dictionary of their own; afterwards the graph's ``.grad`` values are exactly
+    what a plain ``root.backward()`` gives.
 
-    At most `max_steps` step frames are drawn (the first ones, nearest the output), then the last
-    frame, which says how many steps were left out: each frame runs Graphviz once.
+    Each frame runs Graphviz once, so at most `max_steps` step frames are drawn: the first
+    ``max_steps - 1`` steps and the last one (files keep their step numbers), whose title says
+    how many steps were applied but not drawn.
 
     >>> import tempfile
     >>> x = Value(0.0, label="x")
@@ -112,20 +150,26 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     fmt = _check_format(fmt)
     seed = _seed(root)
-    picture = _Picture(root, max_nodes)
+    picture = _Picture(root, max_nodes, model)
     order = list(reversed(_topological_order(root)))
     steps = sum(1 for n in order if n._rule is not None)
-    width = max(3, len(str(min(steps, max_steps))))
+    # The titles first, so every frame reserves the width of the widest: a title wider than the
+    # graph centres the graph under it, and the nodes would move from frame to frame.
+    titles = [title for *_, title in _backward_frames(order, seed, steps, picture.names, max_steps)]
+    title_width = max(
+        _text_width(_printable(line), _TITLE_SIZE) for t in titles for line in t.split("\n")
+    )
+    width = max(3, len(str(steps)))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for k, (grads, node, title) in enumerate(_backward_frames(order, seed, steps, max_steps)):
+    for k, grads, node, title in _backward_frames(order, seed, steps, picture.names, max_steps):
         dot = picture.digraph(
             rankdir,
             lambda n, grads=grads: grads.get(n, _PENDING),
-            show_local=False,
+            show_local=True,
             highlight=node,
-            title=title,
+            title=(title, title_width),
         )
         path = out_dir / f"step-{k:0{width}d}.{fmt}"
         _render(dot, path, fmt)
@@ -137,14 +181,25 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
 # ---- the backward pass, frame by frame -------------------------------------------------------------
 
 
-def _backward_frames(order, seed, steps, max_steps):
-    """(gradients so far, node, title) after each of the first `max_steps` ops' steps, as the
-    engine's backprop loop runs, then the final gradients (every step applied).
+def _backward_frames(order, seed, steps, names, max_steps):
+    """(step number, gradients so far, node, title): the start, then the state after each op's
+    step, as the engine's backprop loop runs: the first ``max_steps - 1`` steps and the last.
 
     Gradients are summed into new objects, never in place, so the graph's own ``.grad`` and the
     arrays a rule returns are never touched.
     """
+    root = names[order[0]]
     grads = {order[0]: seed}
+    yield (
+        0,
+        grads,
+        None,
+        (
+            f"step 0 of {steps}: the start of backward\n"
+            f"the seed: {root.text}'s grad = 1 (d{_d(root)}/d{_d(root)})\n"
+            "every other grad: – (not computed yet)"
+        ),
+    )
     k = 0
     for node in order:
         rule = node._rule
@@ -159,21 +214,26 @@ def _backward_frames(order, seed, steps, max_steps):
                     continue  # a constant: backward gives it no gradient
                 pg = _fit(pg, p)
                 grads[p] = grads[p] + pg if p in grads else pg
-        if k > max_steps:
+        if max_steps <= k < steps:
             continue  # applied, not drawn
-        pairs = zip(_formulas(node), _locals(node), strict=False)
-        title = (
-            f"backward step {k} of {steps}: {node._op}\n"
-            f"local gradient{'s (one per input)' if len(node._prev) > 1 else ''} "
-            f"{', '.join(_equation(f, x) for f, x in pairs)}\n"
-            f"each input's grad += grad {_short(g)} × local gradient"
+        out = names[node]
+        formulas, locals_ = _named_formulas(node, names), _locals(node)
+        derivatives = ", ".join(
+            _edge_text(names[p], formula, local)
+            for p, formula, local in zip(node._prev, formulas, locals_, strict=True)
+            if local is not None
         )
-        yield grads, node, title
-    done = f"backward done: all {len(grads)} gradients filled in"
-    if steps > max_steps:
-        left = steps - max_steps
-        done += f"\n{left} more backward steps applied but not drawn (max_steps={max_steps})"
-    yield grads, None, done
+        last = f"; done: all {len(grads)} gradients are filled in" if k == steps else ""
+        title = (
+            f"step {k} of {steps}: backward through {node._op}, which makes {out.text}{last}\n"
+            f"local gradient{'s' if len(node._prev) > 1 else ''}: {derivatives}\n"
+            f"each input's grad += {out.text}'s grad {_short(g)} × its local gradient"
+        )
+        if k == steps > max_steps:
+            left = steps - max_steps
+            which = f"steps {max_steps} to {steps - 1}" if left > 1 else f"step {max_steps}"
+            title += f"\n({which} applied but not drawn: {left} left out, max_steps={max_steps})"
+        yield k, grads, node, title
 
 
 def _topological_order(root):
@@ -199,10 +259,23 @@ def _topological_order(root):
 # ---- the picture -----------------------------------------------------------------------------------
 
 
-class _Picture:
-    """The nodes kept for drawing, numbered in topological order, and the note about the rest."""
+class _Digraph(graphviz.Digraph):
+    """A ``graphviz.Digraph`` whose inline SVG in Jupyter shrinks to the cell's width."""
 
-    def __init__(self, root, max_nodes):
+    def _repr_image_svg_xml(self):
+        return _responsive(super()._repr_image_svg_xml())
+
+
+def _responsive(svg):
+    """The SVG at its own size, or narrower when its container is: height follows the viewBox."""
+    return re.sub(r"<svg\b", '<svg style="max-width: 100%; height: auto"', svg, count=1)
+
+
+class _Picture:
+    """The nodes kept for drawing, numbered in topological order, their names, and the note about
+    the rest."""
+
+    def __init__(self, root, max_nodes, model=None):
         self.root = root
         kept = {root}
         queue = collections.deque([root])
@@ -212,42 +285,49 @@ class _Picture:
                     kept.add(p)
                     queue.append(p)
         order = _topological_order(root)
+        # Names made printable once: a user's label may hold anything (a NUL, 100,000 characters).
+        self.names = {
+            n: dataclasses.replace(name, text=_printable(name.text))
+            for n, name in graph_names(order, model).items()
+        }
         self.nodes = [n for n in order if n in kept]
         self.ids = {n: f"v{i}" for i, n in enumerate(self.nodes)}
         self.left_out = len(order) - len(self.nodes)
         self.max_nodes = max_nodes
 
     def digraph(self, rankdir, grad_of, show_local, highlight=None, title=None):
-        dot = graphviz.Digraph(name="tinygrad_act", format="svg")
-        dot.attr(rankdir=rankdir, fontname="Helvetica")
+        dot = _Digraph(name="tinygrad_act", format="svg")
+        dot.attr(rankdir=rankdir, fontname="Helvetica", ordering="in")
         if title is not None:
-            dot.attr(label=_plain(title, keep_newlines=True), labelloc="t", fontsize="12")
-        dot.attr("node", fontname="Helvetica", fontsize="11")
-        dot.attr("edge", fontname="Helvetica", fontsize="9", color="#555555")
+            dot.attr(label=_title_label(*title), labelloc="t", labeljust="l")
+        dot.attr("node", fontname="Helvetica", fontsize=str(_NODE_SIZE))
+        dot.attr("edge", fontname="Helvetica", fontsize=str(_EDGE_SIZE), color="#555555")
         cut = []
         for i, node in enumerate(self.nodes):
             vid = self.ids[node]
+            name = self.names[node]
             style = {"shape": "record", "style": "filled", "fillcolor": self._fill(node)}
+            if grad_of is not None:  # the same size whatever the gradients: nodes stay in place
+                style["width"] = f"{_record_width(node, name.text) / 72:.3f}"
             if node is self.root:
                 style["penwidth"] = "2"
             if node is highlight:
                 style.update({"color": _HIGHLIGHT, "penwidth": "3", "class": "highlight"})
-            dot.node(vid, graphviz.nohtml(_record(node, grad_of)), **style)
+            dot.node(vid, graphviz.nohtml(_record(node, name.text, grad_of, rankdir)), **style)
             if not node._prev:
                 continue
             oid = f"o{i}"
             dot.node(oid, graphviz.nohtml(_plain(node._op or "?")), **_op_style(node, highlight))
             dot.edge(oid, vid)
-            locals_ = _locals(node) if (show_local or node is highlight) else None
-            named = node is highlight or getattr(node._rule, "spec", None) is not None
-            formulas = _formulas(node) if named else None
+            locals_ = _locals(node) if show_local else [None] * len(node._prev)
+            formulas = _named_formulas(node, self.names)
             for j, p in enumerate(node._prev):
                 if p not in self.ids:
                     cut.append(oid)
                     continue
                 attrs = {}
-                if locals_ is not None and locals_[j] is not None:
-                    text = _equation(formulas[j], locals_[j]) if formulas else _show(locals_[j])
+                if locals_[j] is not None:
+                    text = _edge_text(self.names[p], formulas[j], locals_[j])
                     attrs["label"] = graphviz.nohtml(_plain(text))
                     if node is highlight:
                         attrs.update(fontcolor=_HIGHLIGHT, color=_HIGHLIGHT, penwidth="2")
@@ -267,7 +347,7 @@ class _Picture:
             return _ROOT
         if node._prev:
             return _INNER
-        return _LEAF if node.label else _CONSTANT
+        return _LEAF if node.requires_grad else _CONSTANT
 
 
 def _op_style(node, highlight):
@@ -280,18 +360,45 @@ def _op_style(node, highlight):
     return style
 
 
-def _record(node, grad_of):
-    fields = [_field(node.label)]
+def _record_fields(node, name, grad_text):
+    fields = [name]
     if not node.is_scalar:
-        fields.append(_field(f"{node.shape} {node.dtype}"))
-    fields.append(_field(f"data {_show(node.data)}"))
+        fields.append(f"{node.shape} {node.dtype}")
+    fields.append(f"data {_show(node.data)}")
+    if grad_text is not None:
+        fields.append(grad_text)
+    return fields
+
+
+def _record(node, name, grad_of, rankdir):
+    """The record's label: its fields stacked, name on top (Graphviz turns a record's top level
+    across the rank direction, so a left-to-right graph stacks fields without braces)."""
+    grad_text = None
     if grad_of is not None:
         if not node.requires_grad:
-            fields.append(_field("no grad"))  # a constant: nothing flows back into it
+            grad_text = "no grad"  # a constant: nothing flows back into it
         else:
             grad = grad_of(node)
-            fields.append(_field("grad –" if grad is _PENDING else f"grad {_show(grad)}"))
-    return "{ " + " | ".join(fields) + " }"
+            grad_text = "grad –" if grad is _PENDING else f"grad {_show(grad)}"
+    fields = " | ".join(_field(f) for f in _record_fields(node, name, grad_text))
+    return f"{{ {fields} }}" if rankdir in ("TB", "BT") else fields
+
+
+def _record_width(node, name):
+    """Points wide enough for the record with any gradient: the widest numbers `_show` writes."""
+    widest = np.full(node.shape, _WIDEST) if node.shape else _WIDEST
+    grad_text = "no grad" if not node.requires_grad else f"grad {_show(widest)}"
+    fields = _record_fields(node, name, grad_text)
+    return max(_text_width(f, _NODE_SIZE) for f in fields) + _FIELD_PADDING
+
+
+def _title_label(title, width):
+    """A left-aligned title in a cell of the given width (HTML-like label: one line each)."""
+    lines = '<BR ALIGN="LEFT"/>'.join(html.escape(_printable(line)) for line in title.split("\n"))
+    return (
+        f'<<TABLE BORDER="0" CELLPADDING="2"><TR><TD WIDTH="{math.ceil(width)}" ALIGN="LEFT">'
+        f'<FONT POINT-SIZE="{_TITLE_SIZE}">{lines}<BR ALIGN="LEFT"/></FONT></TD></TR></TABLE>>'
+    )
 
 
 def _current_grad(node):
@@ -315,10 +422,17 @@ def _one(node):
     return 1.0 if node.is_scalar else np.ones_like(node.data)
 
 
-def _equation(formula, local):
-    """'1-a² = 0.5', or just '1' when the formula is already the number."""
+def _edge_text(name, formula, local):
+    """'∂/∂n = 1-a² = 0.5': the input's name, the formula, its value (the formula once if it is
+    already the number); 'local = ...' for an input without a short name."""
     number = _show(local)
-    return number if formula == number else f"{formula} = {number}"
+    value = number if formula in (number, "?") else f"{formula} = {number}"
+    return f"∂/∂{_d(name)} = {value}" if name.composable else f"local = {value}"
+
+
+def _d(name):
+    """A name after ∂/∂ or d/d: bracketed unless it is one symbol."""
+    return name.operand(ATOM - 1)
 
 
 def _apply(rule, g, node):
@@ -365,6 +479,20 @@ def _formulas(node):
     return _FORMULAS.get(node._op, ("?",) * len(node._prev))
 
 
+def _named_formulas(node, names):
+    """`_formulas`, with the inputs' own names for x and y where a formula is one of them:
+    x1*w1 gives ∂/∂x1 = w1 and ∂/∂w1 = x1, not the y and x of a generic product."""
+    formulas = _formulas(node)
+    if len(node._prev) != 2 or node._op not in ("*", "/"):
+        return formulas
+    x, y = (names[p] for p in node._prev)
+    if not (x.composable and y.composable):
+        return formulas
+    if node._op == "*":
+        return (y.text, x.text)
+    return (f"1/{y.operand(MUL)}", formulas[1])
+
+
 # ---- text --------------------------------------------------------------------------------------------
 
 
@@ -393,28 +521,43 @@ def _num(v):
     return f"{v:.4g}"
 
 
+def _text_width(text, size):
+    """Points `text` takes at `size`, over-estimated a little: Helvetica's widths as Graphviz
+    measures them (it rounds glyphs up), and any other character as wide as an M."""
+    return size * sum(_char_width(c) for c in text)
+
+
+def _char_width(c):
+    if c in "fijlrt.,:;'|!()[] ":
+        return 0.34
+    if c in "mw":
+        return 1.0
+    if c in "MW":
+        return 1.1
+    if c.isupper():
+        return 0.8
+    if c.isascii():
+        return 0.62
+    return 1.0
+
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_MAX_LINE = 200  # characters of one line of text in a picture: dot chokes on huge strings
+_MAX_TEXT = 200  # characters of one piece of text in a picture: dot chokes on huge strings
 
 
-def _plain(text, keep_newlines=False):
-    """Text safe inside a quoted DOT string: backslashes and quotes escaped, runs of spaces
-    collapsed, control characters (a NUL ends dot's strings) and lone surrogates written as
-    escapes, and each line cut to `_MAX_LINE` characters."""
+def _printable(text):
+    """Any text as dot can take it: runs of spaces collapsed, control characters (a NUL ends dot's
+    strings) and lone surrogates written as escapes, cut to `_MAX_TEXT` characters."""
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    lines = text.split("\n") if keep_newlines else [text]
-    text = "\n".join(_shorten(_CONTROL.sub(_escape, " ".join(line.split()))) for line in lines)
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", " ".join(text.split()))
+    if len(text) > _MAX_TEXT:
+        text = f"{text[: _MAX_TEXT - 30]}… ({len(text):,} characters)"
+    return text
 
 
-def _escape(match):
-    return f"\\x{ord(match.group()):02x}"
-
-
-def _shorten(line):
-    if len(line) <= _MAX_LINE:
-        return line
-    return f"{line[: _MAX_LINE - 30]}… ({len(line):,} characters)"
+def _plain(text):
+    """Text safe inside a quoted DOT string: printable, backslashes and quotes escaped."""
+    return _printable(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _field(text):
@@ -438,6 +581,14 @@ def _check_format(fmt):
     if not isinstance(fmt, str) or fmt.lower().lstrip(".") not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; accepted: {', '.join(FORMATS)}")
     return fmt.lower().lstrip(".")
+
+
+def _check_draw_format(fmt):
+    if not isinstance(fmt, str) or fmt.lower() not in graphviz.FORMATS:
+        raise ValueError(
+            f"unknown format {fmt!r}; accepted: svg, png, pdf, or another format Graphviz knows"
+        )
+    return fmt.lower()
 
 
 def _format_of(path):
