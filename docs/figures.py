@@ -46,8 +46,9 @@ def neuron():
 
 def graphs(out_dir):
     """The neuron before and after backward, its backprop frames, and a tensor MLP's loss."""
+    from tinygrad_act.backprop import topological_order
     from tinygrad_act.nn import cross_entropy, mlp
-    from tinygrad_act.viz import draw_backward_steps, save_graph
+    from tinygrad_act.viz import draw_backward_steps, draw_forward_steps, save_graph
 
     o = neuron()
     save_graph(o, out_dir / "neuron-forward.svg", show_local=True)  # one layout for all pictures
@@ -62,6 +63,20 @@ def graphs(out_dir):
         alt = f"backward, step {k} of {len(frames) - 1}"
         lines += [f".. image:: /_generated/neuron-steps/{frame.name}", f"   :alt: {alt}", ""]
     (out_dir / "neuron-steps.rst").write_text("\n".join(lines))
+
+    # Forward mode on the same neuron: the tangent of x1 carried forward to o.
+    o = neuron()
+    x1 = next(node for node in topological_order(o) if node.label == "x1")
+    frames = draw_forward_steps(o, x1, out_dir / "neuron-forward-steps")
+    lines = []
+    for i, frame in enumerate(frames):
+        alt = "all tangents" if i == len(frames) - 1 else f"forward step {i}"
+        lines += [
+            f".. image:: /_generated/neuron-forward-steps/{frame.name}",
+            f"   :alt: {alt}",
+            "",
+        ]
+    (out_dir / "neuron-forward-steps.rst").write_text("\n".join(lines))
 
     rng = np.random.default_rng(0)
     net = mlp([4, 8, 3], "relu", rng=0)

@@ -7,7 +7,9 @@ Notation, as on the slide ("Derivatives of activation functions", deeplearning.a
     g'   the local gradient da/dz, written with `a` wherever the lecture does: the forward pass
          already computed a, so the backward pass gets the slope almost for free
 
-The engine multiplies g' by the upstream gradient; the table holds only the local slope.
+The engine multiplies g' by the upstream gradient; the table holds only the local slope. Forward
+mode (`tinygrad_act.jvp`) multiplies the same g' by the tangent flowing forward, g'(z)·ż, so every
+row written with g' works in both directions; a row given as a vjp (softmax) adds its jvp.
 A derivative runs on floats and arrays in a plain backward pass and on `Value`s when
 ``backward(create_graph=True)`` differentiates the backward pass itself, so the formulas use
 arithmetic operators and the helpers ``exp``, ``tanh``, ``sigmoid`` and ``cases`` below, which work
@@ -176,6 +178,8 @@ class Activation:
     derivative(z, a, **params) -> g'(z), elementwise; or, for an activation that is not elementwise
     (softmax), vjp(g, z, a, **params) -> dL/dz. `formula` is g' as the lecture writes it, shown in
     drawings and tables; `kinks` lists the inputs where g' jumps (gradcheck explains them).
+    jvp(dz, z, a, **params) -> da is the forward-mode rule: the tangent of a given the tangent dz of
+    z. An elementwise row needs none (forward mode uses g'(z)·dz); a vjp row needs it for `jvp`.
     """
 
     name: str
@@ -186,6 +190,7 @@ class Activation:
     kinks: tuple = ()
     tensor_only: bool = False
     defaults: dict = field(default_factory=dict)
+    jvp: object = None
     rule: object = field(default=None, repr=False, compare=False)
 
     def bind(self, params):
@@ -321,11 +326,14 @@ def register_activation(
     formula=None,
     kinks=(),
     tensor_only=False,
+    jvp=None,
 ):
     """Register an activation: its forward g(z) on floats and arrays, and its local gradient g'(z, a).
 
     It becomes a `Value` method, a function in ``tinygrad_act``, and a row of `ACTIVATIONS`, which
     gradcheck, the command line and the drawings read. Usable as a decorator on the forward.
+    Forward mode needs nothing more for a `derivative`: the tangent is g'(z)·ż. An activation given
+    by a `vjp` (not elementwise) also gives ``jvp(dz, z, a, **params)`` to work in forward mode.
 
     >>> from tinygrad_act import Value
     >>> @register_activation("cube", derivative=lambda z, a: 3 * z**2, formula="3z²")
@@ -340,7 +348,14 @@ def register_activation(
     """
     if forward is None:
         return lambda fn: register_activation(
-            name, fn, derivative, vjp=vjp, formula=formula, kinks=kinks, tensor_only=tensor_only
+            name,
+            fn,
+            derivative,
+            vjp=vjp,
+            formula=formula,
+            kinks=kinks,
+            tensor_only=tensor_only,
+            jvp=jvp,
         )
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"an activation name must be a Python identifier, got {name!r}")
@@ -352,6 +367,8 @@ def register_activation(
         raise ValueError(f"{name!r} is already a Value attribute; choose another name")
     if not callable(forward) or not callable(derivative or vjp):
         raise TypeError(f"activation {name!r}: forward and the gradient must be callables")
+    if jvp is not None and not callable(jvp):
+        raise TypeError(f"activation {name!r}: jvp must be a callable jvp(dz, z, a), got {jvp!r}")
     defaults = {
         p.name: p.default
         for p in list(inspect.signature(forward).parameters.values())[1:]
@@ -366,6 +383,7 @@ def register_activation(
         tuple(float(k) for k in kinks),
         tensor_only,
         defaults,
+        jvp,
     )
     object.__setattr__(spec, "rule", activation_rule(spec, defaults))
     ACTIVATIONS[name] = spec
@@ -436,8 +454,10 @@ register_activation("elu",         _elu,         lambda z, a, alpha: cases(z, a 
 register_activation("silu",        _silu,        lambda z, a: sigmoid(z) * (1 + z * (1 - sigmoid(z))), formula="σ(z)(1+z(1-σ(z)))")
 register_activation("gelu",        _gelu,        _gelu_derivative,                               formula="½(1+t)+½z(1-t²)√(2/π)(1+3·0.044715z²)")
 register_activation("softmax",     _softmax,     vjp=lambda g, z, a, axis: a * (g - (g * a).sum(axis=axis, keepdims=True)),
+                    jvp=lambda dz, z, a, axis: a * (dz - (a * dz).sum(axis=axis, keepdims=True)),
                     formula="a(g-Σga)", tensor_only=True)
 register_activation("log_softmax", _log_softmax, vjp=lambda g, z, a, axis: g - exp(a) * g.sum(axis=axis, keepdims=True),
+                    jvp=lambda dz, z, a, axis: dz - (exp(a) * dz).sum(axis=axis, keepdims=True),
                     formula="g-e^a·Σg", tensor_only=True)
 # fmt: on
 

@@ -20,7 +20,7 @@ import operator
 import numpy as np
 
 from tinygrad_act import activations as _registry
-from tinygrad_act import backprop, grad_mode
+from tinygrad_act import backprop, grad_mode, observe
 from tinygrad_act.backprop import FITTED_RULES, gradients
 from tinygrad_act.grad_mode import enable_grad, is_grad_enabled, no_grad
 from tinygrad_act.numeric import data_of, exp, ieee, log, pow_, quietly
@@ -141,6 +141,8 @@ def _make(data, x, y, op, rule):
         out._x = out._y = out._rule = None
         out._op = ""
         out.requires_grad = False
+    if observe.watcher is not None:  # forward mode or anomaly mode is on (on some thread)
+        observe.watcher(out, x, y, op, rule)
     return out
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from tinygrad_act import activations as _registry
 from tinygrad_act.backprop import topological_order
 from tinygrad_act.engine import Value, enable_grad, gradients
+from tinygrad_act.functional import jvp
 
 __all__ = [
     "GradcheckError",
@@ -145,7 +146,16 @@ def numerical_grad(fn, inputs, eps=None):
     return result
 
 
-def gradcheck(fn, inputs, eps=None, atol=1e-5, rtol=1e-3, raise_exception=True, fast_mode=False):
+def gradcheck(
+    fn,
+    inputs,
+    eps=None,
+    atol=1e-5,
+    rtol=1e-3,
+    raise_exception=True,
+    check_forward_ad=False,
+    fast_mode=False,
+):
     """True when backprop matches central differences on every Jacobian entry of fn at inputs.
 
     `fn(*inputs)` returns a scalar or tensor `Value` (or a number/array: then there is no graph and
@@ -153,6 +163,9 @@ def gradcheck(fn, inputs, eps=None, atol=1e-5, rtol=1e-3, raise_exception=True, 
     float64 copies of them, so it must compute from its arguments, not from Values it closes over
     (those are constants to the check). On a disagreement it raises `GradcheckError` with a table
     of the worst entries, or returns False when ``raise_exception=False``.
+    ``check_forward_ad=True`` (PyTorch's name) checks forward mode too: J·u from one `jvp` along
+    a random direction u against central differences along u, and vᵀ(J·u) against backprop's
+    (vᵀJ)·u for a random v.
 
     ``fast_mode=True`` checks vᵀJu, for random non-negative unit vectors u (per input) and v (per
     output), by one backward pass seeded with v and one central difference along u: O(N) work
@@ -165,12 +178,17 @@ def gradcheck(fn, inputs, eps=None, atol=1e-5, rtol=1e-3, raise_exception=True, 
     False
     >>> gradcheck(lambda z: z.tanh().sum(), Value(np.linspace(-3, 3, 100_000)), fast_mode=True)
     True
+    >>> gradcheck(lambda z: z.softmax(), Value([0.5, -1.0, 2.0]), check_forward_ad=True)
+    True
     """
     inputs = _inputs(inputs, "gradcheck")
     _check_tolerances("gradcheck", eps, atol, rtol)
     problem = _Problem(_single(fn, "gradcheck"), inputs, ["out"], eps)
     _warn_float32("gradcheck", inputs, problem.names, eps)
-    return problem.check("gradcheck", atol, rtol, raise_exception, fast_mode)
+    ok = problem.check("gradcheck", atol, rtol, raise_exception, fast_mode)
+    if ok and check_forward_ad:
+        return _check_forward_ad(problem, "gradcheck", atol, rtol, raise_exception)
+    return ok
 
 
 def gradgradcheck(
@@ -181,6 +199,7 @@ def gradgradcheck(
     atol=1e-5,
     rtol=1e-3,
     raise_exception=True,
+    check_forward_ad=False,
     fast_mode=False,
 ):
     """True when the engine's second derivatives match central differences of its first ones.
@@ -190,7 +209,8 @@ def gradgradcheck(
     `grad_outputs` contracts a tensor output (vᵀJ); when None it is seeded random normal for a
     tensor output and 1 for a single-element one. The second derivative with respect to
     `grad_outputs` is not checked: the gradient is linear in it. Same report as `gradcheck`, and
-    the same ``fast_mode``.
+    the same ``fast_mode``. ``check_forward_ad=True`` also checks forward mode through the
+    recorded backward pass (forward over reverse, as `tinygrad_act.hessian` computes).
 
     >>> z = Value([-1.0, 0.5, 2.0], label="z")
     >>> gradgradcheck(lambda z: z.sigmoid(), [z])
@@ -226,7 +246,72 @@ def gradgradcheck(
         return gradients(root, xs, grad=seed, create_graph=True)
 
     problem = _Problem(first_derivative, inputs, [f"d/d{n}" for n in names], eps)
-    return problem.check("gradgradcheck", atol, rtol, raise_exception, fast_mode)
+    ok = problem.check("gradgradcheck", atol, rtol, raise_exception, fast_mode)
+    if ok and check_forward_ad:
+        return _check_forward_ad(problem, "gradgradcheck", atol, rtol, raise_exception)
+    return ok
+
+
+def _check_forward_ad(problem, caller, atol, rtol, raise_exception):
+    """Forward mode against central differences and against reverse mode, along random directions.
+
+    With seeded random normal directions u (one per input) and v (one per output): J·u from one
+    `tinygrad_act.jvp` must match the central difference (f(x + eps·u) - f(x - eps·u)) / 2eps entry
+    by entry, and vᵀ(J·u) must equal (vᵀJ)·u, backprop's gradient of vᵀf dotted with u.
+    """
+    rng = np.random.default_rng(0)
+    h = DEFAULT_EPS if problem.eps is None else problem.eps
+    u = []
+    for b in problem.base:  # a direction per input, in its form: a float for a scalar
+        d = rng.standard_normal(np.shape(b))
+        if problem.eps is None:  # the default step is relative: h·u moves x by about h·|x|
+            d = d * np.maximum(1.0, np.abs(b))
+        u.append(float(d) if type(b) is float else d)
+
+    def moved(step):
+        pairs = zip(problem.base, u, problem.labels, strict=True)
+        return [Value(b + step * d, label=label) for b, d, label in pairs]
+
+    _, dots = jvp(lambda *xs: tuple(problem.evaluate(list(xs))), tuple(moved(0.0)), tuple(u))
+    plus, minus = problem.outputs(moved(h)), problem.outputs(moved(-h))
+    for o, (dot, p, m) in enumerate(zip(dots, plus, minus, strict=True)):
+        dot = np.asarray(dot, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            numeric = (p - m) / (2 * h)
+            wrong = ~(np.abs(dot - numeric) <= atol + rtol * np.abs(numeric))
+        if wrong.any():
+            k = _positions(wrong)[0]
+            where = _at(problem.out_names[o], k)
+            return _forward_ad_failed(
+                caller,
+                f"along a random direction u, jvp gives J·u = {float(dot[k]):.6g} at {where} but "
+                f"central differences give {float(numeric[k]):.6g} ({int(wrong.sum())} of "
+                f"{wrong.size} entries disagree)",
+                raise_exception,
+            )
+    leaves = problem.leaves()
+    v = [rng.standard_normal(np.shape(d)) for d in dots]
+    by_forward = sum(float(np.sum(vo * np.asarray(d))) for vo, d in zip(v, dots, strict=True))
+    by_reverse = 0.0
+    for out, vo in zip(problem.evaluate(leaves), v, strict=True):
+        if isinstance(out, Value) and out.requires_grad:
+            seed = float(vo) if out.is_scalar else vo
+            grads = gradients(out, leaves, grad=seed)
+            by_reverse += sum(float(np.sum(g * d)) for g, d in zip(grads, u, strict=True))
+    if not abs(by_forward - by_reverse) <= atol + rtol * abs(by_reverse):
+        return _forward_ad_failed(
+            caller,
+            f"forward and reverse mode disagree: vᵀ(J·u) = {by_forward:.6g} by jvp but "
+            f"(vᵀJ)·u = {by_reverse:.6g} by backprop, for random directions u and v",
+            raise_exception,
+        )
+    return True
+
+
+def _forward_ad_failed(caller, text, raise_exception):
+    if raise_exception:
+        raise GradcheckError(f"{caller} failed (check_forward_ad): {text}")
+    return False
 
 
 # --------------------------------------------------------------------------------------------------

@@ -799,6 +799,12 @@ class _CrossEntropyRule:
         probs = softmax(z) if isinstance(z, Value) else np.exp(self.logp)
         return ((probs - onehot) * (g * (1.0 / max(n, 1))),)
 
+    def jvp(self, dz, a, z):
+        """Forward mode: the loss's tangent is mean over rows of Σ (softmax(z) - onehot) · ż."""
+        n = len(self.labels)
+        picked = dz[np.arange(n), self.labels]
+        return ((np.exp(self.logp) * dz).sum() - picked.sum()) * (1.0 / max(n, 1))
+
 
 def svm_hinge_loss(scores, labels):
     """The max-margin loss of micrograd's demo: mean of relu(1 - y·score), labels ±1.

@@ -27,6 +27,7 @@ import numpy as np
 
 from tinygrad_act.engine import Value
 from tinygrad_act.files import write_atomically
+from tinygrad_act.forward import tangent
 from tinygrad_act.node_names import ATOM, MUL, graph_names
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -178,6 +179,143 @@ def draw_backward_steps(
     return paths
 
 
+def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200):
+    """Write one frame per step of forward mode, each node's value beside its tangent; return the paths.
+
+    `tangents` is the direction: ``{input: its tangent}`` (inputs left out have tangent 0), or one
+    input `Value`, meaning tangent 1 for it, so the root's tangent comes out as d(root)/d(input).
+    Frames ``forward-000.svg``, ``forward-001.svg``, ... follow the topological order: the first
+    shows the inputs' tangents, then one per op, highlighting the op whose tangent is computed, with
+    the local derivative on each of its edges (the same numbers `draw_backward_steps` multiplies
+    into the gradient) and the sum local derivative × input tangent in its title; the last frame
+    shows every tangent and every edge's local derivative. The tangents are computed by the
+    forward-mode table (`tinygrad_act.forward`), as `tinygrad_act.jvp` computes them; the graph
+    itself is not changed.
+
+    >>> import tempfile
+    >>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    >>> y = (x * w).tanh()
+    >>> paths = draw_forward_steps(y, x, tempfile.mkdtemp(), fmt="dot")
+    >>> [p.name for p in paths]
+    ['forward-000.dot', 'forward-001.dot', 'forward-002.dot', 'forward-003.dot']
+    >>> "tangent" in paths[-1].read_text()
+    True
+    """
+    _check_args(root, rankdir, max_nodes)
+    fmt = _check_format(fmt)
+    order = _topological_order(root)
+    seeds = _forward_seeds(tangents, order)
+    picture = _Picture(root, max_nodes)
+    steps = sum(1 for n in order if n._prev and n not in seeds)
+    # Every frame reserves the widest title's width, so the nodes stay in place (as backward's).
+    titles = [title for *_, title in _forward_frames(order, seeds, steps, picture.names)]
+    title_width = max(_text_width(line, _TITLE_SIZE) for t in titles for line in t.split("\n"))
+    width = max(3, len(str(steps + 1)))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, (dots, node, title) in enumerate(_forward_frames(order, seeds, steps, picture.names)):
+        dot = picture.digraph(
+            rankdir,
+            lambda n, dots=dots: dots.get(n, _PENDING),
+            show_local=True,  # every edge's local derivative, in every frame: one layout for all
+            highlight=node,
+            title=(title, title_width),
+            field="tangent",
+        )
+        path = out_dir / f"forward-{k:0{width}d}.{fmt}"
+        _render(dot, path, fmt)
+        paths.append(path)
+    return paths
+
+
+# ---- forward mode, frame by frame --------------------------------------------------------------------
+
+
+def _forward_frames(order, seeds, steps, names):
+    """(tangents so far, node, title) after each op's forward step, in topological order."""
+    dots = {n: seeds.get(n, _zero(n)) for n in order if not n._prev or n in seeds}
+    shown = ", ".join(f"{names[n].text} = {_short(dots[n])}" for n in seeds)
+    yield dots, None, f"forward mode: the direction is the inputs' tangents: {shown} (the others 0)"
+    k = 0
+    for node in order:
+        if node in dots:
+            continue
+        k += 1
+        inputs = node._prev
+        given = [dots[p] for p in inputs]
+        moving = [None if _is_zero(t) else t for t in given]  # None: a zero tangent, no term
+        if node._rule is None or all(t is None for t in moving):  # constant along the direction
+            dots[node] = _zero(node)
+        else:
+            x, y = (*inputs, None)[:2]
+            ydata = None if y is None else y.data
+            dx, dy = (*moving, None)[:2]
+            dots[node] = tangent(node._rule, node._op, node.data, x.data, ydata, dx, dy)
+        locals_ = _locals(node)
+        equations = [
+            _edge_text(names[p], formula, local)
+            for p, formula, local in zip(inputs, _named_formulas(node, names), locals_, strict=True)
+            if local is not None
+        ]
+        terms = [
+            f"{_short(d)} × {_short(t)}"
+            for d, t in zip(locals_, given, strict=True)
+            if d is not None
+        ]
+        title = (
+            f"forward step {k} of {steps}: {node._op}, which makes {names[node].text}\n"
+            f"local derivative{'s (one per input)' if len(inputs) > 1 else ''} "
+            f"{', '.join(equations)}\n"
+            f"its tangent = {'Σ ' if len(terms) > 1 else ''}local derivative × input's tangent: "
+            f"{' + '.join(terms)} = {_short(dots[node])}"
+        )
+        yield dots, node, title
+    root, done = order[-1], f"forward done: the root's tangent is {_short(dots[order[-1]])}"
+    if len(seeds) == 1 and _is_one(next(iter(seeds.values()))):
+        leaf = next(iter(seeds))
+        done += f" = ∂{root.label or '(root)'}/∂{leaf.label or '(input)'}"
+    yield dots, None, done
+
+
+def _forward_seeds(tangents, order):
+    """The direction as {leaf: tangent in its form}; a single Value means tangent 1 for it."""
+    if isinstance(tangents, Value):
+        tangents = {tangents: 1.0}
+    if not isinstance(tangents, dict):
+        raise TypeError(
+            f"tangents must be an input Value or a dict {{input Value: tangent}}, "
+            f"got {type(tangents).__name__}"
+        )
+    members = set(order)
+    seeds = {}
+    for leaf, t in tangents.items():
+        if not isinstance(leaf, Value) or leaf not in members:
+            raise ValueError(f"tangents names {leaf!r}, which is not a node of root's graph")
+        if leaf._prev:
+            raise ValueError(f"tangents go to inputs (leaves); {leaf!r} is made by {leaf._op!r}")
+        data = Value(t, requires_grad=False).data
+        if np.shape(data) != leaf.shape:
+            raise ValueError(
+                f"the tangent of {leaf.label or 'an input'} has shape {np.shape(data)}, "
+                f"the input has shape {leaf.shape}"
+            )
+        seeds[leaf] = float(data) if leaf.is_scalar else np.asarray(data, dtype=leaf.dtype)
+    return seeds
+
+
+def _zero(node):
+    return 0.0 if node.is_scalar else np.zeros_like(node.data)
+
+
+def _is_zero(t):
+    return not np.any(t)
+
+
+def _is_one(t):
+    return np.size(t) == 1 and float(np.sum(t)) == 1.0
+
+
 # ---- the backward pass, frame by frame -------------------------------------------------------------
 
 
@@ -295,7 +433,7 @@ class _Picture:
         self.left_out = len(order) - len(self.nodes)
         self.max_nodes = max_nodes
 
-    def digraph(self, rankdir, grad_of, show_local, highlight=None, title=None):
+    def digraph(self, rankdir, grad_of, show_local, highlight=None, title=None, field="grad"):
         dot = _Digraph(name="tinygrad_act", format="svg")
         dot.attr(rankdir=rankdir, fontname="Helvetica", ordering="in")
         if title is not None:
@@ -313,7 +451,9 @@ class _Picture:
                 style["penwidth"] = "2"
             if node is highlight:
                 style.update({"color": _HIGHLIGHT, "penwidth": "3", "class": "highlight"})
-            dot.node(vid, graphviz.nohtml(_record(node, name.text, grad_of, rankdir)), **style)
+            dot.node(
+                vid, graphviz.nohtml(_record(node, name.text, grad_of, rankdir, field)), **style
+            )
             if not node._prev:
                 continue
             oid = f"o{i}"
@@ -370,16 +510,16 @@ def _record_fields(node, name, grad_text):
     return fields
 
 
-def _record(node, name, grad_of, rankdir):
+def _record(node, name, grad_of, rankdir, field="grad"):
     """The record's label: its fields stacked, name on top (Graphviz turns a record's top level
     across the rank direction, so a left-to-right graph stacks fields without braces)."""
     grad_text = None
     if grad_of is not None:
-        if not node.requires_grad:
+        if not node.requires_grad and field == "grad":
             grad_text = "no grad"  # a constant: nothing flows back into it
         else:
             grad = grad_of(node)
-            grad_text = "grad –" if grad is _PENDING else f"grad {_show(grad)}"
+            grad_text = f"{field} –" if grad is _PENDING else f"{field} {_show(grad)}"
     fields = " | ".join(_field(f) for f in _record_fields(node, name, grad_text))
     return f"{{ {fields} }}" if rankdir in ("TB", "BT") else fields
 
