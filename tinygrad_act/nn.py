@@ -762,7 +762,8 @@ def cross_entropy(logits, labels):
             f"{type(logits).__name__}; wrap an array in Value(...)"
         )
     _predictions(logits, "cross_entropy", "logits")
-    y = np.asarray(labels.data if isinstance(labels, Value) else labels)
+    # Our own copy: the backward pass reads the labels, and the caller may reuse its array.
+    y = np.array(labels.data if isinstance(labels, Value) else labels, copy=True)
     if y.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {y.dtype}")
     if logits.ndim == 1:

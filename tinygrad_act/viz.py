@@ -179,7 +179,9 @@ def draw_backward_steps(
     return paths
 
 
-def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200):
+def draw_forward_steps(
+    root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200, max_steps=200
+):
     """Write one frame per step of forward mode, each node's value beside its tangent; return the paths.
 
     `tangents` is the direction: ``{input: its tangent}`` (inputs left out have tangent 0), or one
@@ -190,7 +192,8 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
     into the gradient) and the sum local derivative × input tangent in its title; the last frame
     shows every tangent and every edge's local derivative. The tangents are computed by the
     forward-mode table (`tinygrad_act.forward`), as `tinygrad_act.jvp` computes them; the graph
-    itself is not changed.
+    itself is not changed. As for `draw_backward_steps`, at most `max_steps` op frames are drawn:
+    the first ``max_steps - 1`` and the last, whose title says how many were left out.
 
     >>> import tempfile
     >>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
@@ -203,18 +206,20 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
     """
     _check_args(root, rankdir, max_nodes)
     fmt = _check_format(fmt)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     order = _topological_order(root)
     seeds = _forward_seeds(tangents, order)
     picture = _Picture(root, max_nodes)
     steps = sum(1 for n in order if n._prev and n not in seeds)
     # Every frame reserves the widest title's width, so the nodes stay in place (as backward's).
-    titles = [title for *_, title in _forward_frames(order, seeds, steps, picture.names)]
+    titles = [title for *_, title in _forward_frames(order, seeds, steps, picture.names, max_steps)]
     title_width = max(_text_width(line, _TITLE_SIZE) for t in titles for line in t.split("\n"))
     width = max(3, len(str(steps + 1)))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for k, (dots, node, title) in enumerate(_forward_frames(order, seeds, steps, picture.names)):
+    for k, dots, node, title in _forward_frames(order, seeds, steps, picture.names, max_steps):
         dot = picture.digraph(
             rankdir,
             lambda n, dots=dots: dots.get(n, _PENDING),
@@ -232,11 +237,17 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
 # ---- forward mode, frame by frame --------------------------------------------------------------------
 
 
-def _forward_frames(order, seeds, steps, names):
-    """(tangents so far, node, title) after each op's forward step, in topological order."""
+def _forward_frames(order, seeds, steps, names, max_steps):
+    """(frame number, tangents so far, node, title) after each op's forward step, in topological
+    order: the first ``max_steps - 1`` steps, the last one, and the end."""
     dots = {n: seeds.get(n, _zero(n)) for n in order if not n._prev or n in seeds}
     shown = ", ".join(f"{names[n].text} = {_short(dots[n])}" for n in seeds)
-    yield dots, None, f"forward mode: the direction is the inputs' tangents: {shown} (the others 0)"
+    yield (
+        0,
+        dots,
+        None,
+        f"forward mode: the direction is the inputs' tangents: {shown} (the others 0)",
+    )
     k = 0
     for node in order:
         if node in dots:
@@ -252,6 +263,8 @@ def _forward_frames(order, seeds, steps, names):
             ydata = None if y is None else y.data
             dx, dy = (*moving, None)[:2]
             dots[node] = tangent(node._rule, node._op, node.data, x.data, ydata, dx, dy)
+        if max_steps <= k < steps:
+            continue  # computed, not drawn: each frame runs Graphviz once
         locals_ = _locals(node)
         equations = [
             _edge_text(names[p], formula, local)
@@ -270,12 +283,16 @@ def _forward_frames(order, seeds, steps, names):
             f"its tangent = {'Σ ' if len(terms) > 1 else ''}local derivative × input's tangent: "
             f"{' + '.join(terms)} = {_short(dots[node])}"
         )
-        yield dots, node, title
+        if k == steps > max_steps:
+            left = steps - max_steps
+            which = f"steps {max_steps} to {steps - 1}" if left > 1 else f"step {max_steps}"
+            title += f"\n({which} computed but not drawn: {left} left out, max_steps={max_steps})"
+        yield k, dots, node, title
     root, done = order[-1], f"forward done: the root's tangent is {_short(dots[order[-1]])}"
     if len(seeds) == 1 and _is_one(next(iter(seeds.values()))):
         leaf = next(iter(seeds))
-        done += f" = ∂{root.label or '(root)'}/∂{leaf.label or '(input)'}"
-    yield dots, None, done
+        done += f" = ∂{names[root].text}/∂{names[leaf].text}"
+    yield steps + 1, dots, None, done
 
 
 def _forward_seeds(tangents, order):
