@@ -21,11 +21,12 @@ LESSONS = {
     "derivatives-of-activations.ipynb": "Derivatives of activation functions",
     "backprop-by-hand.ipynb": "Backprop by hand",
     "training-and-slopes.ipynb": "Training and what the slopes do",
+    "chain-rule-two-ways.ipynb": "The chain rule, two ways",
 }
 STRIP = [sys.executable, str(ROOT / "tools" / "notebooks.py")]
 
 
-def test_the_three_lessons_are_there_each_titled():
+def test_the_four_lessons_are_there_each_titled():
     for name, title in LESSONS.items():
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert nb.cells[0].source.splitlines()[0] == f"# {title}", name

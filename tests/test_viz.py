@@ -433,9 +433,53 @@ def test_step_frames_in_png_and_more_than_999_frames_sort_in_order(tmp_path):
     paths = draw_backward_steps(neuron(), tmp_path / "png", fmt="png")
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
     _, root = big_chain(steps=500)  # 1,000 ops
-    paths = draw_backward_steps(root, tmp_path / "many", fmt="dot", max_nodes=20)
+    paths = draw_backward_steps(root, tmp_path / "many", fmt="dot", max_nodes=20, max_steps=1000)
     assert len(paths) == 1001 and paths[0].name == "step-0000.dot"
     assert [p.name for p in paths] == sorted(p.name for p in paths)
+
+
+def test_step_frames_are_capped_at_200_with_a_note_on_the_steps_left_out(tmp_path):
+    x, root = big_chain(steps=150)  # 300 ops
+    twin_x, twin = big_chain(steps=150)
+    paths = draw_backward_steps(root, tmp_path / "capped", fmt="dot", max_nodes=10)
+    # the start, steps 1 to 199, and the last step, under its own number
+    assert len(paths) == 201 and paths[-2].name == "step-199.dot"
+    assert paths[-1].name == "step-300.dot"
+    last = paths[-1].read_text(encoding="utf-8")
+    assert "step 300 of 300" in last and "done: all" in last
+    assert "(steps 200 to 299 applied but not drawn: 100 left out, max_steps=200)" in last
+    assert "step 199 of 300" in paths[-2].read_text(encoding="utf-8")
+    twin.backward()
+    assert x.grad == twin_x.grad != 0.0  # every step applied, drawn or not
+    few = draw_backward_steps(neuron(), tmp_path / "few", fmt="dot", max_steps=2)
+    assert [p.name for p in few] == ["step-000.dot", "step-001.dot", "step-003.dot"]
+    assert "(step 2 applied but not drawn: 1 left out, max_steps=2)" in few[-1].read_text()
+
+
+@pytest.mark.parametrize("max_steps", [0, -1, 2.5, True, "10"])
+def test_step_frames_refuse_a_bad_max_steps(tmp_path, max_steps):
+    with pytest.raises(ValueError, match="max_steps must be a positive int"):
+        draw_backward_steps(neuron(), tmp_path, max_steps=max_steps)
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("a\x00b", "a\\x00b"),  # a NUL ended dot's string: a syntax error
+        ("x" * 100_000, "… (100,000 characters)"),  # dot gave up on the pipe
+        ("\udc80", "\\udc80"),  # a lone surrogate cannot be encoded for dot
+        ("\x1b[31mred\x7f", "\\x1b[31mred\\x7f"),
+        ("tab\tand\r\nreturn", "tab and return"),
+        ('{a|b} <c> "d" \\', '{a|b} <c> "d" \\'),
+    ],
+)
+def test_any_label_text_draws_with_the_real_dot(tmp_path, label, shown):
+    v = Value(1.0, label=label)
+    path = save_graph(v.exp(), tmp_path / "label.svg")
+    nodes, _, _ = parse_svg(path)
+    assert shown in nodes["v0"][0][0]
+    frames = draw_backward_steps(v.tanh(), tmp_path / "frames")  # titles go through it too
+    assert len(frames) == 2
 
 
 def test_step_frames_refuse_an_unknown_format_and_a_tensor_root(tmp_path):
@@ -484,7 +528,8 @@ def test_cli_graph_end_to_end(tmp_path, capsys):
         (["x", "--set", "x=two"], "takes a number"),
         (["9**9**9"], "too large"),
         (["x", "--set", "x=1", "-o", "g.gif"], ".svg, .png, .pdf, .dot"),
-        (["x", "--set", "x=1", "-o", "missing-dir/g.svg"], "No such file or directory"),
+        (["x", "--set", "x=1", "-o", "/proc/x/g.svg"], "cannot make the folder /proc/x"),
+        (["x", "--set", "x=1", "--set", "y=2"], "variable 'y' given but not used"),
     ],
 )
 def test_cli_graph_errors_are_one_line_with_exit_code_2(tmp_path, monkeypatch, capsys, args, named):

@@ -77,3 +77,18 @@ def test_draw_forward_steps_refuses_bad_tangents(tmp_path):
     with pytest.raises(ValueError, match=r"has shape \(2,\), the input has shape \(\)"):
         draw_forward_steps(o, {x1: [1.0, 2.0]}, tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_forward_frames_are_capped_with_a_note_on_the_steps_left_out(tmp_path):
+    x = Value(0.3, label="x")
+    y = x
+    for _ in range(8):
+        y = y.tanh()
+    paths = draw_forward_steps(y, x, tmp_path, fmt="dot", max_steps=3)
+    assert [p.name for p in paths] == ["forward-000.dot", "forward-001.dot", "forward-002.dot",
+                                       "forward-008.dot", "forward-009.dot"]  # fmt: skip
+    assert "(steps 3 to 7 computed but not drawn: 5 left out, max_steps=3)" in _title(
+        paths[3].read_text()
+    )
+    with pytest.raises(ValueError, match="max_steps"):
+        draw_forward_steps(y, x, tmp_path, fmt="dot", max_steps=0)

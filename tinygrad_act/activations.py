@@ -21,8 +21,10 @@ reads the table (`activation_rule` turns a row into the rule a graph node runs).
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
+import numbers
 import sys
 from dataclasses import dataclass, field
 
@@ -150,9 +152,12 @@ def cases(z, negative, nonnegative):
         return nonnegative if zd >= 0 else negative
     mask = zd >= 0
     if type(negative) is float and type(nonnegative) is float and (negative, nonnegative) == (0, 1):
+        if not isinstance(z, RAW):  # a Value (create_graph): a constant of numbers, not bools
+            return mask.astype(zd.dtype)
         return mask  # ReLU's 0 or 1 is the mask itself: multiplying by it is one pass less
     if not isinstance(negative, RAW) or not isinstance(nonnegative, RAW):  # a Value case
-        return nonnegative * mask + negative * ~mask
+        keep = mask.astype(zd.dtype)  # Values take numbers, not bools
+        return nonnegative * keep + negative * (1 - keep)
     kind = zd.dtype.type  # np.where would make float64 of Python numbers, upcasting float32 grads
     pick = [kind(c) if isinstance(c, (int, float)) else c for c in (nonnegative, negative)]
     return np.where(mask, *pick)
@@ -189,12 +194,25 @@ class Activation:
     rule: object = field(default=None, repr=False, compare=False)
 
     def bind(self, params):
-        """The parameters of one call, with the defaults filled in."""
+        """The parameters of one call, each checked against its default, the defaults filled in.
+
+        A number's parameter (slope, alpha) takes a finite real number, ``axis`` an int; a string,
+        an array, a complex number or a `Value` is refused by name. A Value would be read as a
+        constant (no gradient reaches a parameter), so it is refused rather than half-used.
+
+        >>> ACTIVATIONS["leaky_relu"].bind({"slope": "a"})
+        Traceback (most recent call last):
+        ...
+        TypeError: leaky_relu: slope takes a real number, got str ('a')
+        """
         unknown = set(params) - set(self.defaults)
         if unknown:
             accepted = ", ".join(self.defaults) or "no parameters"
             raise TypeError(f"{self.name} takes {accepted}; got {', '.join(sorted(unknown))}")
-        return {**self.defaults, **params} if params else self.defaults
+        if not params:
+            return self.defaults
+        checked = {k: _parameter(self.name, k, v, self.defaults[k]) for k, v in params.items()}
+        return {**self.defaults, **checked}
 
     def local_formula(self, **params):
         """g'(z) as text, e.g. 'a(1-a)' or '1 if z≥0 else 0.01'.
@@ -203,6 +221,30 @@ class Activation:
         '1 if z≥0 else 0.2'
         """
         return self.formula.format(**self.bind(params))
+
+
+def _parameter(name, key, value, default):
+    """One parameter of a call, checked against the kind of its default (numbers only)."""
+    if type(value) is float and type(default) is float and math.isfinite(value):
+        return value  # the usual case, first
+    numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+    if not numeric and key != "axis":
+        return value  # a user's row with a parameter of its own kind: its forward checks it
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        kind = "an int" if key == "axis" else "a real number"
+        if isinstance(value, RAW) or not hasattr(value, "data"):
+            got = type(value).__name__
+            got += f" of shape {value.shape}" if isinstance(value, np.ndarray) else f" ({value!r})"
+        else:  # a Value: constants only, no gradient would reach it
+            got = "a Value: parameters are constants (no gradient reaches them), give a number"
+        raise TypeError(f"{name}: {key} takes {kind}, got {got}")
+    if key == "axis":
+        if not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name}: axis takes an int, got {type(value).__name__} ({value!r})")
+        return int(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: {key} must be a finite number, got {value!r}")
+    return float(value) if isinstance(default, float) else value
 
 
 def activation_rule(spec, params):
@@ -258,12 +300,21 @@ LECTURE = ("sigmoid", "tanh", "relu", "leaky_relu")  # the four on the slide
 
 
 def lookup(name):
-    """The registered activation called `name` (a clear error naming the known ones otherwise)."""
+    """The registered activation called `name` (a clear error naming the known ones otherwise,
+    with the closest name when one is close: a typo such as ``tanhh``).
+
+    >>> lookup("tanhh")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown activation 'tanhh'; registered: sigmoid, tanh, relu, leaky_relu, softplus, elu, silu, gelu, softmax, log_softmax; did you mean tanh?
+    """
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
         known = ", ".join(ACTIVATIONS)
-        raise ValueError(f"unknown activation {name!r}; registered: {known}") from None
+        close = difflib.get_close_matches(name, ACTIVATIONS, n=1) if isinstance(name, str) else []
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ValueError(f"unknown activation {name!r}; registered: {known}{hint}") from None
 
 
 def register_activation(

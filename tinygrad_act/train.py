@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ import numpy as np
 
 from tinygrad_act.activations import LECTURE, lookup
 from tinygrad_act.engine import Value, no_grad
+from tinygrad_act.files import write_atomically
 from tinygrad_act.health import Monitor, plot_health
 from tinygrad_act.nn import MLP, SGD, Adam, Linear, cross_entropy, l2_penalty, mlp, svm_hinge_loss
 
@@ -137,7 +139,17 @@ def load_digits_split(seed=0, test_size=0.2):
 # Training loops
 
 
-def _check(dataset, activation, epochs):
+MAX_SEED = 2**32 - 1  # scikit-learn's and numpy's seeds are 32-bit
+
+
+def check_settings(dataset, activation, epochs, seed=0):
+    """Refuse, by name, what a training run cannot take: before any data is loaded or folder made.
+
+    >>> check_settings("moons", "tanh", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be a whole number of at least 1, got 0
+    """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     spec = lookup(activation)
@@ -147,6 +159,10 @@ def _check(dataset, activation, epochs):
         )
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(
+            f"seed must be a whole number from 0 to 2**32 - 1 ({MAX_SEED}), got {seed!r}"
+        )
 
 
 @contextmanager
@@ -161,11 +177,54 @@ def _one_blas_thread():
 
 
 def _progress(total, desc, enabled):
+    """A tqdm bar on a terminal; on anything else (a log file, a pipe) a few plain lines, since
+    tqdm's redrawn bar would be thousands of updates in one line of the log."""
+    if enabled and not _is_terminal(sys.stderr):
+        return _LineProgress(total, desc, unit="epoch")
     from tqdm import tqdm
 
     return tqdm(
         total=total, desc=desc, unit="epoch", disable=not enabled, leave=True, mininterval=0.2
     )
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class _LineProgress:
+    """tqdm's calls (``update``, ``set_postfix``), printed as one line at the first step, at every
+    tenth of the run and at the end: ``moons relu: 10/100 epochs, loss=0.3312, acc=88%``."""
+
+    def __init__(self, total, desc, unit):
+        self.total, self.desc, self.unit = total, desc, unit
+        self.n, self.postfix, self.shown = 0, {}, 0
+        self.every = max(1, total // 10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.n != self.shown:  # stopped between two lines: say where
+            self._line()
+
+    def set_postfix(self, **values):
+        self.postfix = values
+
+    def update(self, n=1):
+        self.n += n
+        if self.n == 1 or self.n % self.every == 0 or self.n == self.total:
+            self._line()
+
+    def _line(self):
+        values = "".join(f", {k}={v}" for k, v in self.postfix.items())
+        print(
+            f"{self.desc}: {self.n}/{self.total} {self.unit}s{values}", file=sys.stderr, flush=True
+        )
+        self.shown = self.n
 
 
 def _layer_magnitudes(layers):
@@ -203,7 +262,7 @@ def train_moons(
     >>> run.steps, len(run.grad_magnitudes[0])
     (3, 3)
     """
-    _check("moons", activation, epochs)
+    check_settings("moons", activation, epochs, seed)
     X, y = load_moons(seed=seed)
     model = MLP(2, [16, 16, 1], activation=activation, rng=random.Random(seed))
     params = model.parameters()
@@ -266,7 +325,7 @@ def train_digits(
     >>> run.test_accuracy > 0.8
     True
     """
-    _check("digits", activation, epochs)
+    check_settings("digits", activation, epochs, seed)
     X_train, X_test, y_train, y_test = load_digits_split(seed=seed)
     rng = np.random.default_rng(seed)
     model = mlp([64, hidden, 10], activation, rng=rng)
@@ -331,7 +390,9 @@ def compare_activations(
     After a stop request the remaining activations are skipped.
     """
     for name in names:
-        _check(dataset, name, DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs)
+        check_settings(
+            dataset, name, DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs, seed
+        )
     runs = {}
     for name in names:
         runs[name] = train(dataset, name, epochs, seed, progress=progress, stop=stop, health=health)
@@ -353,7 +414,9 @@ def _figure(width, height):
 def _save(fig, path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=150)  # sharp on high-density screens
+    # Through a temporary file: Ctrl-C or a full disk mid-write never leaves half a PNG.
+    # dpi 150: sharp on high-density screens.
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=150), durable=False)
     return path
 
 
@@ -473,7 +536,7 @@ def run(
     """
     activation = activation or "relu"
     epochs = DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs
-    _check(dataset, activation, epochs)
+    check_settings(dataset, activation, epochs, seed)
     out = Path(out)
     with stop_on_interrupt() as stop:
         if compare:

@@ -15,6 +15,7 @@ before, during and after backward put every node in the same place.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import html
 import math
 import os
@@ -25,6 +26,7 @@ import graphviz
 import numpy as np
 
 from tinygrad_act.engine import Value
+from tinygrad_act.files import write_atomically
 from tinygrad_act.forward import tangent
 from tinygrad_act.node_names import ATOM, MUL, graph_names
 
@@ -120,7 +122,9 @@ def save_graph(root, path, **draw_kwargs):
     return path
 
 
-def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200, model=None):
+def draw_backward_steps(
+    root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200, model=None, max_steps=200
+):
     """Write one frame per backward step, then run the real ``root.backward()``; return the paths.
 
     Frame ``step-000`` is the start (only the root's gradient, the seed 1, is known); frame
@@ -132,6 +136,10 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
     computed on a dictionary of their own; afterwards the graph's ``.grad`` values are exactly
     what a plain ``root.backward()`` gives.
 
+    Each frame runs Graphviz once, so at most `max_steps` step frames are drawn: the first
+    ``max_steps - 1`` steps and the last one (files keep their step numbers), whose title says
+    how many steps were applied but not drawn.
+
     >>> import tempfile
     >>> x = Value(0.0, label="x")
     >>> paths = draw_backward_steps((x * 2).sigmoid(), tempfile.mkdtemp(), fmt="dot")
@@ -139,6 +147,8 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
     (['step-000.dot', 'step-001.dot', 'step-002.dot'], 0.5)
     """
     _check_args(root, rankdir, max_nodes)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     fmt = _check_format(fmt)
     seed = _seed(root)
     picture = _Picture(root, max_nodes, model)
@@ -146,13 +156,15 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
     steps = sum(1 for n in order if n._rule is not None)
     # The titles first, so every frame reserves the width of the widest: a title wider than the
     # graph centres the graph under it, and the nodes would move from frame to frame.
-    titles = [title for *_, title in _backward_frames(order, seed, steps, picture.names)]
-    title_width = max(_text_width(line, _TITLE_SIZE) for t in titles for line in t.split("\n"))
+    titles = [title for *_, title in _backward_frames(order, seed, steps, picture.names, max_steps)]
+    title_width = max(
+        _text_width(_printable(line), _TITLE_SIZE) for t in titles for line in t.split("\n")
+    )
     width = max(3, len(str(steps)))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for k, (grads, node, title) in enumerate(_backward_frames(order, seed, steps, picture.names)):
+    for k, grads, node, title in _backward_frames(order, seed, steps, picture.names, max_steps):
         dot = picture.digraph(
             rankdir,
             lambda n, grads=grads: grads.get(n, _PENDING),
@@ -167,7 +179,9 @@ def draw_backward_steps(root, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200
     return paths
 
 
-def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200):
+def draw_forward_steps(
+    root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_nodes=200, max_steps=200
+):
     """Write one frame per step of forward mode, each node's value beside its tangent; return the paths.
 
     `tangents` is the direction: ``{input: its tangent}`` (inputs left out have tangent 0), or one
@@ -178,7 +192,8 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
     into the gradient) and the sum local derivative × input tangent in its title; the last frame
     shows every tangent and every edge's local derivative. The tangents are computed by the
     forward-mode table (`tinygrad_act.forward`), as `tinygrad_act.jvp` computes them; the graph
-    itself is not changed.
+    itself is not changed. As for `draw_backward_steps`, at most `max_steps` op frames are drawn:
+    the first ``max_steps - 1`` and the last, whose title says how many were left out.
 
     >>> import tempfile
     >>> x, w = Value(2.0, label="x"), Value(-3.0, label="w")
@@ -191,18 +206,20 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
     """
     _check_args(root, rankdir, max_nodes)
     fmt = _check_format(fmt)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     order = _topological_order(root)
     seeds = _forward_seeds(tangents, order)
     picture = _Picture(root, max_nodes)
     steps = sum(1 for n in order if n._prev and n not in seeds)
     # Every frame reserves the widest title's width, so the nodes stay in place (as backward's).
-    titles = [title for *_, title in _forward_frames(order, seeds, steps, picture.names)]
+    titles = [title for *_, title in _forward_frames(order, seeds, steps, picture.names, max_steps)]
     title_width = max(_text_width(line, _TITLE_SIZE) for t in titles for line in t.split("\n"))
     width = max(3, len(str(steps + 1)))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for k, (dots, node, title) in enumerate(_forward_frames(order, seeds, steps, picture.names)):
+    for k, dots, node, title in _forward_frames(order, seeds, steps, picture.names, max_steps):
         dot = picture.digraph(
             rankdir,
             lambda n, dots=dots: dots.get(n, _PENDING),
@@ -220,11 +237,17 @@ def draw_forward_steps(root, tangents, out_dir, fmt="svg", *, rankdir="LR", max_
 # ---- forward mode, frame by frame --------------------------------------------------------------------
 
 
-def _forward_frames(order, seeds, steps, names):
-    """(tangents so far, node, title) after each op's forward step, in topological order."""
+def _forward_frames(order, seeds, steps, names, max_steps):
+    """(frame number, tangents so far, node, title) after each op's forward step, in topological
+    order: the first ``max_steps - 1`` steps, the last one, and the end."""
     dots = {n: seeds.get(n, _zero(n)) for n in order if not n._prev or n in seeds}
     shown = ", ".join(f"{names[n].text} = {_short(dots[n])}" for n in seeds)
-    yield dots, None, f"forward mode: the direction is the inputs' tangents: {shown} (the others 0)"
+    yield (
+        0,
+        dots,
+        None,
+        f"forward mode: the direction is the inputs' tangents: {shown} (the others 0)",
+    )
     k = 0
     for node in order:
         if node in dots:
@@ -240,6 +263,8 @@ def _forward_frames(order, seeds, steps, names):
             ydata = None if y is None else y.data
             dx, dy = (*moving, None)[:2]
             dots[node] = tangent(node._rule, node._op, node.data, x.data, ydata, dx, dy)
+        if max_steps <= k < steps:
+            continue  # computed, not drawn: each frame runs Graphviz once
         locals_ = _locals(node)
         equations = [
             _edge_text(names[p], formula, local)
@@ -258,12 +283,16 @@ def _forward_frames(order, seeds, steps, names):
             f"its tangent = {'Σ ' if len(terms) > 1 else ''}local derivative × input's tangent: "
             f"{' + '.join(terms)} = {_short(dots[node])}"
         )
-        yield dots, node, title
+        if k == steps > max_steps:
+            left = steps - max_steps
+            which = f"steps {max_steps} to {steps - 1}" if left > 1 else f"step {max_steps}"
+            title += f"\n({which} computed but not drawn: {left} left out, max_steps={max_steps})"
+        yield k, dots, node, title
     root, done = order[-1], f"forward done: the root's tangent is {_short(dots[order[-1]])}"
     if len(seeds) == 1 and _is_one(next(iter(seeds.values()))):
         leaf = next(iter(seeds))
-        done += f" = ∂{root.label or '(root)'}/∂{leaf.label or '(input)'}"
-    yield dots, None, done
+        done += f" = ∂{names[root].text}/∂{names[leaf].text}"
+    yield steps + 1, dots, None, done
 
 
 def _forward_seeds(tangents, order):
@@ -322,9 +351,9 @@ def node_ids(root):
 # ---- the backward pass, frame by frame -------------------------------------------------------------
 
 
-def _backward_frames(order, seed, steps, names):
-    """(gradients so far, node, title): the start, then the state after each op's step, as the
-    engine's backprop loop runs.
+def _backward_frames(order, seed, steps, names, max_steps):
+    """(step number, gradients so far, node, title): the start, then the state after each op's
+    step, as the engine's backprop loop runs: the first ``max_steps - 1`` steps and the last.
 
     Gradients are summed into new objects, never in place, so the graph's own ``.grad`` and the
     arrays a rule returns are never touched.
@@ -332,6 +361,7 @@ def _backward_frames(order, seed, steps, names):
     root = names[order[0]]
     grads = {order[0]: seed}
     yield (
+        0,
         grads,
         None,
         (
@@ -354,6 +384,8 @@ def _backward_frames(order, seed, steps, names):
                     continue  # a constant: backward gives it no gradient
                 pg = _fit(pg, p)
                 grads[p] = grads[p] + pg if p in grads else pg
+        if max_steps <= k < steps:
+            continue  # applied, not drawn
         out = names[node]
         formulas, locals_ = _named_formulas(node, names), _locals(node)
         derivatives = ", ".join(
@@ -362,15 +394,16 @@ def _backward_frames(order, seed, steps, names):
             if local is not None
         )
         last = f"; done: all {len(grads)} gradients are filled in" if k == steps else ""
-        yield (
-            grads,
-            node,
-            (
-                f"step {k} of {steps}: backward through {node._op}, which makes {out.text}{last}\n"
-                f"local gradient{'s' if len(node._prev) > 1 else ''}: {derivatives}\n"
-                f"each input's grad += {out.text}'s grad {_short(g)} × its local gradient"
-            ),
+        title = (
+            f"step {k} of {steps}: backward through {node._op}, which makes {out.text}{last}\n"
+            f"local gradient{'s' if len(node._prev) > 1 else ''}: {derivatives}\n"
+            f"each input's grad += {out.text}'s grad {_short(g)} × its local gradient"
         )
+        if k == steps > max_steps:
+            left = steps - max_steps
+            which = f"steps {max_steps} to {steps - 1}" if left > 1 else f"step {max_steps}"
+            title += f"\n({which} applied but not drawn: {left} left out, max_steps={max_steps})"
+        yield k, grads, node, title
 
 
 def _topological_order(root):
@@ -422,7 +455,11 @@ class _Picture:
                     kept.add(p)
                     queue.append(p)
         order = _topological_order(root)
-        self.names = graph_names(order, model)
+        # Names made printable once: a user's label may hold anything (a NUL, 100,000 characters).
+        self.names = {
+            n: dataclasses.replace(name, text=_printable(name.text))
+            for n, name in graph_names(order, model).items()
+        }
         self.nodes = [n for n in order if n in kept]
         self.ids = {n: f"v{i}" for i, n in enumerate(self.nodes)}
         self.left_out = len(order) - len(self.nodes)
@@ -529,7 +566,7 @@ def _record_width(node, name):
 
 def _title_label(title, width):
     """A left-aligned title in a cell of the given width (HTML-like label: one line each)."""
-    lines = '<BR ALIGN="LEFT"/>'.join(html.escape(line) for line in title.split("\n"))
+    lines = '<BR ALIGN="LEFT"/>'.join(html.escape(_printable(line)) for line in title.split("\n"))
     return (
         f'<<TABLE BORDER="0" CELLPADDING="2"><TR><TD WIDTH="{math.ceil(width)}" ALIGN="LEFT">'
         f'<FONT POINT-SIZE="{_TITLE_SIZE}">{lines}<BR ALIGN="LEFT"/></FONT></TD></TR></TABLE>>'
@@ -676,10 +713,23 @@ def _char_width(c):
     return 1.0
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MAX_TEXT = 200  # characters of one piece of text in a picture: dot chokes on huge strings
+
+
+def _printable(text):
+    """Any text as dot can take it: runs of spaces collapsed, control characters (a NUL ends dot's
+    strings) and lone surrogates written as escapes, cut to `_MAX_TEXT` characters."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", " ".join(text.split()))
+    if len(text) > _MAX_TEXT:
+        text = f"{text[: _MAX_TEXT - 30]}… ({len(text):,} characters)"
+    return text
+
+
 def _plain(text):
-    """Text safe inside a quoted DOT string: backslashes and quotes escaped, runs of spaces collapsed."""
-    text = " ".join(text.split())
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    """Text safe inside a quoted DOT string: printable, backslashes and quotes escaped."""
+    return _printable(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _field(text):
@@ -723,7 +773,7 @@ def _format_of(path):
 
 def _render(dot, path, fmt):
     if fmt == "dot":
-        path.write_text(dot.source, encoding="utf-8")
+        write_atomically(path, lambda f: f.write(dot.source.encode("utf-8")), durable=False)
         return
     try:
         data = dot.pipe(format=fmt)
@@ -732,4 +782,4 @@ def _render(dot, path, fmt):
             f"cannot write {os.fspath(path)!r}: Graphviz's `dot` program is not on PATH; install it "
             "(`apt-get install graphviz` or `brew install graphviz`), or save as .dot"
         ) from None
-    path.write_bytes(data)
+    write_atomically(path, lambda f: f.write(data), durable=False)  # never half a picture
