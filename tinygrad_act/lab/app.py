@@ -120,9 +120,7 @@ def _settings_schema():
 
 
 def _settings(value, where):
-    if not isinstance(value, dict):
-        raise LabError(f"{where} must be an object, got {schema._kind(value)}")
-    checked = schema.fields(value, {}, _settings_schema())
+    checked = schema.record({}, _settings_schema())(value, where)
     if "activations" in checked:
         checked["activations"] = tuple(checked["activations"])
     return Settings(**checked)

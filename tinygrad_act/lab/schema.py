@@ -127,6 +127,20 @@ def choice(options):
     return check
 
 
+def record(required, optional=None):
+    """A JSON object inside a body, its fields checked as `fields` checks a body's."""
+
+    def check(value, where):
+        if not isinstance(value, dict):
+            raise LabError(f"{where} must be an object, got {_kind(value)}")
+        try:
+            return fields(value, required, optional)
+        except LabError as err:
+            raise LabError(f"{where}: {err}", err.status) from None
+
+    return check
+
+
 def optional(checker):
     """`checker`, or JSON null (None)."""
 
