@@ -7,6 +7,7 @@ backward, trains for a few steps and checks that no console error was logged. Wi
 otherwise they go to a temporary folder.
 """
 
+import importlib.util
 import math
 import os
 import statistics
@@ -22,15 +23,13 @@ pytest.importorskip("uvicorn", reason="the lab extra (starlette, uvicorn) is not
 from tinygrad_act.expression import parse_expression  # noqa: E402
 from tinygrad_act.lab.explain import drawing_order  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# One way to start Chromium for every browser test: the screenshot script's (Debian's Chromium,
+# flags that keep it off the network).
+_spec = importlib.util.spec_from_file_location(
+    "screenshots", Path(__file__).resolve().parent.parent / "docs" / "screenshots.py"
+)
+screenshots = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(screenshots)
 NEURON = "tanh(x1*w1 + x2*w2 + b)"
 VALUES = {"x1": "2", "w1": "-3", "x2": "0", "w2": "1", "b": "6.8813735870195432"}
 
@@ -56,13 +55,13 @@ MOVE_SLIDER = """async ([name, value]) => {
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
+    if screenshots.chromium_path() is None:
         pytest.skip(
-            "no Chromium at /usr/bin/chromium: install it with `make chromium` "
+            "no Chromium on the PATH: install it with `make chromium` "
             "(apt-get install chromium) to run the browser test"
         )
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = screenshots.launch(p)
         yield browser
         browser.close()
 

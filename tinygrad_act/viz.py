@@ -284,15 +284,20 @@ def _forward_frames(order, seeds, steps, names, max_steps):
             f"{' + '.join(terms)} = {_short(dots[node])}"
         )
         if k == steps > max_steps:
-            left = steps - max_steps
-            which = f"steps {max_steps} to {steps - 1}" if left > 1 else f"step {max_steps}"
-            title += f"\n({which} computed but not drawn: {left} left out, max_steps={max_steps})"
+            title += _left_out(steps, max_steps, "computed")
         yield k, dots, node, title
     root, done = order[-1], f"forward done: the root's tangent is {_short(dots[order[-1]])}"
     if len(seeds) == 1 and _is_one(next(iter(seeds.values()))):
         leaf = next(iter(seeds))
         done += f" = ∂{names[root].text}/∂{names[leaf].text}"
     yield steps + 1, dots, None, done
+
+
+def _left_out(steps, max_steps, done):
+    """The last frame's note on the steps that were `done` (applied, computed) but not drawn."""
+    left = steps - max_steps
+    which = f"steps {max_steps} to {steps - 1}" if left > 1 else f"step {max_steps}"
+    return f"\n({which} {done} but not drawn: {left} left out, max_steps={max_steps})"
 
 
 def _forward_seeds(tangents, order):
@@ -400,9 +405,7 @@ def _backward_frames(order, seed, steps, names, max_steps):
             f"each input's grad += {out.text}'s grad {_short(g)} × its local gradient"
         )
         if k == steps > max_steps:
-            left = steps - max_steps
-            which = f"steps {max_steps} to {steps - 1}" if left > 1 else f"step {max_steps}"
-            title += f"\n({which} applied but not drawn: {left} left out, max_steps={max_steps})"
+            title += _left_out(steps, max_steps, "applied")
         yield k, grads, node, title
 
 
