@@ -1,29 +1,50 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
 # Each bootstraps .venv from python3 and makes sure Graphviz's `dot` program is installed.
+# `make test` = ruff check, ruff format --check, pytest, and the docs build with warnings as errors.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,demo,docs
+EXTRAS := dev,demo,docs,lab
 
-.PHONY: demo test lint docs bench bench-check bench-baseline setup dot valgrind clean
+.PHONY: demo test lint strip docs bench bench-check bench-baseline oracle screenshots lab lab-screenshots setup dot chromium valgrind clean
 
 demo: setup
 	$(BIN)/tinygrad-act demo --out demo-out
 
-test: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint chromium
 	$(BIN)/python -m pytest -q
 	$(MAKE) docs
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python tools/notebooks.py --check docs/notebooks
+
+# Strip the outputs of the notebooks before committing them (`make lint` fails while they have any).
+strip:
+	$(BIN)/python tools/notebooks.py docs/notebooks
 
 docs: setup
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+# PyTorch, the oracle some tests compare against (they skip without it): the pinned CPU build.
+# A bare `pip install torch` on Linux downloads a multi-GB CUDA build instead.
+oracle: setup
+	$(BIN)/pip install -q 'torch==2.13.0'
+
+# Headless-Chromium screenshots of the demo page and the derivatives docs page (400 and 1280 px).
+screenshots: demo docs
+	$(BIN)/python docs/screenshots.py --demo demo-out --docs docs/_build/html --out screenshots
+
+# The live lab in the browser: http://127.0.0.1:8000/ (Ctrl-C stops it).
+lab: setup
+	$(BIN)/tinygrad-act lab
+
+# The lab's screenshots in the docs (docs/_static/lab-*.png), made by its browser test.
+lab-screenshots: setup chromium
+	LAB_SCREENSHOTS=docs/_static $(BIN)/python -m pytest -q tests/test_lab_browser.py
 
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
@@ -60,6 +81,17 @@ dot:
 		exit 1; \
 	fi
 
+# The browser tests drive Debian's Chromium (Playwright only drives it; it downloads no browser).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Chromium with apt-get (for the browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing: the browser tests will skip. Install it with:"; \
+		echo "  sudo apt-get install chromium   (Debian/Ubuntu)"; \
+	fi
+
 valgrind:
 	@if command -v valgrind >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -73,4 +105,4 @@ valgrind:
 	fi
 
 clean:
-	rm -rf $(VENV) demo-out docs/_build docs/_generated .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-out docs/_build docs/_generated screenshots .pytest_cache .ruff_cache

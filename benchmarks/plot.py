@@ -21,9 +21,8 @@ def plot(results, path, title=""):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.6]}
-    )
+    # One panel above the other: at the width of a docs page each stays readable.
+    fig, (left, right) = plt.subplots(2, 1, figsize=(8, 9.6))
 
     for engine, style in (
         ("tinygrad_act", "o-"),

@@ -4,6 +4,7 @@ Figures, command help and tables are made by the package itself when the build s
 (see ``figures.py``), so the site always shows what the code does today.
 """
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -18,13 +19,24 @@ project = "tinygrad_act"
 author = "tinygrad_act contributors"
 copyright = "the tinygrad_act contributors"
 
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.mathjax"]
-source_suffix = {".md": "markdown"}
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.mathjax"]
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}  # MyST pages and Jupyter notebooks
 root_doc = "index"
 exclude_patterns = ["_build", "_generated"]
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
+
+# The notebooks (notebooks/*.ipynb) are stored without outputs and run at every build, in a kernel
+# that imports this checkout's package; a cell that fails fails the build.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(DOCS.parent), os.environ.get("PYTHONPATH")])
+)
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_timeout = 300
+nb_execution_in_temp = True  # files a notebook writes (its step frames) stay out of docs/
+nb_render_markdown_format = "gfm"  # a cell that shows Markdown may show a table, as Jupyter does
 
 autodoc_default_options = {"members": True, "undoc-members": False}
 autodoc_member_order = "bysource"
@@ -36,6 +48,13 @@ nitpick_ignore_regex = [
     ("py:class", r"(np|numpy|graphviz|matplotlib)\..*"),
     ("py:class", r"(optional|array-like|callable|float|int|str|bool|dict|list|tuple)"),
 ]
+
+# Math renders offline: MathJax 3.2.2 (Apache-2.0) is vendored in _static/mathjax (see its
+# README.txt), one file with the TeX input, every extension and the SVG font, so a page with math
+# loads nothing from a CDN. Sphinx's default would fetch MathJax from the network.
+html_static_path = ["_static"]
+mathjax_path = "mathjax/tex-svg-full.js"
+html_css_files = ["tinygrad_act.css"]
 
 html_theme = "furo"
 html_title = "tinygrad_act"

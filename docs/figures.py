@@ -15,18 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_act import ACTIVATIONS, Value, gradients
+from tinygrad_act import ACTIVATIONS, Value
 from tinygrad_act.activations import LECTURE
-
-# The lecture's g'(z), written from its output a exactly as on the slide: drawn over the
-# backprop curve so a reader sees the two agree.
-SLIDE_FORMULAS = {
-    "sigmoid": lambda z, a: a * (1 - a),
-    "tanh": lambda z, a: 1 - a**2,
-    "relu": lambda z, a: np.where(z >= 0, 1.0, 0.0),
-    "leaky_relu": lambda z, a: np.where(z >= 0, 1.0, 0.01),
-}
-SLIDE_POINTS = (-10.0, 0.0, 10.0)
 
 
 def has_module(name):
@@ -34,47 +24,12 @@ def has_module(name):
     return importlib.util.find_spec(f"tinygrad_act.{name}") is not None
 
 
-def slopes(name, z, **params):
-    """g(z), g'(z) and g''(z) on a grid, all three computed by the engine (g'' by double backward)."""
-    zv = Value(z)
-    a = zv.activate(name, **params)
-    (d1,) = gradients(a.sum(), [zv], create_graph=True)
-    d1.sum().backward()
-    return a.data, d1.data, zv.grad
-
-
 def plot_activation(name, path):
-    import matplotlib.pyplot as plt
+    """The demo page's plot: g above, g' (with the slide's formula) and g'' on an axis below, a
+    zoom on z < 0 for ReLU and Leaky ReLU. The lecture's four over [-10, 10], the others [-5, 5]."""
+    from tinygrad_act.demo import plot_activation as plot
 
-    lecture = name in LECTURE
-    z = np.linspace(-10, 10, 2001) if lecture else np.linspace(-5, 5, 1001)
-    g, d1, d2 = slopes(name, z)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=110)
-    ax.plot(z, g, color="tab:blue", lw=2, label="g(z)")
-    ax.plot(z, d1, color="tab:orange", lw=2, label="g'(z) by backprop")
-    ax.plot(z, d2, color="tab:green", lw=1.2, ls=":", label="g''(z) by double backward")
-    if name in SLIDE_FORMULAS:
-        every = slice(None, None, 100)
-        formula = SLIDE_FORMULAS[name](z[every], g[every])
-        ax.plot(z[every], formula, "o", ms=4, mfc="none", color="black",
-                label=f"slide: {ACTIVATIONS[name].local_formula()}")  # fmt: skip
-    if name in ("sigmoid", "tanh"):
-        pts = np.array(SLIDE_POINTS)
-        pg, pd1, _ = slopes(name, pts)
-        ax.plot(pts, pd1, "s", color="tab:red", ms=6, label="slide's points z = -10, 0, 10")
-        for x, y in zip(pts, pd1, strict=True):
-            ax.annotate(f"g'={y:.3g}", (x, y), textcoords="offset points", xytext=(0, 8),
-                        ha="center", fontsize=8, color="tab:red")  # fmt: skip
-    pad = 0.08 * (z[-1] - z[0])  # room for the labels of the slide's points at the ends
-    ax.set_xlim(z[0] - pad, z[-1] + pad)
-    ax.axhline(0, color="0.7", lw=0.8)
-    ax.axvline(0, color="0.7", lw=0.8)
-    ax.set_xlabel("z")
-    ax.set_title(name)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
+    plot(name, path, z_range=(-10.0, 10.0) if name in LECTURE else (-5.0, 5.0))
 
 
 def neuron():
@@ -91,11 +46,12 @@ def neuron():
 
 def graphs(out_dir):
     """The neuron before and after backward, its backprop frames, and a tensor MLP's loss."""
+    from tinygrad_act.backprop import topological_order
     from tinygrad_act.nn import cross_entropy, mlp
-    from tinygrad_act.viz import draw_backward_steps, save_graph
+    from tinygrad_act.viz import draw_backward_steps, draw_forward_steps, save_graph
 
     o = neuron()
-    save_graph(o, out_dir / "neuron-forward.svg")
+    save_graph(o, out_dir / "neuron-forward.svg", show_local=True)  # one layout for all pictures
     o.backward()
     save_graph(o, out_dir / "neuron-backward.svg", show_local=True)
 
@@ -103,10 +59,24 @@ def graphs(out_dir):
     # An include file, so the page shows however many frames the pass has. Paths starting with
     # "/" are relative to the docs' source folder wherever the file is included from.
     lines = []
-    for i, frame in enumerate(frames):
-        alt = "all gradients" if i == len(frames) - 1 else f"backward step {i + 1}"
+    for k, frame in enumerate(frames):
+        alt = f"backward, step {k} of {len(frames) - 1}"
         lines += [f".. image:: /_generated/neuron-steps/{frame.name}", f"   :alt: {alt}", ""]
     (out_dir / "neuron-steps.rst").write_text("\n".join(lines))
+
+    # Forward mode on the same neuron: the tangent of x1 carried forward to o.
+    o = neuron()
+    x1 = next(node for node in topological_order(o) if node.label == "x1")
+    frames = draw_forward_steps(o, x1, out_dir / "neuron-forward-steps")
+    lines = []
+    for i, frame in enumerate(frames):
+        alt = "all tangents" if i == len(frames) - 1 else f"forward step {i}"
+        lines += [
+            f".. image:: /_generated/neuron-forward-steps/{frame.name}",
+            f"   :alt: {alt}",
+            "",
+        ]
+    (out_dir / "neuron-forward-steps.rst").write_text("\n".join(lines))
 
     rng = np.random.default_rng(0)
     net = mlp([4, 8, 3], "relu", rng=0)
@@ -114,7 +84,7 @@ def graphs(out_dir):
     loss = cross_entropy(net(x), rng.integers(0, 3, size=5))
     loss.label = "loss"
     loss.backward()
-    save_graph(loss, out_dir / "tensor-mlp.svg", rankdir="TB")
+    save_graph(loss, out_dir / "tensor-mlp.svg", rankdir="TB", model=net)
 
     x, w = Value(2.0, label="x"), Value(-3.0, label="w")
     b = Value(6.8813735870195432, label="b")
@@ -171,6 +141,32 @@ def training(out_dir):
         raise RuntimeError(f"docs/training.md describes a different moons comparison: {accuracy}")
 
 
+def health(out_dir):
+    """The health page's figures: `train --health` side by side, and the deep net's gradients."""
+    from tinygrad_act import health_demo
+
+    folder = out_dir / "health"
+    folder.mkdir(parents=True, exist_ok=True)
+    # In the folder, so the command prints short relative paths; its progress bars are not shown.
+    with _working_directory(folder), contextlib.redirect_stderr(io.StringIO()):
+        argv = ["train", "--health", "--compare-activations", "--epochs", "30", "--out", "."]
+        command_output(folder, "train-health.txt", argv)
+    vanishing, dead = health_demo.experiment(quick=True)
+    # docs/health.md describes these runs: check they still show it.
+    sigmoid = vanishing["sigmoid"].monitor.history[0]
+    relu, leaky = (np.mean(dead[name].negative, axis=1) for name in ("relu", "leaky_relu"))
+    if not (
+        sigmoid[0]["grad_std"] < sigmoid[-1]["grad_std"] / 100
+        and relu[0] > 0.5
+        and relu[-1] >= relu[0]
+        and leaky[-1] < leaky[0] / 2
+    ):
+        raise RuntimeError("docs/health.md describes different runs of health_demo")
+    health_demo.plot_gradients(vanishing, folder / "deep-gradients.png")
+    health_demo.plot_negative(dead, folder / "deep-dead.png", {"relu": "tab:green",
+                                                                "leaky_relu": "tab:red"})  # fmt: skip
+
+
 @contextlib.contextmanager
 def _working_directory(path):
     previous = os.getcwd()
@@ -198,6 +194,8 @@ def generate(out_dir):
         training(out_dir)
     if has_module("viz"):
         graphs(out_dir)
+    if has_module("health"):
+        health(out_dir)
         with _working_directory(out_dir):
             command_output(out_dir, "graph-example.txt", ["graph", "tanh(x*w + b)", "--set", "x=2",
                            "--set", "w=-3", "--set", "b=6.88", "-o", "neuron.svg"])  # fmt: skip

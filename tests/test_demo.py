@@ -1,7 +1,6 @@
 """`tinygrad-act demo`: the static walkthrough page, built end to end on the quick budget."""
 
-import contextlib
-import io
+import html
 import shutil
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -9,10 +8,10 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from tinygrad_act import cli
 from tinygrad_act.activations import LECTURE
 from tinygrad_act.demo import activation_curves, lecture_neuron
 
+SVG = "{http://www.w3.org/2000/svg}"
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
@@ -39,13 +38,9 @@ class _Page(HTMLParser):
             self.headings.append(data.strip())
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = cli.main(["demo", "--out", str(out), "--quick"])
-    return out, code, stdout.getvalue(), stderr.getvalue()
+@pytest.fixture
+def page(demo_build):
+    return demo_build  # one quick build for the whole session (conftest.py)
 
 
 @needs_dot
@@ -75,11 +70,11 @@ def test_every_file_the_page_references_exists_and_is_a_valid_image(page):
 
 
 @needs_dot
-def test_page_has_the_four_sections_in_order_and_no_scripts(page):
+def test_page_has_its_five_sections_in_order_and_no_scripts(page):
     text = (page[0] / "index.html").read_text(encoding="utf-8")
     parser = _Page()
     parser.feed(text)
-    assert [h.split(".")[0] for h in parser.headings] == ["1", "2", "3", "4"]
+    assert [h.split(".")[0] for h in parser.headings] == ["1", "2", "3", "4", "5"]
     assert "script" not in parser.tags and "http" not in text
     positions = [text.index(f"activation-{name}.png") for name in LECTURE]
     assert positions == sorted(positions)
@@ -129,3 +124,42 @@ def test_lecture_neuron_gradients_are_the_known_ones():
     assert leaves["x1"].grad == pytest.approx(-1.5) and leaves["w1"].grad == pytest.approx(1.0)
     assert leaves["x2"].grad == pytest.approx(0.5) and leaves["w2"].grad == pytest.approx(0.0)
     assert leaves["b"].grad == pytest.approx(0.5)
+
+
+@needs_dot
+def test_page_has_a_viewport_tag_so_phones_do_not_zoom_out(page):
+    text = (page[0] / "index.html").read_text(encoding="utf-8")
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in text
+    assert text.count('<div class="scroll"><table>') == 2  # both tables scroll in their own box
+
+
+@needs_dot
+def test_captions_say_what_each_plot_shows(page):
+    from tinygrad_act.demo import CAPTIONS
+
+    text = (page[0] / "index.html").read_text(encoding="utf-8")
+    assert "largest gap" not in text and "full run" not in text
+    for name in LECTURE:
+        assert html.escape(CAPTIONS[name], quote=True) in text
+    assert "0.01 for z &lt; 0, not 0" in text  # Leaky ReLU's point, which the zoom shows
+
+
+@needs_dot
+def test_step_captions_number_the_frames_as_their_titles_do(page):
+    out = page[0]
+    text = (out / "index.html").read_text(encoding="utf-8")
+    frames = sorted((out / "neuron-steps").iterdir())
+    n = len(frames) - 1
+    for k, frame in enumerate(frames):
+        assert f"Step {k} of {n}" in text
+        title = " ".join(t.text for t in ET.parse(frame).getroot().iter(SVG + "text") if t.text)
+        assert f"step {k} of {n}:" in title
+    assert "frame 0" not in text
+
+
+@needs_dot
+def test_the_rounded_tanh_value_is_explained_beside_its_tiny_slope(page):
+    text = (page[0] / "index.html").read_text(encoding="utf-8")
+    table = text[text.index('<section id="table">') : text.index('<section id="activations">')]
+    assert "<td>≈ -1 [3]</td>" in table and "<td>≈ 1 [4]</td>" in table
+    assert "tanh(-10) = -0.9999999959, shown rounded to -1" in table

@@ -180,3 +180,16 @@ def test_a_value_used_as_an_index_is_refused_clearly():
         x[Value(np.array([0.7, 1.9]))]
     with pytest.raises(TypeError, match="cannot index"):
         x[Value(1.0), ...]
+
+
+def test_cross_entropy_labels_changed_after_the_forward_pass_change_nothing():
+    from tinygrad_act import nn
+
+    logits = Value(np.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]]))
+    labels = np.array([0, 1])
+    loss = nn.cross_entropy(logits, labels)
+    labels[:] = 2
+    loss.backward()
+    t = torch.tensor(logits.data, requires_grad=True)
+    torch.nn.functional.cross_entropy(t, torch.tensor([0, 1])).backward()
+    np.testing.assert_allclose(logits.grad, t.grad.numpy(), rtol=1e-12)

@@ -1,6 +1,7 @@
 """The safe expression parser of the `graph` command: whitelist, limits, and the graphs it builds."""
 
 import math
+import re
 
 import pytest
 from conftest import central_difference
@@ -16,6 +17,7 @@ from tinygrad_act.expression import (
     MAX_NODES,
     ExpressionError,
     allowed_functions,
+    describe_language,
     parse_expression,
     parse_settings,
 )
@@ -311,3 +313,53 @@ def test_token_soup_builds_a_value_or_raises_expression_error(text):
 
 def _leaves(root):
     return [v for v in _topological_order(root) if not v._prev]
+
+
+# ---- issue 13: parameters by name, unused variables ------------------------------------------------
+
+
+def test_registered_parameters_are_given_by_name_as_numbers():
+    y = parse_expression("leaky_relu(x, slope=0.2) + elu(x, alpha=-0.5)", {"x": -2.0})
+    assert y.data == pytest.approx(-0.4 + -0.5 * (math.exp(-2.0) - 1))
+    y.backward()
+    x = next(leaf for leaf in _leaves(y) if leaf.label == "x")
+    assert x.grad == pytest.approx(0.2 + -0.5 * math.exp(-2.0))
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("leaky_relu(x, 0.2)", "parameters go by name, e.g. leaky_relu(x, slope=0.2)"),
+        ("leaky_relu(x, slop=0.2)", "leaky_relu() has no parameter 'slop' (it takes slope)"),
+        ("tanh(x, slope=1)", "tanh() has no parameter 'slope' (it takes no parameters)"),
+        ("exp(x, base=2)", "exp() has no parameter 'base' (it takes no parameters)"),
+        ("leaky_relu(x, slope=x)", "the parameter slope takes a number"),
+        ("leaky_relu(x, slope=True)", "the parameter slope takes a number"),
+        ("leaky_relu(x, slope=1, slope=2)", "the parameter slope is given twice"),
+        ("leaky_relu(x, **p)", "not allowed: ** in a call"),
+        ("leaky_relu(x, slope=1e999)", "too large for a float"),
+    ],
+)
+def test_bad_parameters_are_refused_in_one_line(text, named):
+    with pytest.raises(ExpressionError, match=re.escape(named)) as info:
+        parse_expression(text, {"x": 1.0})
+    assert "\n" not in str(info.value)
+
+
+def test_unused_variables_are_an_error_only_when_asked():
+    assert parse_expression("x*2", {"x": 1.0, "y": 2.0}).data == 2.0  # the library default
+    with pytest.raises(
+        ExpressionError,
+        match=r"variables 'y', 'z' given but not used by the expression \(it uses x\)",
+    ):
+        parse_expression("x*2", {"x": 1.0, "y": 2.0, "z": 3.0}, allow_unused=False)
+    with pytest.raises(ExpressionError, match=r"\(it uses no variables\)"):
+        parse_expression("2*3", {"y": 2.0}, allow_unused=False)
+
+
+def test_the_language_description_names_every_elementwise_function_with_its_parameters():
+    text = " ".join(" ".join(describe_language()).split())
+    assert "leaky_relu(x, slope=0.01)" in text and "elu(x, alpha=1.0)" in text
+    assert "softmax" not in text  # a tensor function: expressions are scalars
+    for line in describe_language():
+        assert len(line) <= 88

@@ -1,11 +1,12 @@
 """gradcheck, numerical_grad and gradgradcheck: semantics, the failure report, kinks, bad input."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 
-from tinygrad_act import Value, no_grad
+from tinygrad_act import Value, no_grad, register_activation, sigmoid, unregister_activation
 from tinygrad_act.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 
 # ---- numerical_grad ---------------------------------------------------------------------------------
@@ -438,3 +439,111 @@ def test_inputs_sharing_a_label_are_explained_by_position_not_by_name():
         "x[1] = 0.0 puts relu's input[1] at 0.0, a kink of relu: "
         "left slope 0, right slope 1, backward chose 1"
     ]
+
+
+# ---- issue 13: the step relative to |x|, no warnings at 1e308, bounded work -----------------------
+
+
+def test_the_default_step_is_relative_so_huge_inputs_get_a_true_slope():
+    # An absolute 1e-6 is below the resolution of 1e12 (spacing 1.2e-4): x ± eps == x and every
+    # numeric slope would read 0.
+    x = Value(np.array([1e12, -1e12, 1e308, 3.0]), label="x")
+    assert gradcheck(lambda x: x.relu() + x * 0.5, [x])
+    (jacobian,) = numerical_grad(lambda x: x * 0.5, [x])
+    np.testing.assert_allclose(jacobian, np.diag([0.5] * 4), rtol=1e-9)
+    assert numerical_grad(lambda z: z * 3.0, Value(1e15)) == [pytest.approx(3.0, rel=1e-9)]
+
+
+def test_an_explicit_eps_is_still_an_absolute_step():
+    (g,) = numerical_grad(lambda z: z * z, Value(1.0), eps=0.5)
+    assert g == 2.0  # ((1.5)² - (0.5)²) / 1 is exact for a quadratic whatever the step
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda z: z.relu(), Value(1e12), eps=1e-6)  # the absolute step vanishes
+
+
+@pytest.mark.parametrize(
+    "fn, x, passes",
+    [
+        (lambda x: x * 2, Value(1e308), False),  # 2e308 overflows to inf: the check fails
+        (lambda x: x.exp(), Value(1e308), False),
+        (lambda x: x * x, Value(1e308), False),
+        (lambda x: x + 1, Value(np.array([1e308, -1e308])), True),
+        (lambda x: x + 1, Value(np.array([1.7976931348623157e308])), False),  # x + h is inf
+        (lambda x: x.tanh(), Value(np.array([1e308, -1e308])), True),
+        (lambda x: x.relu().sum(), Value(np.array([1e308, -1e308])), True),
+    ],
+)
+def test_gradcheck_at_1e308_emits_no_runtime_warning(fn, x, passes):
+    # A RuntimeWarning from gradcheck's own arithmetic (inf - inf in the differences or in the
+    # errors) is an error here, as under `python -W error`.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gradcheck(fn, x, raise_exception=False) is passes
+
+
+def test_a_dense_check_too_large_is_refused_saying_how_large_before_any_work():
+    calls = []
+
+    def f(z):
+        calls.append(1)
+        return z.tanh().sum()
+
+    with pytest.raises(
+        ValueError,
+        match=r"100,000 input elements and 1 output elements takes 200,001 passes.*fast_mode=True",
+    ):
+        gradcheck(f, Value(np.zeros(100_000)))
+    assert len(calls) == 1  # one evaluation to learn the output's size, nothing more
+    with pytest.raises(ValueError, match=r"3,000 x 3,000 = 9,000,000 entries"):
+        gradcheck(lambda z: z.tanh(), Value(np.zeros(3000)))
+    with pytest.raises(ValueError, match="numerical_grad: a dense check of 100,000 input"):
+        numerical_grad(lambda z: z.sum(), Value(np.zeros(100_000)))
+    with pytest.raises(ValueError, match="gradgradcheck: a dense check"):
+        gradgradcheck(lambda z: z.sigmoid(), Value(np.zeros(20_000)))
+
+
+def test_fast_mode_passes_a_correct_gradient_on_a_large_input():
+    rng = np.random.default_rng(0)
+    x = Value(rng.normal(size=(200, 50)), label="x")
+    w = Value(rng.normal(size=(50, 30)) * 0.1, label="w")
+    assert gradcheck(lambda x, w: (x @ w).tanh().sigmoid(), [x, w], fast_mode=True)
+    big = Value(np.linspace(-3, 3, 100_000))
+    assert gradcheck(lambda z: (z.sigmoid() * z).mean(), [big], fast_mode=True)
+    assert gradgradcheck(lambda z: z.tanh(), [Value(np.linspace(-2, 2, 30_000))], fast_mode=True)
+
+
+def test_fast_mode_catches_a_wrong_derivative_and_reports_both_projections():
+    register_activation("gc_fast_wrong", lambda z: sigmoid(z), lambda z, a: a * (1 + a))
+    try:
+        z = Value(np.linspace(-3, 3, 50_000), label="z")
+        with pytest.raises(
+            GradcheckError, match=r"gradcheck failed \(fast_mode\): vᵀJu disagrees for 1 of 1"
+        ) as info:
+            gradcheck(lambda z: z.gc_fast_wrong(), [z], fast_mode=True)
+    finally:
+        unregister_activation("gc_fast_wrong")
+    (m,) = info.value.mismatches
+    assert m.input == "z" and m.analytic > 2 * m.numeric > 0
+    assert "analytic vᵀJu" in str(info.value)
+
+
+def test_fast_mode_agrees_with_the_dense_check_on_small_cases():
+    rng = np.random.default_rng(3)
+    frozen = lambda z, a: a.data * (1 - a.data) if isinstance(a, Value) else a * (1 - a)  # noqa: E731
+    register_activation("gc_fast_frozen", lambda z: sigmoid(z), frozen)
+    try:
+        cases = [
+            (gradcheck, lambda z: z.tanh() * z, True),
+            (gradcheck, lambda z: z.relu(), False),  # on the kink at 0
+            (gradcheck, lambda z: z.max(axis=0), True),
+            (gradgradcheck, lambda z: z.sigmoid(), True),
+            (gradgradcheck, lambda z: z.gc_fast_frozen(), False),  # second derivative frozen
+        ]
+        for check, fn, expected in cases:
+            z = Value(rng.normal(size=(4, 3)), label="z")
+            z.data[0, 0] = 0.0
+            dense = check(fn, [z], raise_exception=False)
+            fast = check(fn, [z], raise_exception=False, fast_mode=True)
+            assert dense is fast is expected
+    finally:
+        unregister_activation("gc_fast_frozen")

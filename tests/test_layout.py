@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_act"
 
 # The engine and the two tables it reads: none of them may pull in drawing, plotting or the web.
-CORE = ("numeric", "grad_mode", "rules", "activations", "backprop", "engine")
+CORE = ("numeric", "grad_mode", "rules", "activations", "backprop", "engine", "observe", "forward")
 
 
 def _module_imports(path):
@@ -55,9 +55,10 @@ def test_no_import_circle_among_the_package_modules():
 
 def test_the_tables_know_nothing_of_the_engine():
     graph = _graph()
-    for table in ("activations", "rules", "numeric", "grad_mode"):
+    for table in ("activations", "rules", "numeric", "grad_mode", "forward", "observe"):
         assert not graph[table] & {"engine", "backprop"}, f"{table} imports {graph[table]}"
     assert "engine" not in graph["backprop"]  # the pass reads slots; the engine calls the pass
+    assert not graph["observe"]  # forward mode and anomaly mode plug into it, not the reverse
 
 
 def test_engine_py_still_exports_its_public_names():

@@ -1,10 +1,17 @@
 """tinygrad_act.nn: micrograd-compatible scalar networks, tensor modules, losses, optimizers, saving."""
 
+import errno
 import inspect
 import math
+import os
 import pickle
 import random
+import subprocess
+import sys
+import textwrap
+import tracemalloc
 import types
+import zipfile
 
 import numpy as np
 import pytest
@@ -292,6 +299,117 @@ def test_corrupt_and_single_array_files_are_refused(tmp_path):
     np.save(single, np.zeros(3))
     with pytest.raises(ValueError, match="single array"):
         mlp([3, 2], rng=0).load(single)
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
+    # A real failing write: the file-size limit makes the kernel refuse bytes past 4 KiB (EFBIG),
+    # as a full disk would, halfway through the archive.
+    path = tmp_path / "model.npz"
+    code = textwrap.dedent(f"""
+        import resource, signal
+        from tinygrad_act.nn import mlp
+        mlp([3, 2], rng=0).save({str(path)!r})
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        try:
+            mlp([3, 200, 2], rng=1).save({str(path)!r})
+        except OSError as err:
+            print("failed", err.errno)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["failed", str(errno.EFBIG)]
+    loaded = mlp([3, 2], rng=5).load(path)  # the good checkpoint is whole
+    for a, b in zip(loaded.parameters(), mlp([3, 2], rng=0).parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary file left
+
+
+def _npz_with_header(path, name, shape, data=b"", descr="<f8"):
+    """An .npz whose member `name` has a hand-written .npy header claiming `shape`."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf, zf.open(name + ".npy", "w") as m:
+        header = {"descr": descr, "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(m, header)
+        m.write(data)
+
+
+def _add_member(path, name, array):
+    with zipfile.ZipFile(path, "a") as zf, zf.open(name + ".npy", "w") as m:
+        np.lib.format.write_array(m, array)
+
+
+def test_load_refuses_a_huge_shape_from_the_header_without_allocating(tmp_path):
+    net = mlp([3, 2], rng=0)
+    before = net.state_dict()
+    path = tmp_path / "huge.npz"
+    _npz_with_header(path, "0.weight", (10**12,))  # 8 TB claimed, no data
+    _add_member(path, "0.bias", np.zeros(2))
+    with pytest.raises(
+        ValueError, match=r"0\.weight has shape \(1000000000000,\), the model expects \(3, 2\)"
+    ):
+        net.load(path)
+    for name, arr in net.state_dict().items():
+        np.testing.assert_array_equal(arr, before[name])
+
+
+def test_load_checks_every_header_before_decompressing_anything(tmp_path):
+    # 64 MiB of zeros compresses to ~64 KiB; the wrong shape must be found without inflating it.
+    path = tmp_path / "bomb.npz"
+    n = 8 * 2**20
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("0.weight.npy", "w", force_zip64=True) as m:
+            np.lib.format.write_array_header_1_0(
+                m, {"descr": "<f8", "fortran_order": False, "shape": (n,)}
+            )
+            chunk = bytes(2**20)
+            for _ in range(8 * n // len(chunk)):
+                m.write(chunk)
+    _add_member(path, "0.bias", np.zeros(2))
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"0\.weight has shape \(8388608,\)"):
+            mlp([3, 2], rng=0).load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20  # far below the 64 MiB the member would inflate to
+
+
+def test_load_names_a_bad_dtype_from_the_header(tmp_path):
+    path = tmp_path / "strings.npz"
+    np.savez(path, **{"0.weight": np.full((3, 2), "ab"), "0.bias": np.zeros(2)})
+    with pytest.raises(
+        ValueError, match=r"strings\.npz: it does not fit Sequential: 0\.weight holds dtype <U2"
+    ):
+        mlp([3, 2], rng=0).load(path)
+
+
+def test_load_names_missing_and_unexpected_members_before_reading(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, **{"0.weight": np.zeros((3, 2)), "9.bias": np.zeros(2)})
+    with pytest.raises(ValueError, match="missing keys: 0.bias; unexpected keys: 9.bias"):
+        mlp([3, 2], rng=0).load(path)
+
+
+def test_load_from_a_fifo_a_folder_or_a_file_descriptor_is_a_clear_error(tmp_path):
+    net = mlp([3, 2], rng=0)
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)  # opening it to read waits for a writer forever: try it in a child process
+    code = f"from tinygrad_act.nn import mlp; mlp([3, 2], rng=0).load({str(fifo)!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert (
+        done.stderr.splitlines()[-1]
+        == f"ValueError: Module.load: {fifo} is a FIFO (named pipe), not a file"
+    )
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        net.load(tmp_path)
+    with open(net.save(tmp_path / "m.npz"), "rb") as f:
+        with pytest.raises(TypeError, match="not a file descriptor number"):
+            net.load(f.fileno())
+    with pytest.raises(FileNotFoundError):
+        net.load(tmp_path / "missing.npz")
 
 
 class _Exploit:
@@ -611,3 +729,190 @@ def test_a_module_subclass_finds_parameters_without_declaring_them():
         "inner.0.weight",
         "inner.0.bias",
     ]
+
+
+# ---- issue 13: bad sizes, dtypes, loss inputs and optimizer settings are refused by name -----------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Linear(0, 3), "Linear: nin must be at least 1, got 0"),
+        (lambda: Linear(-1, 3), "Linear: nin must be at least 1, got -1"),
+        (lambda: Linear(3, 0), "Linear: nout must be at least 1, got 0"),
+        (lambda: MLP(-1, [1]), "MLP: nin must be at least 1, got -1"),
+        (lambda: MLP(2, [0]), r"MLP: nouts\[0\] must be at least 1, got 0"),
+        (lambda: MLP(2, [3, -2]), r"MLP: nouts\[1\] must be at least 1, got -2"),
+        (lambda: MLP(2, []), "MLP: nouts is empty"),
+        (lambda: Layer(2, 0), "Layer: nout must be at least 1, got 0"),
+        (lambda: Neuron(0), "Neuron: nin must be at least 1, got 0"),
+        (lambda: mlp([3, 0, 2]), r"mlp: sizes\[1\] must be at least 1, got 0"),
+        (lambda: mlp([3]), "mlp: sizes needs an input and an output size"),
+    ],
+)
+def test_a_layer_size_below_one_is_a_value_error_naming_it(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_a_size_that_is_not_a_whole_number_is_a_type_error_and_numpy_ints_work():
+    with pytest.raises(TypeError, match="Linear: nin must be a whole number, got 2.5"):
+        Linear(2.5, 3)
+    with pytest.raises(TypeError, match="MLP: nin must be a whole number, got True"):
+        MLP(True, [1])
+    assert Linear(np.int64(2), np.int32(3), rng=0).weight.shape == (2, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float16, np.complex128, "junk", object])
+def test_linear_refuses_a_dtype_the_engine_does_not_compute_in(dtype):
+    with pytest.raises(ValueError, match="Linear: dtype must be float32 or float64, got"):
+        Linear(2, 3, dtype=dtype)
+
+
+def test_linear_takes_float32_and_float64_by_any_name():
+    assert Linear(2, 3, dtype="float32", rng=0).weight.dtype == np.float32
+    assert Linear(2, 3, dtype=np.dtype("f8"), rng=0).bias.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: mse_loss(np.zeros(3), np.zeros(3)), TypeError, "mse_loss takes predictions as a Value or a list of Values.*got ndarray"),
+        (lambda: mse_loss([1.0, 2.0], [0, 0]), TypeError, "got a list holding float"),
+        (lambda: binary_cross_entropy_with_logits([0.5], [1.0]), TypeError, "takes logits as a Value"),
+        (lambda: svm_hinge_loss(np.ones(2), [1, -1]), TypeError, "svm_hinge_loss takes scores as a Value"),
+        (lambda: cross_entropy(np.zeros((2, 3)), [0, 1]), TypeError, r"cross_entropy takes logits as a tensor Value of shape \(N, C\), got ndarray"),
+        (lambda: cross_entropy([Value(1.0)], [0]), TypeError, "got list"),
+        (lambda: mse_loss(Value(np.zeros(2)), None), TypeError, "mse_loss targets must be numbers, got NoneType"),
+        (lambda: mse_loss(Value(np.zeros(2)), ["a", "b"]), TypeError, "must be numbers, got dtype <U1"),
+    ],
+)  # fmt: skip
+def test_losses_given_something_else_say_what_they_take(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mse_loss(Value(np.zeros(2)), [np.nan, 0.0]),
+        lambda: mse_loss([Value(1.0), Value(2.0)], [0.0, np.nan]),
+        lambda: mse_loss(Value(np.zeros(2)), Value(np.array([0.0, np.nan]))),
+        lambda: binary_cross_entropy_with_logits(Value(np.zeros(2)), [np.nan, 1.0]),
+    ],
+)
+def test_nan_targets_are_refused(call):
+    with pytest.raises(ValueError, match=r"targets contain NaN \(first at index \[\d\]\)"):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: mse_loss(Value(np.zeros(0)), np.zeros(0)),
+        lambda: mse_loss([], []),
+        lambda: binary_cross_entropy_with_logits(Value(np.zeros(0)), np.zeros(0)),
+        lambda: svm_hinge_loss([], []),
+        lambda: svm_hinge_loss(Value(np.zeros(0)), np.zeros(0)),
+        lambda: cross_entropy(Value(np.zeros((0, 3))), np.zeros(0, dtype=int)),
+    ],
+)
+def test_a_loss_on_an_empty_batch_is_a_value_error(call):
+    # torch gives nan with a warning (mse, bce) or nan silently (cross_entropy): a wasted step.
+    with pytest.raises(ValueError, match="the batch is empty"):
+        call()
+
+
+@pytest.mark.parametrize("eps", [0, 0.0, -1e-8])
+def test_adam_eps_must_be_positive(eps):
+    with pytest.raises(ValueError, match=r"eps must be a number in \(0, inf\), got"):
+        Adam([Value(1.0)], eps=eps)
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), lambda ps: Adam(ps)])
+def test_the_same_parameter_twice_is_refused(make):
+    w, b = Value(1.0), Value(np.zeros(2))
+    with pytest.raises(ValueError, match=r"the same parameter twice \(at positions 0 and 2\)"):
+        make([w, b, w])
+
+
+@pytest.mark.parametrize("lr", [np.float32(0.1), np.float64(0.1), np.int64(1), 0.1])
+def test_numpy_learning_rates_are_accepted_as_in_pytorch(lr):
+    torch = pytest.importorskip("torch")
+    ours = _run_ours(lambda p: SGD(p, lr=lr, momentum=np.float32(0.5)), np.array([0.3, -1.2, 2.5]))
+    theirs = _run_torch(
+        torch,
+        lambda p: torch.optim.SGD(p, lr=float(lr), momentum=float(np.float32(0.5))),
+        np.array([0.3, -1.2, 2.5]),
+    )
+    np.testing.assert_allclose(ours[0].data, theirs[0].detach().numpy(), rtol=1e-12)
+    assert ours[1].data == pytest.approx(theirs[1].item(), rel=1e-12)
+
+
+def test_frozen_values_are_not_parameters_but_are_saved_and_loaded(tmp_path):
+    class Scaled(Module):
+        def __init__(self, scale):
+            self.scale = Value(np.array([scale]), requires_grad=False)  # data, like a buffer
+            self.inner = Linear(2, 1, rng=0)
+
+        def __call__(self, x):
+            return self.inner(x) * self.scale
+
+    a, b = Scaled(2.0), Scaled(5.0)
+    assert [n for n, _ in a.named_parameters()] == ["inner.weight", "inner.bias"]
+    assert all(p.requires_grad for p in a.parameters())
+    assert len(SGD(a, lr=0.1).params) == 2
+    b.load(a.save(tmp_path / "scaled.npz"))
+    assert b.scale.data.tolist() == [2.0]
+    assert sorted(a.state_dict()) == ["inner.bias", "inner.weight", "scale"]
+
+
+# ---- forward hooks -------------------------------------------------------------------------------
+
+
+def _every_module_kind():
+    x_batch = Value(np.ones((2, 3)))
+    scalars = [Value(1.0), Value(-2.0), Value(0.5)]
+    return [
+        (Neuron(3, rng=random.Random(0)), scalars),
+        (Layer(3, 2, rng=random.Random(0)), scalars),
+        (MLP(3, [2, 1], rng=random.Random(0)), scalars),
+        (Linear(3, 2, rng=0), x_batch),
+        (Activation("tanh"), x_batch),
+        (Sequential(Linear(3, 2, rng=0), ReLU()), x_batch),
+    ]
+
+
+@pytest.mark.parametrize("module, x", _every_module_kind(), ids=lambda m: type(m).__name__)
+def test_every_module_runs_its_forward_hooks_in_order_and_a_result_replaces_the_output(module, x):
+    plain = module(x)
+    calls = []
+    h1 = module.register_forward_hook(lambda m, inp, out: calls.append(("first", m, inp, out)))
+    h2 = module.register_forward_hook(lambda m, inp, out: calls.append(("second", out)) or "new")
+    assert module(x) == "new"
+    (tag, m, inp, out), (tag2, out2) = calls
+    assert (tag, tag2) == ("first", "second") and m is module and inp is x and out2 is out
+    first = out[0] if isinstance(out, list) else out
+    want = plain[0] if isinstance(plain, list) else plain
+    assert np.array_equal(first.data, want.data)
+    h2.remove()
+    h2.remove()  # a second remove does nothing
+    assert module(x) is not None and len(calls) == 3
+    h1.remove()
+    assert "_forward_hooks" not in vars(module)  # as it was before the first hook
+    module(x)
+    assert len(calls) == 3
+
+
+def test_a_forward_hook_must_be_callable():
+    with pytest.raises(TypeError, match="takes a callable, got int"):
+        Linear(2, 2, rng=0).register_forward_hook(3)
+
+
+def test_forward_hooks_do_not_change_parameter_names_or_state():
+    model = MLP(2, [3, 1], rng=random.Random(0))
+    names = [name for name, _ in model.named_parameters()]
+    handle = model.layers[0].register_forward_hook(lambda m, x, out: None)
+    assert [name for name, _ in model.named_parameters()] == names
+    assert list(model.state_dict()) == names
+    handle.remove()

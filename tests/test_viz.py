@@ -74,9 +74,9 @@ def test_neuron_svg_has_every_label_data_grad_op_and_edge(tmp_path):
     expected = {
         "v0": ["x", "data 2", f"grad {-3.0 * slope:.4g}"],
         "v1": ["w", "data -3", f"grad {2.0 * slope:.4g}"],
-        "v2": ["data -6", f"grad {slope:.4g}"],
+        "v2": ["x*w", "data -6", f"grad {slope:.4g}"],  # unlabelled: named by its expression
         "v3": ["b", f"data {B:.4g}", f"grad {slope:.4g}"],
-        "v4": [f"data {-6 + B:.4g}", f"grad {slope:.4g}"],
+        "v4": ["x*w + b", f"data {-6 + B:.4g}", f"grad {slope:.4g}"],
         "v5": ["o", f"data {math.tanh(-6 + B):.4g}", "grad 1"],
     }
     for title, texts in expected.items():
@@ -109,7 +109,7 @@ def test_leaves_root_and_activation_ops_look_different(tmp_path):
 
 def test_show_grad_false_leaves_the_grad_field_out():
     source = draw_dot(neuron(), show_grad=False).source
-    assert "| grad" not in source and "| data 2 }" in source
+    assert "| grad" not in source and 'label="x | data 2"' in source
     assert "data 2" in source
 
 
@@ -117,10 +117,11 @@ def test_show_local_labels_edges_with_local_derivatives_and_lecture_formulas(tmp
     n = neuron()
     n.backward()
     _, edges, _ = parse_svg(save_graph(n, tmp_path / "local.svg", show_local=True))
-    assert edges["v0->o2"][0] == ["-3"]  # d(xw)/dx = w
-    assert edges["v1->o2"][0] == ["2"]  # d(xw)/dw = x
-    assert edges["v2->o4"][0] == edges["v3->o4"][0] == ["1"]
-    assert edges["v4->o5"][0] == [f"1-a² = {1 - math.tanh(-6 + B) ** 2:.4g}"]
+    assert edges["v0->o2"][0] == ["∂/∂x = w = -3"]  # d(xw)/dx = w, named after the inputs
+    assert edges["v1->o2"][0] == ["∂/∂w = x = 2"]  # d(xw)/dw = x
+    assert edges["v2->o4"][0] == ["∂/∂(x*w) = 1"]
+    assert edges["v3->o4"][0] == ["∂/∂b = 1"]
+    assert edges["v4->o5"][0] == [f"∂/∂(x*w + b) = 1-a² = {1 - math.tanh(-6 + B) ** 2:.4g}"]
     assert edges["o5->v5"][0] == []  # only edges into an op carry a derivative
 
 
@@ -136,7 +137,7 @@ def test_show_local_labels_edges_with_local_derivatives_and_lecture_formulas(tmp
 )
 def test_local_derivative_of_each_lecture_activation(activation, z, expected):
     a = Value(z, label="z").activate(activation)
-    assert f'v0 -> o1 [label="{expected}"]' in draw_dot(a, show_local=True).source
+    assert f'v0 -> o1 [label="∂/∂z = {expected}"]' in draw_dot(a, show_local=True).source
 
 
 def test_local_derivative_of_a_leaky_relu_with_its_own_slope():
@@ -149,7 +150,8 @@ def test_local_derivatives_of_arithmetic_agree_with_central_differences(op):
     f = {"-": operator.sub, "/": operator.truediv, "**": operator.pow}[op]
     x, y, eps = 1.7, -0.6, 1e-6
     source = draw_dot(f(Value(x), Value(y)), show_local=True).source
-    labels = [float(t) for t in re.findall(r'-> o2 \[label="?([^"\]]+)"?\]', source)]
+    edges = re.findall(r'-> o2 \[label="([^"]+)"\]', source)
+    labels = [float(label.split(" = ")[-1]) for label in edges]  # "∂/∂x = formula = number"
     dx = (f(x + eps, y) - f(x - eps, y)) / (2 * eps)
     dy = (f(x, y + eps) - f(x, y - eps)) / (2 * eps)
     assert labels == [pytest.approx(dx, rel=1e-3), pytest.approx(dy, rel=1e-3)]
@@ -172,9 +174,9 @@ def test_tensor_nodes_show_shape_dtype_and_values_or_a_summary(tmp_path):
     assert texts["v1"] == ["w", "(4,) float64", "data [0.5, -1, 0.25, 2]", _values("grad", w.grad)]
     z = np.arange(12.0).reshape(3, 4) @ np.array([0.5, -1.0, 0.25, 2.0])
     s = 1 / (1 + np.exp(-z))
-    assert texts["v3"] == ["(3,) float64", _values("data", s), "grad [1, 1, 1]"]
-    assert texts["v4"] == ["() float64", f"data {s.sum():.4g}", "grad 1"]
-    assert edges["v2->o3"][0] == [_values("a(1-a) =", s * (1 - s))]
+    assert texts["v3"] == ["sigmoid(X @ w)", "(3,) float64", _values("data", s), "grad [1, 1, 1]"]
+    assert texts["v4"] == ["sum(sigmoid(X @ w))", "() float64", f"data {s.sum():.4g}", "grad 1"]
+    assert edges["v2->o3"][0] == [_values("∂/∂(X @ w) = a(1-a) =", s * (1 - s))]
 
 
 def _values(prefix, arr):
@@ -242,7 +244,7 @@ def test_a_2000_node_graph_draws_within_max_nodes_with_a_left_out_note(tmp_path)
     records = re.findall(r"shape=record", dot.source)
     assert len(records) == 150
     assert "… 1951 more nodes left out" in dot.source  # 2,101 - 150
-    assert "{ out |" in dot.source and "{ x |" not in dot.source  # the root side is kept
+    assert 'label="out |' in dot.source and 'label="x |' not in dot.source  # the root side is kept
     nodes, _, _ = parse_svg(save_graph(root, tmp_path / "big.svg", max_nodes=150))
     (note,) = [texts for title, (texts, _) in nodes.items() if title == "left_out"]
     assert note[0] == "… 1951 more nodes left out"
@@ -263,7 +265,7 @@ def test_a_wide_graph_keeps_the_nodes_nearest_the_root():
     for leaf in leaves[1:]:
         total = total + leaf
     source = draw_dot(total, max_nodes=10).source
-    assert "{ p1999 |" in source and "{ p0 |" not in source
+    assert 'label="p1999 |' in source and 'label="p0 |' not in source
     assert "3989 more nodes left out" in source
 
 
@@ -351,33 +353,36 @@ def test_step_frames_of_a_three_op_expression(tmp_path):
     paths = draw_backward_steps(n, tmp_path / "steps")
     assert [p.name for p in paths] == [f"step-00{k}.svg" for k in range(4)]
     frames = [parse_svg(p) for p in paths]
-    # one frame per op, in reverse topological order: sigmoid, then +, then *
+    # frame 0 is the start; frame k is after step k: sigmoid, then +, then *
     ops = [
         [nodes[t][0][0] for t in highlighted(nodes) if t.startswith("o")] for nodes, *_ in frames
     ]
-    assert ops == [["sigmoid"], ["+"], ["*"], []]
+    assert ops == [[], ["sigmoid"], ["+"], ["*"]]
     outputs = [[t for t in highlighted(nodes) if t.startswith("v")] for nodes, *_ in frames]
-    assert outputs == [["v5"], ["v4"], ["v2"], []]
+    assert outputs == [[], ["v5"], ["v4"], ["v2"]]
     a = 1 / (1 + math.exp(-0.0))  # z = 2*-3 + 6 = 0
     local = a * (1 - a)
     titles = [" ".join(texts) for *_, texts in frames]
-    assert "backward step 1 of 3: sigmoid" in titles[0]
-    assert f"a(1-a) = {local:.4g}" in titles[0]
+    for k, title in enumerate(titles):  # one numbering: file step-00k, title "step k of 3"
+        assert title.startswith(f"step {k} of 3:")
+    assert "the seed: o's grad = 1" in titles[0]
     assert (
-        "backward step 3 of 3: *" in titles[2]
-        and "local gradients (one per input) y = -3, x = 2" in titles[2]
+        "backward through sigmoid" in titles[1]
+        and f"∂/∂(x*w + b) = a(1-a) = {local:.4g}" in titles[1]
     )
-    assert "backward done" in titles[3]
+    assert "local gradients: ∂/∂x = w = -3, ∂/∂w = x = 2" in titles[3]
+    assert "done: all 6 gradients are filled in" in titles[3]
 
     def grads(frame):
         return {t: texts[-1] for t, (texts, _) in frame[0].items() if t.startswith("v")}
 
     assert grads(frames[0]) == {
-        "v0": "grad –", "v1": "grad –", "v2": "grad –", "v3": "grad –",
-        "v4": f"grad {local:.4g}", "v5": "grad 1",
+        "v0": "grad –", "v1": "grad –", "v2": "grad –", "v3": "grad –", "v4": "grad –",
+        "v5": "grad 1",
     }  # fmt: skip
-    assert grads(frames[1])["v3"] == grads(frames[1])["v2"] == f"grad {local:.4g}"
-    assert grads(frames[1])["v0"] == "grad –"
+    assert grads(frames[1])["v4"] == f"grad {local:.4g}" and grads(frames[1])["v3"] == "grad –"
+    assert grads(frames[2])["v3"] == grads(frames[2])["v2"] == f"grad {local:.4g}"
+    assert grads(frames[2])["v0"] == "grad –"
     assert grads(frames[3]) == {
         "v0": f"grad {-3 * local:.4g}", "v1": f"grad {2 * local:.4g}", "v2": f"grad {local:.4g}",
         "v3": f"grad {local:.4g}", "v4": f"grad {local:.4g}", "v5": "grad 1",
@@ -428,9 +433,53 @@ def test_step_frames_in_png_and_more_than_999_frames_sort_in_order(tmp_path):
     paths = draw_backward_steps(neuron(), tmp_path / "png", fmt="png")
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
     _, root = big_chain(steps=500)  # 1,000 ops
-    paths = draw_backward_steps(root, tmp_path / "many", fmt="dot", max_nodes=20)
+    paths = draw_backward_steps(root, tmp_path / "many", fmt="dot", max_nodes=20, max_steps=1000)
     assert len(paths) == 1001 and paths[0].name == "step-0000.dot"
     assert [p.name for p in paths] == sorted(p.name for p in paths)
+
+
+def test_step_frames_are_capped_at_200_with_a_note_on_the_steps_left_out(tmp_path):
+    x, root = big_chain(steps=150)  # 300 ops
+    twin_x, twin = big_chain(steps=150)
+    paths = draw_backward_steps(root, tmp_path / "capped", fmt="dot", max_nodes=10)
+    # the start, steps 1 to 199, and the last step, under its own number
+    assert len(paths) == 201 and paths[-2].name == "step-199.dot"
+    assert paths[-1].name == "step-300.dot"
+    last = paths[-1].read_text(encoding="utf-8")
+    assert "step 300 of 300" in last and "done: all" in last
+    assert "(steps 200 to 299 applied but not drawn: 100 left out, max_steps=200)" in last
+    assert "step 199 of 300" in paths[-2].read_text(encoding="utf-8")
+    twin.backward()
+    assert x.grad == twin_x.grad != 0.0  # every step applied, drawn or not
+    few = draw_backward_steps(neuron(), tmp_path / "few", fmt="dot", max_steps=2)
+    assert [p.name for p in few] == ["step-000.dot", "step-001.dot", "step-003.dot"]
+    assert "(step 2 applied but not drawn: 1 left out, max_steps=2)" in few[-1].read_text()
+
+
+@pytest.mark.parametrize("max_steps", [0, -1, 2.5, True, "10"])
+def test_step_frames_refuse_a_bad_max_steps(tmp_path, max_steps):
+    with pytest.raises(ValueError, match="max_steps must be a positive int"):
+        draw_backward_steps(neuron(), tmp_path, max_steps=max_steps)
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("a\x00b", "a\\x00b"),  # a NUL ended dot's string: a syntax error
+        ("x" * 100_000, "… (100,000 characters)"),  # dot gave up on the pipe
+        ("\udc80", "\\udc80"),  # a lone surrogate cannot be encoded for dot
+        ("\x1b[31mred\x7f", "\\x1b[31mred\\x7f"),
+        ("tab\tand\r\nreturn", "tab and return"),
+        ('{a|b} <c> "d" \\', '{a|b} <c> "d" \\'),
+    ],
+)
+def test_any_label_text_draws_with_the_real_dot(tmp_path, label, shown):
+    v = Value(1.0, label=label)
+    path = save_graph(v.exp(), tmp_path / "label.svg")
+    nodes, _, _ = parse_svg(path)
+    assert shown in nodes["v0"][0][0]
+    frames = draw_backward_steps(v.tanh(), tmp_path / "frames")  # titles go through it too
+    assert len(frames) == 2
 
 
 def test_step_frames_refuse_an_unknown_format_and_a_tensor_root(tmp_path):
@@ -462,7 +511,7 @@ def test_cli_graph_end_to_end(tmp_path, capsys):
     texts = {t: v[0] for t, v in nodes.items()}
     assert texts["v0"] == ["x", "data 2", f"grad {-3 * slope:.4g}"]
     assert texts["o5"] == ["tanh"]
-    assert edges["v4->o5"][0] == [f"1-a² = {slope:.4g}"]
+    assert edges["v4->o5"][0] == [f"∂/∂(x*w + b) = 1-a² = {slope:.4g}"]
     assert sorted(p.name for p in steps.iterdir()) == [f"step-00{k}.svg" for k in range(4)]
     printed = capsys.readouterr().out
     assert f"tanh(x*w + b) = {math.tanh(0.88):.6g}" in printed
@@ -479,7 +528,8 @@ def test_cli_graph_end_to_end(tmp_path, capsys):
         (["x", "--set", "x=two"], "takes a number"),
         (["9**9**9"], "too large"),
         (["x", "--set", "x=1", "-o", "g.gif"], ".svg, .png, .pdf, .dot"),
-        (["x", "--set", "x=1", "-o", "missing-dir/g.svg"], "No such file or directory"),
+        (["x", "--set", "x=1", "-o", "/proc/x/g.svg"], "cannot make the folder /proc/x"),
+        (["x", "--set", "x=1", "--set", "y=2"], "variable 'y' given but not used"),
     ],
 )
 def test_cli_graph_errors_are_one_line_with_exit_code_2(tmp_path, monkeypatch, capsys, args, named):
@@ -505,3 +555,152 @@ def test_cli_graph_as_a_process(tmp_path):
     )  # fmt: skip
     assert bad.returncode == 2
     assert bad.stderr == "tinygrad-act graph: error: not allowed: lambda\n"
+
+
+# ---- names for nodes without a label (no blank boxes) ---------------------------------------------
+
+
+def record_fields(source):
+    """The fields of every record node in DOT source: {id: [field, ...]}."""
+    records = re.findall(r'^\s*(v\d+) \[label="\{? ?(.*?) ?\}?"', source, flags=re.M)
+    return {vid: [f.strip() for f in re.split(r"(?<!\\)\|", body)] for vid, body in records}
+
+
+def test_an_unlabelled_expression_has_no_blank_record_cell_and_reads_as_its_expression():
+    a, b, c = Value(2.0), Value(-3.0), Value(10.0)
+    root = ((a * b + c).tanh() - a / (b + c)) ** 2
+    fields = record_fields(draw_dot(root).source)
+    assert len(fields) == 10 and all(all(cells) for cells in fields.values())  # no empty cell
+    names = [cells[0] for cells in fields.values()]
+    assert "2*-3" in names and "2*-3 + 10" in names and "tanh(2*-3 + 10)" in names
+    assert "-3 + 10" in names and "2/(-3 + 10)" in names
+    assert names[-1] == "**2 (scalar)"  # too long as an expression: its op and shape
+
+
+@pytest.mark.parametrize("kind", ["scalar MLP", "tensor MLP"])
+def test_an_mlp_graph_has_no_blank_record_cell_and_names_parameters_by_their_paths(kind):
+    import random
+
+    from tinygrad_act.nn import MLP, cross_entropy, mlp
+
+    if kind == "scalar MLP":
+        model = MLP(2, [3, 1], rng=random.Random(0))
+        loss = model([Value(0.5), Value(-1.0)])
+    else:
+        model = mlp([4, 8, 3], "relu", rng=0)
+        loss = cross_entropy(model(Value(np.ones((5, 4)))), [0, 1, 2, 0, 1])
+    loss.backward()
+    expected = {name for name, _ in model.named_parameters()}
+    for source in (draw_dot(loss).source, draw_dot(loss, model=model, show_local=True).source):
+        fields = record_fields(source)
+        assert all(all(cells) for cells in fields.values())
+    named = {cells[0] for cells in record_fields(draw_dot(loss, model=model).source).values()}
+    assert expected <= named
+    some = "layers.0.neurons.0.w.0" if kind == "scalar MLP" else "0.weight"
+    assert some in expected
+
+
+def test_a_users_own_label_wins_over_every_derived_name():
+    import random
+
+    from tinygrad_act.nn import MLP
+
+    model = MLP(2, [1], rng=random.Random(0))
+    model.layers[0].neurons[0].b.label = "my bias"
+    x = Value(1.0, label="x")
+    out = model([x, Value(2.0)])
+    out.label = "out"
+    names = [cells[0] for cells in record_fields(draw_dot(out, model=model).source).values()]
+    assert "my bias" in names and "layers.0.neurons.0.b" not in names
+    assert names[-1] == "out" and "x" in names
+    assert x.label == "x" and out._prev[0].label == ""  # drawing wrote no label into the graph
+
+
+def test_model_must_offer_named_parameters():
+    with pytest.raises(TypeError, match="named_parameters"):
+        draw_dot(neuron(), model=object())
+
+
+# ---- micrograd's signature and Jupyter ------------------------------------------------------------
+
+
+def test_draw_dot_takes_micrograds_signature():
+    n = neuron()
+    dot = draw_dot(n, format="png", rankdir="TB")
+    assert dot.format == "png" and "rankdir=TB" in dot.source
+    positional = draw_dot(n, "svg", "LR")
+    assert positional.format == "svg" and "rankdir=LR" in positional.source
+    assert draw_dot(n).format == "svg"
+    with pytest.raises(ValueError, match="unknown format 'TB'"):
+        draw_dot(n, "TB")  # the second argument is the format, as in micrograd
+    with pytest.raises(TypeError, match="extension"):
+        save_graph(n, "g.svg", format="png")
+
+
+def test_inline_svg_for_jupyter_shrinks_to_the_cell():
+    bundle = draw_dot(neuron())._repr_mimebundle_()
+    svg = bundle["image/svg+xml"]
+    assert svg.startswith("<?xml") or "<svg" in svg
+    root = ET.fromstring(svg[svg.index("<svg") :])
+    assert "max-width: 100%" in root.get("style") and "height: auto" in root.get("style")
+    assert root.get("viewBox")  # the height follows the width through the viewBox
+
+
+# ---- frames: one numbering, every node in the same place ------------------------------------------
+
+
+def node_boxes(path):
+    """{node id: its outline's coordinates} of an SVG written by dot."""
+    nodes, _, _ = parse_svg(path)
+    boxes = {}
+    for title, (_, group) in nodes.items():
+        outline = shape_of(group)
+        boxes[title] = outline.get("points") or (outline.get("cx"), outline.get("cy"))
+    return boxes
+
+
+def test_every_frame_has_the_same_nodes_in_the_same_order_in_its_dot_source(tmp_path):
+    from tinygrad_act.demo import lecture_neuron
+
+    paths = draw_backward_steps(lecture_neuron(), tmp_path, fmt="dot")
+    orders = [
+        re.findall(r"^\s*([vo]\d+) \[", p.read_text(encoding="utf-8"), flags=re.M) for p in paths
+    ]
+    assert len(orders) == 6 and all(order == orders[0] for order in orders)
+    names = [cells[0] for cells in record_fields(paths[0].read_text(encoding="utf-8")).values()]
+    assert names[:4] == ["x1", "w1", "x1*w1", "x2"]  # the inputs in the neuron's own order
+
+
+@pytest.mark.parametrize("which", ["the lecture's neuron", "a small graph with wide titles"])
+def test_every_node_stays_in_place_in_all_frames_and_the_before_and_after_pictures(tmp_path, which):
+    from tinygrad_act.demo import lecture_neuron
+
+    def build():
+        if which == "the lecture's neuron":
+            return lecture_neuron()
+        x = Value(0.5, label="x")
+        return (x * 2).sigmoid()
+
+    before = node_boxes(save_graph(build(), tmp_path / "before.svg", show_local=True))
+    root = build()
+    frames = [node_boxes(p) for p in draw_backward_steps(root, tmp_path / "frames")]
+    after = node_boxes(save_graph(root, tmp_path / "after.svg", show_local=True))
+    for boxes in frames:
+        assert boxes == frames[0]
+    if which == "the lecture's neuron":  # its titles are narrower than the graph itself
+        assert before == after == frames[0]
+    assert sorted(before) == sorted(frames[0])
+
+
+def test_frame_titles_count_the_steps_the_way_the_files_do(tmp_path):
+    from tinygrad_act.demo import lecture_neuron
+
+    paths = draw_backward_steps(lecture_neuron(), tmp_path)
+    for k, path in enumerate(paths):
+        assert path.name == f"step-{k:03d}.svg"
+        title = " ".join(parse_svg(path)[2])
+        assert title.startswith(f"step {k} of {len(paths) - 1}:"), title
+    last = " ".join(parse_svg(paths[-1])[2])
+    assert "done: all 10 gradients are filled in" in last
+    mul = " ".join(parse_svg(paths[4])[2])  # x2*w2: each input's local gradient is the other
+    assert "∂/∂x2 = w2 = 1, ∂/∂w2 = x2 = 0" in mul

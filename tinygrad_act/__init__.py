@@ -24,8 +24,9 @@ from tinygrad_act.activations import (
     tanh,
     unregister_activation,
 )
+from tinygrad_act.anomaly import AnomalyError, detect_anomaly, find_anomaly
 from tinygrad_act.engine import Value, enable_grad, gradients, is_grad_enabled, no_grad
-from tinygrad_act.functional import grad, value_and_grad
+from tinygrad_act.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad
 from tinygrad_act.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 
 __version__ = "0.1.0"
@@ -33,17 +34,24 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "AnomalyError",
     "GradcheckError",
     "Value",
+    "detect_anomaly",
     "elu",
     "enable_grad",
     "exp",
+    "find_anomaly",
     "gelu",
     "grad",
     "gradcheck",
     "gradgradcheck",
     "gradients",
+    "hessian",
+    "hvp",
     "is_grad_enabled",
+    "jacobian",
+    "jvp",
     "leaky_relu",
     "log_softmax",
     "no_grad",

@@ -7,7 +7,9 @@ Notation, as on the slide ("Derivatives of activation functions", deeplearning.a
     g'   the local gradient da/dz, written with `a` wherever the lecture does: the forward pass
          already computed a, so the backward pass gets the slope almost for free
 
-The engine multiplies g' by the upstream gradient; the table holds only the local slope.
+The engine multiplies g' by the upstream gradient; the table holds only the local slope. Forward
+mode (`tinygrad_act.jvp`) multiplies the same g' by the tangent flowing forward, g'(z)·ż, so every
+row written with g' works in both directions; a row given as a vjp (softmax) adds its jvp.
 A derivative runs on floats and arrays in a plain backward pass and on `Value`s when
 ``backward(create_graph=True)`` differentiates the backward pass itself, so the formulas use
 arithmetic operators and the helpers ``exp``, ``tanh``, ``sigmoid`` and ``cases`` below, which work
@@ -19,8 +21,10 @@ reads the table (`activation_rule` turns a row into the rule a graph node runs).
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import math
+import numbers
 import sys
 from dataclasses import dataclass, field
 
@@ -180,13 +184,16 @@ def cases(z, negative, nonnegative):
     mask = zd >= zero
     if type(negative) is float and type(nonnegative) is float and nonnegative == 1:
         if negative == 0:
+            if z is not zd:  # a Value (create_graph): a constant of numbers, not bools
+                return mask.astype(zd.dtype)
             return mask  # ReLU's 0 or 1 is the mask itself: multiplying by it is one pass less
         if 0 < negative < 1:
             # Leaky ReLU's 1 or slope is the larger of the 0/1 mask and the slope: one numpy call
             # where np.where takes three (a Python float keeps a float32 mask float32).
             return np.maximum(mask.astype(zd.dtype), negative)
     if not isinstance(negative, RAW) or not isinstance(nonnegative, RAW):  # a Value case
-        return nonnegative * mask + negative * ~mask
+        keep = mask.astype(zd.dtype)  # Values take numbers, not bools
+        return nonnegative * keep + negative * (1 - keep)
     kind = zd.dtype.type  # np.where would make float64 of Python numbers, upcasting float32 grads
     pick = [kind(c) if isinstance(c, (int, float)) else c for c in (nonnegative, negative)]
     return np.where(mask, *pick)
@@ -207,6 +214,8 @@ class Activation:
     derivative(z, a, **params) -> g'(z), elementwise; or, for an activation that is not elementwise
     (softmax), vjp(g, z, a, **params) -> dL/dz. `formula` is g' as the lecture writes it, shown in
     drawings and tables; `kinks` lists the inputs where g' jumps (gradcheck explains them).
+    jvp(dz, z, a, **params) -> da is the forward-mode rule: the tangent of a given the tangent dz of
+    z. An elementwise row needs none (forward mode uses g'(z)·dz); a vjp row needs it for `jvp`.
     """
 
     name: str
@@ -217,15 +226,29 @@ class Activation:
     kinks: tuple = ()
     tensor_only: bool = False
     defaults: dict = field(default_factory=dict)
+    jvp: object = None
     rule: object = field(default=None, repr=False, compare=False)
 
     def bind(self, params):
-        """The parameters of one call, with the defaults filled in."""
+        """The parameters of one call, each checked against its default, the defaults filled in.
+
+        A number's parameter (slope, alpha) takes a finite real number, ``axis`` an int; a string,
+        an array, a complex number or a `Value` is refused by name. A Value would be read as a
+        constant (no gradient reaches a parameter), so it is refused rather than half-used.
+
+        >>> ACTIVATIONS["leaky_relu"].bind({"slope": "a"})
+        Traceback (most recent call last):
+        ...
+        TypeError: leaky_relu: slope takes a real number, got str ('a')
+        """
         unknown = set(params) - set(self.defaults)
         if unknown:
             accepted = ", ".join(self.defaults) or "no parameters"
             raise TypeError(f"{self.name} takes {accepted}; got {', '.join(sorted(unknown))}")
-        return {**self.defaults, **params} if params else self.defaults
+        if not params:
+            return self.defaults
+        checked = {k: _parameter(self.name, k, v, self.defaults[k]) for k, v in params.items()}
+        return {**self.defaults, **checked}
 
     def local_formula(self, **params):
         """g'(z) as text, e.g. 'a(1-a)' or '1 if z≥0 else 0.01'.
@@ -234,6 +257,30 @@ class Activation:
         '1 if z≥0 else 0.2'
         """
         return self.formula.format(**self.bind(params))
+
+
+def _parameter(name, key, value, default):
+    """One parameter of a call, checked against the kind of its default (numbers only)."""
+    if type(value) is float and type(default) is float and math.isfinite(value):
+        return value  # the usual case, first
+    numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+    if not numeric and key != "axis":
+        return value  # a user's row with a parameter of its own kind: its forward checks it
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        kind = "an int" if key == "axis" else "a real number"
+        if isinstance(value, RAW) or not hasattr(value, "data"):
+            got = type(value).__name__
+            got += f" of shape {value.shape}" if isinstance(value, np.ndarray) else f" ({value!r})"
+        else:  # a Value: constants only, no gradient would reach it
+            got = "a Value: parameters are constants (no gradient reaches them), give a number"
+        raise TypeError(f"{name}: {key} takes {kind}, got {got}")
+    if key == "axis":
+        if not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name}: axis takes an int, got {type(value).__name__} ({value!r})")
+        return int(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: {key} must be a finite number, got {value!r}")
+    return float(value) if isinstance(default, float) else value
 
 
 def activation_rule(spec, params):
@@ -289,12 +336,21 @@ LECTURE = ("sigmoid", "tanh", "relu", "leaky_relu")  # the four on the slide
 
 
 def lookup(name):
-    """The registered activation called `name` (a clear error naming the known ones otherwise)."""
+    """The registered activation called `name` (a clear error naming the known ones otherwise,
+    with the closest name when one is close: a typo such as ``tanhh``).
+
+    >>> lookup("tanhh")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown activation 'tanhh'; registered: sigmoid, tanh, relu, leaky_relu, softplus, elu, silu, gelu, softmax, log_softmax; did you mean tanh?
+    """
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
         known = ", ".join(ACTIVATIONS)
-        raise ValueError(f"unknown activation {name!r}; registered: {known}") from None
+        close = difflib.get_close_matches(name, ACTIVATIONS, n=1) if isinstance(name, str) else []
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ValueError(f"unknown activation {name!r}; registered: {known}{hint}") from None
 
 
 def register_activation(
@@ -306,11 +362,14 @@ def register_activation(
     formula=None,
     kinks=(),
     tensor_only=False,
+    jvp=None,
 ):
     """Register an activation: its forward g(z) on floats and arrays, and its local gradient g'(z, a).
 
     It becomes a `Value` method, a function in ``tinygrad_act``, and a row of `ACTIVATIONS`, which
     gradcheck, the command line and the drawings read. Usable as a decorator on the forward.
+    Forward mode needs nothing more for a `derivative`: the tangent is g'(z)·ż. An activation given
+    by a `vjp` (not elementwise) also gives ``jvp(dz, z, a, **params)`` to work in forward mode.
 
     >>> from tinygrad_act import Value
     >>> @register_activation("cube", derivative=lambda z, a: 3 * z**2, formula="3z²")
@@ -325,7 +384,14 @@ def register_activation(
     """
     if forward is None:
         return lambda fn: register_activation(
-            name, fn, derivative, vjp=vjp, formula=formula, kinks=kinks, tensor_only=tensor_only
+            name,
+            fn,
+            derivative,
+            vjp=vjp,
+            formula=formula,
+            kinks=kinks,
+            tensor_only=tensor_only,
+            jvp=jvp,
         )
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"an activation name must be a Python identifier, got {name!r}")
@@ -337,6 +403,8 @@ def register_activation(
         raise ValueError(f"{name!r} is already a Value attribute; choose another name")
     if not callable(forward) or not callable(derivative or vjp):
         raise TypeError(f"activation {name!r}: forward and the gradient must be callables")
+    if jvp is not None and not callable(jvp):
+        raise TypeError(f"activation {name!r}: jvp must be a callable jvp(dz, z, a), got {jvp!r}")
     defaults = {
         p.name: p.default
         for p in list(inspect.signature(forward).parameters.values())[1:]
@@ -351,6 +419,7 @@ def register_activation(
         tuple(float(k) for k in kinks),
         tensor_only,
         defaults,
+        jvp,
     )
     object.__setattr__(spec, "rule", activation_rule(spec, defaults))
     ACTIVATIONS[name] = spec
@@ -421,8 +490,10 @@ register_activation("elu",         _elu,         lambda z, a, alpha: cases(z, a 
 register_activation("silu",        _silu,        lambda z, a: sigmoid(z) * (1 + z * (1 - sigmoid(z))), formula="σ(z)(1+z(1-σ(z)))")
 register_activation("gelu",        _gelu,        _gelu_derivative,                               formula="½(1+t)+½z(1-t²)√(2/π)(1+3·0.044715z²)")
 register_activation("softmax",     _softmax,     vjp=lambda g, z, a, axis: a * (g - (g * a).sum(axis=axis, keepdims=True)),
+                    jvp=lambda dz, z, a, axis: a * (dz - (a * dz).sum(axis=axis, keepdims=True)),
                     formula="a(g-Σga)", tensor_only=True)
 register_activation("log_softmax", _log_softmax, vjp=lambda g, z, a, axis: g - exp(a) * g.sum(axis=axis, keepdims=True),
+                    jvp=lambda dz, z, a, axis: dz - (exp(a) * dz).sum(axis=axis, keepdims=True),
                     formula="g-e^a·Σg", tensor_only=True)
 # fmt: on
 

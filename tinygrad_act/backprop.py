@@ -26,7 +26,7 @@ import weakref
 
 import numpy as np
 
-from tinygrad_act import grad_mode
+from tinygrad_act import grad_mode, observe
 from tinygrad_act.activations import FITTED as _FITTED_ACTIVATIONS
 from tinygrad_act.numeric import RAW, data_of
 from tinygrad_act.rules import FITTED as _FITTED_OPS
@@ -50,6 +50,9 @@ def _backprop(root, seed, create_graph, visit=None):
     with _ONE_PASS_AT_A_TIME:
         recording = grad_mode._set_recording(create_graph)  # the pass records a graph only if asked
         hooks = _HOOKS or None  # read once: with no hook anywhere the loop pays one `is` per node
+        check = (
+            observe.backward_watcher()
+        )  # None unless detect_anomaly() is on: it checks each share
         finished = []
         try:
             _count_uses(root)
@@ -82,6 +85,8 @@ def _backprop(root, seed, create_graph, visit=None):
                             input_grads = rule(g, node.data, x.data, y.data)
                     except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
                         input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
+                    if check is not None:
+                        check(node, g, input_grads)
                     # Pass each share down; an input whose uses have all passed theirs is ready.
                     tensor = type(g) is not float
                     fit = tensor and rule not in FITTED_RULES  # may need broadcast sums or a cast
@@ -209,6 +214,9 @@ def backward_step(node):
             shares = rule(g, node.data, *data)
     except ArithmeticError:
         shares = _ieee_rule(rule, g, node.data, data)
+    check = observe.backward_watcher()  # None unless detect_anomaly() is on
+    if check is not None:
+        check(node, g, shares)
     for p, share in zip(inputs, shares, strict=True):
         if p.requires_grad and share is not None:
             total = p.grad + _reduce_to(share, p)  # out of place: no memory shared with `node`

@@ -1,14 +1,28 @@
 """The ``tinygrad-act`` command (also ``python -m tinygrad_act``).
 
 Each subcommand has its handler here; the work itself lives in the library modules.
-Bad arguments give a one-line error and exit code 2, never a traceback.
+Bad arguments give a one-line error and exit code 2, never a traceback; Ctrl-C gives one line and
+exit code 130, and the files already written stay whole (they are written through temporary files).
+Output folders are created and test-written before any work starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import os
+import re
+import signal
+import subprocess
 import sys
+import tempfile
+import threading
+
+from tinygrad_act import __version__
+
+MAX_SEED = 2**32 - 1  # scikit-learn's and numpy's seeds are 32-bit
+PROBE_BYTES = 256 * 1024  # about one plot: an --out folder must take this before work starts
 
 
 class UsageError(Exception):
@@ -16,6 +30,16 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    # argparse takes "-1e3" for an option (its own pattern knows only -1 and -1.5): numbers in
+    # scientific notation, and -inf / -nan (refused later, by name), are values.
+    _NUMBER = re.compile(
+        r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = self._NUMBER
+
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -25,6 +49,93 @@ def _points(text):
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--at takes numbers, got {text!r}") from None
+
+
+def _seed(text):
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = None
+    if seed is None or not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"--seed takes a whole number from 0 to 2**32 - 1 ({MAX_SEED}), got {text!r}"
+        )
+    return seed
+
+
+def _positive(flag):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(
+                f"{flag} takes a whole number of at least 1, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+# ---- files: plain sentences for what the system refuses ------------------------------------------
+
+_SENTENCES = {
+    errno.ENOENT: "a folder on the way does not exist and cannot be made there",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "the system does not allow it there",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space is left on the device",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EEXIST: "it exists and is not a folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.EFBIG: "the file would be larger than this process may write",
+    errno.ENAMETOOLONG: "the name is too long",
+    errno.ELOOP: "it goes round a loop of symbolic links",
+}
+
+
+def _sentence(err):
+    """An OSError as a plain sentence: 'no space is left on the device', not '[Errno 28] ...'."""
+    text = _SENTENCES.get(err.errno)
+    if text is None:
+        text = (err.strerror or str(err) or type(err).__name__).lower()
+    return text
+
+
+def _describe_os_error(err):
+    where = err.filename if err.filename is not None else None
+    return f"cannot write {where}: {_sentence(err)}" if where else _sentence(err)
+
+
+def _writable_folder(path, flag, named=None):
+    """Create folder `path` (and its parents) and write a probe file in it, before any work.
+
+    `named` is what the message names (the file, for a file's folder)."""
+    named = named or path
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"{flag} {named}: {path} exists and is not a folder") from None
+        raise UsageError(
+            f"{flag} {named}: cannot make the folder {path}: {_sentence(err)}"
+        ) from None
+    try:
+        with tempfile.TemporaryFile(dir=path) as probe:
+            probe.write(bytes(PROBE_BYTES))
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as err:
+        raise UsageError(f"{flag} {named}: cannot write in {path}: {_sentence(err)}") from None
+
+
+def _writable_file(path, flag):
+    """The folder of file `path` made and test-written, and `path` itself not a folder."""
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} {path}: it is a folder; give a file name")
+    _writable_folder(os.path.dirname(path) or ".", flag, named=path)
 
 
 # ---- handlers --------------------------------------------------------------------------------------
@@ -57,15 +168,27 @@ def cmd_graph(args):
     if os.path.splitext(args.output)[1].lower().lstrip(".") not in FORMATS:
         accepted = ", ".join("." + f for f in FORMATS)
         raise UsageError(f"-o {args.output!r}: the picture must end in one of {accepted}")
-    root = parse_expression(args.expression, parse_settings(args.set))
+    root = parse_expression(args.expression, parse_settings(args.set), allow_unused=False)
+    _writable_file(args.output, "-o")
+    if args.steps:
+        _writable_folder(args.steps, "--steps")
+    _warn_if_not_finite(root)
     try:
         if args.steps:
-            frames = draw_backward_steps(root, args.steps, fmt=args.steps_format)
+            frames = draw_backward_steps(
+                root, args.steps, fmt=args.steps_format,
+                max_nodes=args.max_nodes, max_steps=args.max_steps,
+            )  # fmt: skip
         else:
             root.backward()
-        path = save_graph(root, args.output, show_local=args.show_local)
-    except (GraphvizNotFoundError, OSError) as err:
+        path = save_graph(root, args.output, show_local=args.show_local, max_nodes=args.max_nodes)
+    except GraphvizNotFoundError as err:
         raise UsageError(" ".join(str(err).split())) from None
+    except subprocess.CalledProcessError as err:  # dot itself failed
+        if err.returncode == -signal.SIGINT:  # Ctrl-C reached dot first
+            raise KeyboardInterrupt from None
+        detail = (err.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise UsageError(f"Graphviz's dot failed: {detail[0] if detail else err}") from None
     leaves = sorted(
         {p for p in _graph_nodes(root) if p.label and not p._prev}, key=lambda v: v.label
     )
@@ -74,7 +197,10 @@ def cmd_graph(args):
         print(f"  d/d{leaf.label} = {leaf.grad:.6g}")
     print(f"wrote {path}")
     if args.steps:
-        print(f"wrote {len(frames)} backprop frames to {args.steps}")
+        steps = sum(1 for node in _graph_nodes(root) if node._rule is not None)
+        left = steps - (len(frames) - 1)
+        note = f" ({left} more steps not drawn: --max-steps {args.max_steps})" if left else ""
+        print(f"wrote {len(frames)} backprop frames to {args.steps}{note}")
     return 0
 
 
@@ -88,11 +214,44 @@ def _graph_nodes(root):
     return seen
 
 
+def _warn_if_not_finite(root):
+    """One line on stderr when the result is nan or inf, naming the first node that was not finite."""
+    if math.isfinite(root.data):
+        return
+    from tinygrad_act.backprop import topological_order
+
+    first = next(n for n in topological_order(root) if not math.isfinite(n.data))
+    print(
+        f"tinygrad-act graph: warning: the result is {root.data}; the first node that is not "
+        f"finite is {_describe(first)} = {first.data}",
+        file=sys.stderr,
+    )
+
+
+def _describe(node):
+    """How a node reads in the expression: its label, a number, or its op on its inputs."""
+    if node.label:
+        return node.label
+    if not node._prev:
+        return f"{node.data:g}"
+    args = [p.label or (f"{p.data:g}" if not p._prev else f"({p._op} node)") for p in node._prev]
+    if len(args) == 2:
+        return f"{args[0]} {node._op} {args[1]}"
+    if node._op.startswith("**"):
+        return f"{args[0]}{node._op}"
+    if node._op == "neg":
+        return f"-{args[0]}"
+    return f"{node._op}({args[0]})"
+
+
 def cmd_train(args):
     from tinygrad_act import train
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    epochs = train.DEFAULT_EPOCHS[args.dataset] if args.epochs is None else args.epochs
+    train.check_settings(args.dataset, args.activation or "relu", epochs, args.seed)
+    _writable_folder(args.out, "--out")  # before the run, not after it
     outcome = train.run(
         dataset=args.dataset,
         activation=args.activation,
@@ -100,6 +259,7 @@ def cmd_train(args):
         seed=args.seed,
         out=args.out,
         compare=args.compare_activations,
+        health=args.health,
     )
     for name, run in outcome.runs.items():
         test = "" if run.test_accuracy is None else f", test accuracy {run.test_accuracy:.1%}"
@@ -108,6 +268,11 @@ def cmd_train(args):
             f"{run.losses[-1] if run.steps else float('nan'):.4f}, "
             f"train accuracy {run.train_accuracy:.1%}{test}"
         )
+    monitors = {name: run.health for name, run in outcome.runs.items() if run.health}
+    if monitors:
+        from tinygrad_act.health import format_health_table
+
+        print(f"activation health at the last step:\n{format_health_table(monitors)}")
     for path in outcome.paths:
         print(f"wrote {path}")
     if outcome.interrupted:
@@ -123,6 +288,7 @@ def cmd_demo(args):
     def progress(message):
         print(message, file=sys.stderr, flush=True)
 
+    _writable_folder(args.out, "--out")
     try:
         index = build(args.out, quick=args.quick, log=progress)
     except GraphvizNotFoundError as err:
@@ -131,29 +297,80 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_lab(args):
+    try:
+        from tinygrad_act.lab.server import LabStartError, is_loopback, listen, serve
+    except ImportError as err:  # the web stack is the `lab` extra
+        raise UsageError(
+            f"the lab needs its extra ({err.name} is missing): pip install 'tinygrad_act[lab]'"
+        ) from None
+    try:
+        sock, url = listen(args.host, args.port)
+    except LabStartError as err:
+        raise UsageError(err) from None
+    if not is_loopback(args.host):
+        print(
+            f"warning: --host {args.host} listens beyond this machine: anyone on the network "
+            "can use the lab",
+            file=sys.stderr,
+        )
+    print(f"tinygrad_act lab: {url}  (Ctrl-C stops it)", flush=True)
+    if not args.no_browser:
+        import threading
+        import webbrowser
+
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    try:
+        serve(sock)
+    except KeyboardInterrupt:
+        pass
+    print("tinygrad-act lab: stopped", file=sys.stderr)
+    return 130
+
+
+def _port(text):
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a port is a whole number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port lies in 0..65535, got {port}")
+    return port
+
+
 # ---- the parser --------------------------------------------------------------------------------------
 
 
+def _command(sub, name, summary, **kwargs):
+    """A subcommand whose --help starts with the same one-line summary the command list shows."""
+    return sub.add_parser(name, help=summary, description=summary, **kwargs)
+
+
 def build_parser():
+    from tinygrad_act.expression import describe_language
+
     parser = _Parser(
         prog="tinygrad-act",
         description="Derivatives of activation functions, backprop and gradient checking, shown.",
     )
+    parser.add_argument("--version", action="version", version=f"tinygrad-act {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("derivatives", help="the lecture's table: g(z) and g'(z) three ways")
+    p = _command(sub, "derivatives", "the lecture's table: g(z) and g'(z) three ways")
     p.add_argument("--at", nargs="+", type=_points, default=None, metavar="Z",
-                   help="points z (default: the slide's -10 0 10)")  # fmt: skip
+                   help="points z, e.g. --at -1e3 0 1e3 (default: the slide's -10 0 10)")  # fmt: skip
     p.add_argument("--activation", nargs="+", default=None, metavar="NAME",
                    help="activations to show (default: all registered)")  # fmt: skip
     p.set_defaults(handler=cmd_derivatives)
 
-    p = sub.add_parser("check", help="gradcheck every registered activation")
+    p = _command(sub, "check", "gradcheck every registered activation")
     p.add_argument("--activation", nargs="+", default=None, metavar="NAME",
                    help="activations to check (default: all registered)")  # fmt: skip
     p.set_defaults(handler=cmd_check)
 
-    p = sub.add_parser("graph", help="draw an expression's graph after backward")
+    language = "\n".join(["the expression language:", *describe_language()])
+    p = _command(sub, "graph", "draw an expression's graph after backward",
+                 epilog=language, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("expression", help='e.g. "tanh(x*w + b)"')
     p.add_argument("--set", action="append", default=[], metavar="NAME=NUMBER",
                    help="a variable's value (repeat for each variable)")  # fmt: skip
@@ -164,42 +381,80 @@ def build_parser():
                    help="label edges with local derivatives")  # fmt: skip
     p.add_argument("--steps-format", choices=["svg", "png", "pdf", "dot"], default="svg",
                    help="format of the step frames (default: svg)")  # fmt: skip
+    # Graphviz's layout grows much faster than the graph: these keep the largest expression the
+    # parser accepts to seconds (about 0.2 s per picture of 60 values).
+    p.add_argument("--max-nodes", type=_positive("--max-nodes"), default=60, metavar="N",
+                   help="values drawn per picture, the ones nearest the result (default: 60)")  # fmt: skip
+    p.add_argument("--max-steps", type=_positive("--max-steps"), default=30, metavar="N",
+                   help="step frames drawn, the first ones (default: 30)")  # fmt: skip
     p.set_defaults(handler=cmd_graph)
 
-    p = sub.add_parser("train", help="train a small network and plot the run")
+    p = _command(sub, "train", "train a small network and plot the run")
     p.add_argument("--dataset", choices=["moons", "digits"], default="moons",
                    help="moons: scalar MLP(2, [16, 16, 1]); digits: tensor MLP (default: moons)")  # fmt: skip
     p.add_argument("--activation", default=None,
                    help="activation of the hidden layers (default: relu, as micrograd)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=None,
                    help="training steps for moons (default 100), passes over the data for digits (default 20)")  # fmt: skip
-    p.add_argument(
-        "--seed", type=int, default=0, help="seed of data split and weights (default: 0)"
-    )
+    p.add_argument("--seed", type=_seed, default=0,
+                   help=f"seed of data split and weights, 0 to {MAX_SEED} (default: 0)")  # fmt: skip
     p.add_argument("--out", default="train-out", metavar="DIR",
                    help="where the plots go (default: train-out)")  # fmt: skip
     p.add_argument("--compare-activations", action="store_true",
                    help="train once per lecture activation and plot them together")  # fmt: skip
+    p.add_argument("--health", action="store_true",
+                   help="record activation health every step: health.png and a per-layer table")  # fmt: skip
     p.set_defaults(handler=cmd_train)
 
-    p = sub.add_parser("demo", help="write the lecture walkthrough page (what `make demo` runs)")
-    p.add_argument("--out", default="demo-out", metavar="DIR")
+    p = _command(sub, "demo", "write the lecture walkthrough page (what `make demo` runs)")
+    p.add_argument("--out", default="demo-out", metavar="DIR",
+                   help="where the page goes (default: demo-out)")  # fmt: skip
     p.add_argument("--quick", action="store_true", help="the same path on a smaller budget")
     p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser(
+        "lab", help="the live lab in the browser: the engine answers every interaction"
+    )
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        help="port to listen on (default: 8000; 0 picks a free one)",
+    )
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")  # fmt: skip
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.set_defaults(handler=cmd_lab)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    command = ""
     try:
+        args = build_parser().parse_args(argv)
+        command = args.command
         return args.handler(args)
-    except UsageError as err:
-        print(f"tinygrad-act {args.command}: error: {err}", file=sys.stderr)
+    except (UsageError, ValueError) as err:  # ValueError: bad values found past parsing
+        _say(command, f"error: {err}")
         return 2
-    except ValueError as err:  # bad values found past parsing (an unknown activation name, ...)
-        print(f"tinygrad-act {args.command}: error: {err}", file=sys.stderr)
+    except OSError as err:  # a write that failed after the checks (the disk filled up, ...)
+        _say(command, f"error: {_describe_os_error(err)}")
         return 2
+    except KeyboardInterrupt:
+        _say(command, "interrupted (files already written are kept)", quiet=True)
+        return 130
+
+
+def _say(command, message, quiet=False):
+    """One line on stderr; with `quiet`, a further Ctrl-C while it is written is ignored."""
+    prog = f"tinygrad-act {command}" if command else "tinygrad-act"
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if quiet and in_main else None
+    try:
+        print(f"{prog}: {message}", file=sys.stderr, flush=True)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

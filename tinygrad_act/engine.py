@@ -12,15 +12,18 @@ This module re-exports them, so ``from tinygrad_act.engine import Value, no_grad
 
 from __future__ import annotations
 
+import html
+import math
 import numbers
+import operator
 
 import numpy as np
 
 from tinygrad_act import activations as _registry
-from tinygrad_act import backprop, grad_mode
+from tinygrad_act import backprop, grad_mode, observe
 from tinygrad_act.backprop import FITTED_RULES, gradients
 from tinygrad_act.grad_mode import enable_grad, is_grad_enabled, no_grad
-from tinygrad_act.numeric import data_of, exp, ieee, log, pow_
+from tinygrad_act.numeric import data_of, exp, ieee, log, pow_, quietly
 from tinygrad_act.rules import (
     MATMUL_RULES,
     GetitemRule,
@@ -57,6 +60,16 @@ def _as_data(x):
         return x.data if type(x.data) is float else x.data.copy()
     if isinstance(x, (bool, np.bool_)):
         raise TypeError(f"Value takes {_ACCEPTED}, not a bool ({x!r})")
+    if isinstance(x, (bytearray, memoryview)):  # numpy would read their bytes as numbers
+        raise TypeError(
+            f"Value takes {_ACCEPTED}, not a {type(x).__name__}; "
+            "for numbers held in a buffer, give np.frombuffer(buffer, dtype=...)"
+        )
+    if isinstance(x, np.ma.MaskedArray):  # the mask would be dropped silently
+        raise TypeError(
+            f"Value takes {_ACCEPTED}, not a masked array (its mask would be lost); "
+            "give x.filled(value) or x.compressed()"
+        )
     if isinstance(x, numbers.Real):
         try:
             return float(x)
@@ -74,7 +87,11 @@ def _as_data(x):
     if arr.dtype in (np.float32, np.float64):
         # Our own copy: in-place updates (optimizers) never touch the caller's array.
         return np.array(arr, copy=True)
-    if kind in "biuf":
+    if kind == "b":  # refused like a bool scalar: True is not the number 1 here
+        raise TypeError(
+            f"Value takes {_ACCEPTED}, not an array of bools; give x.astype(float) for 0s and 1s"
+        )
+    if kind in "iuf":
         return arr.astype(np.float64)
     raise TypeError(f"Value takes {_ACCEPTED}; got an array of dtype {arr.dtype}")
 
@@ -88,9 +105,12 @@ def _lift(x, like):
         isinstance(x, np.ndarray)
         and type(like.data) is np.ndarray
         and x.dtype != like.data.dtype
-        and x.dtype.kind in "biuf"
+        and x.dtype.kind in "iuf"
     ):
-        x = x.astype(like.data.dtype)
+        try:
+            x = x.astype(like.data.dtype)
+        except RuntimeWarning:  # 1e300 into float32 is inf; numpy warns (an error under -W error)
+            x = quietly(x.astype, like.data.dtype)
     return Value(x, requires_grad=False)
 
 
@@ -108,7 +128,7 @@ def _make(data, x, y, op, rule):
             data = np.asarray(data)  # numpy gives scalars for 0-d results; a tensor op a tensor
         out._grad = None
     out.data = data
-    out.label = ""
+    out._label = ""
     out._g, out._uses = None, 0
     if (
         (not grad_mode._threads_not_recording or grad_mode._grad_mode.enabled)
@@ -121,6 +141,8 @@ def _make(data, x, y, op, rule):
         out._x = out._y = out._rule = None
         out._op = ""
         out.requires_grad = False
+    if observe.watcher is not None:  # forward mode or anomaly mode is on (on some thread)
+        observe.watcher(out, x, y, op, rule)
     return out
 
 
@@ -150,7 +172,7 @@ class Value:
     __slots__ = (
         "data",
         "_grad",
-        "label",
+        "_label",
         "_x",
         "_y",
         "_op",
@@ -173,7 +195,20 @@ class Value:
         self._op = _op
         self._rule = None
         self._g, self._uses = None, 0  # bookkeeping of a backward pass while it runs
-        self.label = label
+        if type(label) is not str:
+            _label_error(label)
+        self._label = label
+
+    @property
+    def label(self):
+        """The name drawings and messages use for this value ("" for none)."""
+        return self._label
+
+    @label.setter
+    def label(self, text):
+        if type(text) is not str:
+            _label_error(text)
+        self._label = text
 
     @property
     def _prev(self):
@@ -253,11 +288,34 @@ class Value:
             raise TypeError("a scalar Value has no len()")
         return len(self.data)
 
+    def __bool__(self):
+        raise TypeError(
+            "a Value has no truth value (it is a node of a graph, not a condition): compare its "
+            "data, e.g. `if v.data > 0:` or `if v.item() != 0:`, or test `v is not None`"
+        )
+
     def __repr__(self):
         label = f", label={self.label!r}" if self.label else ""
         if type(self.data) is float:
             return f"Value(data={self.data:.6g}, grad={_short(self.grad)}{label})"
         return f"Value(shape={self.shape}, dtype={self.dtype}, data={_short(self.data)}{label})"
+
+    def _repr_html_(self):
+        """Jupyter shows a Value as a one-row table: what a node of the lecture's graph shows.
+
+        >>> print(Value(2.0, label="x")._repr_html_())  # doctest: +NORMALIZE_WHITESPACE
+        <table><tr><th>label</th><th>data</th><th>grad</th><th>op</th></tr>
+        <tr><td>x</td><td>2</td><td>0</td><td>leaf</td></tr></table>
+        """
+        # Read the stored gradient: showing a tensor must not allocate its zero gradient.
+        grad = self._grad if self._grad is not None else np.zeros_like(self.data)
+        cells = {"label": str(self.label)}
+        if type(self.data) is not float:
+            cells.update(shape=str(self.shape), dtype=str(self.dtype))
+        cells.update(data=_short(self.data), grad=_short(grad), op=self._op or "leaf")
+        head = "".join(f"<th>{name}</th>" for name in cells)
+        row = "".join(_html_cell(text) for text in cells.values())
+        return f"<table><tr>{head}</tr>\n<tr>{row}</tr></table>"
 
     # Comparisons give the raw comparison of the data (a bool or a bool array), never a graph node.
     def __lt__(self, other):
@@ -281,6 +339,8 @@ class Value:
             data = self.data + other.data
         except ValueError:
             raise _shape_error("+", self, other) from None
+        except RuntimeWarning:  # inf + -inf or an overflow, with warnings as errors
+            data = quietly(operator.add, self.data, other.data)
         return _make(data, self, other, "+", add_rule)
 
     def __sub__(self, other):
@@ -290,6 +350,8 @@ class Value:
             data = self.data - other.data
         except ValueError:
             raise _shape_error("-", self, other) from None
+        except RuntimeWarning:  # inf - inf or an overflow, with warnings as errors
+            data = quietly(operator.sub, self.data, other.data)
         return _make(data, self, other, "-", sub_rule)
 
     def __mul__(self, other):
@@ -299,6 +361,8 @@ class Value:
             data = self.data * other.data
         except ValueError:
             raise _shape_error("*", self, other) from None
+        except RuntimeWarning:  # inf * 0 or an overflow, with warnings as errors
+            data = quietly(operator.mul, self.data, other.data)
         return _make(data, self, other, "*", mul_rule)
 
     def __truediv__(self, other):
@@ -318,12 +382,17 @@ class Value:
     def __pow__(self, other):
         if isinstance(other, Value):
             return self._pow_value(other)
-        if not isinstance(other, numbers.Real) or isinstance(other, bool):
+        if not isinstance(other, numbers.Real) or isinstance(other, (bool, np.bool_)):
             raise TypeError(
-                f"** takes a number or a Value as the exponent, not {type(other).__name__}"
+                f"** takes a real number or a Value as the exponent, not {type(other).__name__}"
             )
-        p = float(other)
-        return _make(pow_(self.data, p), self, None, f"**{other:g}", PowRule(p))
+        try:
+            p = float(other)  # any numbers.Real: int, float, Fraction, numpy scalars
+        except OverflowError:
+            raise ValueError(
+                "**: the exponent is too large for a float (its magnitude is above 1.8e308)"
+            ) from None
+        return _make(pow_(self.data, p), self, None, f"**{p:g}", PowRule(p))
 
     def _pow_value(self, exponent):
         try:
@@ -369,6 +438,8 @@ class Value:
             other = _lift(other, self)
         try:
             data = self.data @ other.data
+        except RuntimeWarning:  # an overflow, with warnings as errors
+            data = quietly(operator.matmul, self.data, other.data)
         except (ValueError, TypeError):  # explained here, off the hot path
             for v in (self, other):
                 if v.ndim == 0:
@@ -389,15 +460,24 @@ class Value:
         """Sum over `axis` (all axes by default); a full sum is a 0-d tensor Value."""
         self._need_tensor("sum")
         axis = _check_axis(axis, self.ndim, "sum")
-        data = self.data.sum(axis=axis, keepdims=keepdims)
+        try:
+            data = self.data.sum(axis=axis, keepdims=keepdims)
+        except RuntimeWarning:  # inf + -inf, with warnings as errors
+            data = quietly(self.data.sum, axis=axis, keepdims=keepdims)
         return _make(data, self, None, "sum", ReductionRule(axis, keepdims, 1))
 
     def mean(self, axis=None, keepdims=False):
         """Mean over `axis` (all axes by default)."""
         self._need_tensor("mean")
         axis = _check_axis(axis, self.ndim, "mean")
-        data = self.data.mean(axis=axis, keepdims=keepdims)
-        n = self.data.size // max(np.size(data), 1)  # how many entries each mean averages
+        n = _count(self.shape, axis)  # how many entries each mean averages
+        if n == 0:  # nan, numpy's value, without its "Mean of empty slice" warning
+            data = quietly(np.divide, self.data.sum(axis=axis, keepdims=keepdims), 0)
+            return _make(data, self, None, "mean", ReductionRule(axis, keepdims, 0.0))
+        try:
+            data = self.data.mean(axis=axis, keepdims=keepdims)
+        except RuntimeWarning:  # inf + -inf, with warnings as errors
+            data = quietly(self.data.mean, axis=axis, keepdims=keepdims)
         return _make(data, self, None, "mean", ReductionRule(axis, keepdims, 1.0 / n))
 
     def max(self, axis=None, keepdims=False):
@@ -426,6 +506,8 @@ class Value:
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         axes = axes or tuple(reversed(range(self.ndim)))
+        for a in axes:
+            _one_axis(a, self.ndim, "transpose")
         try:
             data = self.data.transpose(axes)
         except ValueError:
@@ -437,8 +519,11 @@ class Value:
         return self.transpose()
 
     def swapaxes(self, axis1, axis2):
+        """Exchange two axes, as ``np.swapaxes``."""
+        self._need_tensor("swapaxes")
         axes = list(range(self.ndim))
-        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+        i, j = (_one_axis(a, self.ndim, "swapaxes") for a in (axis1, axis2))
+        axes[i], axes[j] = axes[j], axes[i]
         return self.transpose(tuple(axes))
 
     def broadcast_to(self, shape):
@@ -475,14 +560,23 @@ class Value:
         if spec.tensor_only:
             self._need_tensor(name)
         z = self.data
-        if params and params != spec.defaults:
-            params = spec.bind(params)
-            a = spec.forward(z, **params)
-            rule = _registry.activation_rule(spec, params)
-        else:
-            forward = spec.forward  # an attribute, not a method: LOAD_ATTR is the fast lookup
-            a = forward(z)  # the forward's own defaults are the row's defaults
-            rule = spec.rule
+        if params:
+            try:  # the methods pass their own defaults: the fast path is one comparison
+                plain = params == spec.defaults
+            except (ValueError, TypeError):  # an array's == gives no answer: bind names it
+                plain = False
+            params = spec.defaults if plain else spec.bind(params)  # bind checks each one
+        try:
+            if params and params is not spec.defaults:
+                a = spec.forward(z, **params)
+                rule = _registry.activation_rule(spec, params)
+            else:
+                forward = spec.forward  # an attribute, not a method: LOAD_ATTR is the fast lookup
+                a = forward(z)  # the forward's own defaults are the row's defaults
+                rule = spec.rule
+        except RuntimeWarning:  # silu(-inf) is nan, softmax of an inf row nan: warnings as errors
+            a = quietly(spec.forward, z, **(params or {}))
+            rule = _registry.activation_rule(spec, params) if params else spec.rule
         if type(z) is float:
             if type(a) is not float:
                 a = float(a)
@@ -591,6 +685,10 @@ class Value:
 _registry.add_methods_to(Value)  # a user's registered activation becomes a Value method
 
 
+def _label_error(label):
+    raise TypeError(f"a Value's label is a str, not {type(label).__name__} ({label!r})")
+
+
 def _own_index(index):
     """An index the graph can keep: arrays copied, lists as arrays; a Value is refused."""
     parts = index if type(index) is tuple else (index,)
@@ -605,14 +703,42 @@ def _own_index(index):
 
 
 def _check_axis(axis, ndim, op):
-    axes = (axis,) if isinstance(axis, int) else axis
-    if axes is not None:
-        for a in axes:
-            if not -ndim <= a < max(ndim, 1):
-                raise ValueError(
-                    f"{op}: axis {a} is out of range for a Value with {ndim} dimensions"
-                )
-    return tuple(axis) if isinstance(axis, list) else axis
+    """`axis` as numpy takes it, None, an int or a tuple of ints (numpy integers count), each in
+    range and none twice; anything else is a TypeError, a bad axis a ValueError, naming axis."""
+    if axis is None:
+        return None
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(_one_axis(a, ndim, op, axis) for a in axis)
+        if len(set(a % max(ndim, 1) for a in axes)) != len(axes):
+            raise ValueError(f"{op}: axis {tuple(axis)} names the same axis twice")
+        return axes
+    return _one_axis(axis, ndim, op)
+
+
+def _one_axis(a, ndim, op, whole=None):
+    if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Integral):
+        given = a if whole is None else whole
+        raise TypeError(
+            f"{op}: axis must be an int, a tuple of ints or None, got "
+            f"{type(given).__name__} ({given!r})"
+        )
+    a = int(a)
+    if not -ndim <= a < max(ndim, 1):
+        raise ValueError(f"{op}: axis {a} is out of range for a Value with {ndim} dimensions")
+    return a
+
+
+def _count(shape, axis):
+    """How many entries a reduction over `axis` (a checked axis) combines into each result."""
+    if axis is None:
+        return math.prod(shape)
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return math.prod(shape[a] for a in axes) if shape else 1
+
+
+def _html_cell(text):
+    text = html.escape(text)
+    return f"<td><pre>{text}</pre></td>" if "\n" in text else f"<td>{text}</td>"  # an array's rows
 
 
 def _short(x):

@@ -2,7 +2,8 @@
 
 The text is parsed with Python's `ast` and checked against a whitelist before anything is built:
 names, numbers, ``+ - * / **``, unary minus, parentheses, and calls with one argument to ``exp``,
-``log`` or a registered activation. Nothing is ever passed to ``eval`` or ``exec``. Every refusal is
+``log`` or a registered activation, whose parameters may follow by name as numbers:
+``leaky_relu(x, slope=0.2)``. Nothing is ever passed to ``eval`` or ``exec``. Every refusal is
 an `ExpressionError` (a ``ValueError``) with a one-line message naming what is not allowed.
 
 Limits keep hostile input cheap: the text length, the nesting depth and the number of syntax nodes
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import math
+import textwrap
 
 from tinygrad_act import activations
 from tinygrad_act.engine import Value, no_grad
@@ -75,11 +77,36 @@ def allowed_functions():
     return _FUNCTIONS + tuple(activations.ACTIVATIONS)
 
 
-def parse_expression(text, variables=None):
+def describe_language():
+    """What an expression may contain, as lines of text (``tinygrad-act graph --help`` shows them).
+
+    >>> print(describe_language()[2])
+      operators  + - * / ** (power), unary -, parentheses
+    """
+    calls = [f"{name}(x)" for name in _FUNCTIONS]
+    for spec in activations.ACTIVATIONS.values():
+        if spec.tensor_only:
+            continue  # softmax needs a tensor; the expressions here are scalars
+        params = "".join(f", {k}={v!r}" for k, v in spec.defaults.items())
+        calls.append(f"{spec.name}(x{params})")
+    functions = textwrap.wrap(
+        ", ".join(calls), width=88, initial_indent="  functions  ", subsequent_indent=" " * 13
+    )
+    return [
+        "  numbers    2, -3.5, 1e-3",
+        "  variables  any name, given a value with --set NAME=NUMBER",
+        "  operators  + - * / ** (power), unary -, parentheses",
+        *functions,
+        "             (parameters by name, as numbers: leaky_relu(x, slope=0.2))",
+    ]
+
+
+def parse_expression(text, variables=None, *, allow_unused=True):
     """Build the `Value` graph of `text`; each variable becomes a leaf Value labelled with its name.
 
     A number in the text becomes a constant leaf, as the engine lifts numbers; a constant exponent
-    stays a plain number, so ``x**2`` is the op ``**2`` as in Python.
+    stays a plain number, so ``x**2`` is the op ``**2`` as in Python. With ``allow_unused=False`` a
+    variable the text does not use is an error naming it (a mistyped ``--set``).
 
     >>> n = parse_expression("tanh(x*w + b)", {"x": 2, "w": -3, "b": 6.8813735870195432})
     >>> n._op, round(n.data, 4)
@@ -99,7 +126,16 @@ def parse_expression(text, variables=None):
             leaves[name] = value if isinstance(value, Value) else Value(value, label=name)
         except (TypeError, ValueError) as err:
             raise ExpressionError(f"variable {name!r}: {_one_line(err)}") from None
-    missing = sorted(_variables(tree) - set(leaves))
+    used = _variables(tree)
+    unused = [name for name in leaves if name not in used]
+    if unused and not allow_unused:
+        names = ", ".join(repr(u) for u in unused)
+        uses = ", ".join(sorted(used)) or "no variables"
+        plural = "s" if len(unused) > 1 else ""
+        raise ExpressionError(
+            f"variable{plural} {names} given but not used by the expression (it uses {uses})"
+        )
+    missing = sorted(used - set(leaves))
     if missing:
         names = ", ".join(repr(m) for m in missing)
         flags = " ".join(f"--set {m}=NUMBER" for m in missing)
@@ -197,11 +233,44 @@ def _allowed_children(node, allowed):
             raise ExpressionError(
                 f"not allowed: a call to {func.id!r} (allowed: {', '.join(allowed_functions())})"
             )
-        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-            raise ExpressionError(f"{func.id}() takes exactly one argument and no keywords")
-        return [node.args[0]]
+        if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            raise ExpressionError(
+                f"{func.id}() takes exactly one argument; parameters go by name, "
+                "e.g. leaky_relu(x, slope=0.2)"
+            )
+        _check_parameters(func.id, node.keywords)
+        return [node.args[0]]  # a parameter's value is a number, checked above
     what = _NAMES.get(type(node), type(node).__name__)
     raise ExpressionError(f"not allowed: {what}")
+
+
+def _parameters_of(name):
+    return {} if name in _FUNCTIONS else activations.ACTIVATIONS[name].defaults
+
+
+def _check_parameters(name, keywords):
+    accepted, seen = _parameters_of(name), set()
+    for kw in keywords:
+        if kw.arg is None:
+            raise ExpressionError("not allowed: ** in a call")
+        if kw.arg in seen:
+            raise ExpressionError(f"{name}(): the parameter {kw.arg} is given twice")
+        seen.add(kw.arg)
+        if kw.arg not in accepted:
+            takes = ", ".join(accepted) if accepted else "no parameters"
+            raise ExpressionError(f"{name}() has no parameter {kw.arg!r} (it takes {takes})")
+        if _constant_number(kw.value) is None:
+            raise ExpressionError(f"{name}(): the parameter {kw.arg} takes a number")
+
+
+def _constant_number(node):
+    """The int or float a node spells (``0.2``, ``-3``), or None."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node, sign = node.operand, -1
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return sign * _number(node.value)
+    return None
 
 
 def _variables(tree):
@@ -235,7 +304,8 @@ class _Builder:
         arg = self.build(node.args[0])
         if name in _FUNCTIONS:
             return _apply(name, lambda v: getattr(v, name)(), arg)
-        return _apply(name, lambda v: v.activate(name), arg)
+        params = {kw.arg: _constant_number(kw.value) for kw in node.keywords}
+        return _apply(name, lambda v: v.activate(name, **params), arg)
 
     def _power(self, node):
         with no_grad():  # the exponent is a number, as in Python's x**2: no nodes of its own

@@ -20,13 +20,16 @@ MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)], L
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import zipfile
+import zlib
 
 import numpy as np
 
 from tinygrad_act.activations import _log_softmax, lookup, softmax
 from tinygrad_act.engine import Value, _make
+from tinygrad_act.files import check_path, open_regular_file, write_atomically
 
 # --------------------------------------------------------------------------------------------------
 # Module
@@ -36,7 +39,9 @@ class Module:
     """Base of every network piece: finds its parameters, resets their gradients, saves and loads them.
 
     Parameters are the `Value`\\ s held in attributes, directly, in sub-modules, or in lists of either;
-    their names are the attribute paths, e.g. ``layers.0.neurons.1.w.0`` or ``0.weight``.
+    their names are the attribute paths, e.g. ``layers.0.neurons.1.w.0`` or ``0.weight``. A Value
+    with ``requires_grad=False`` is not a parameter (no optimizer moves it), but `state_dict`,
+    `save` and `load` keep it, as PyTorch keeps buffers.
 
     >>> class Affine(Module):
     ...     def __init__(self):
@@ -54,11 +59,52 @@ class Module:
     0.0
     """
 
+    _forward_hooks = None  # a dict of this module's forward hooks, made by the first one
+
     def _members(self):
         return vars(self).items()
 
+    def register_forward_hook(self, hook):
+        """Run ``hook(module, input, output)`` after each call, as torch's ``register_forward_hook``.
+
+        A result other than None replaces the output. Returns a handle: ``handle.remove()``
+        unregisters the hook, and once the last one is gone the module is exactly as before. Every
+        module of `tinygrad_act.nn` runs its hooks (`health.Monitor` watches activation layers so).
+
+        >>> layer = Linear(2, 3, rng=0)
+        >>> seen = []
+        >>> handle = layer.register_forward_hook(lambda m, x, out: seen.append(out.shape))
+        >>> _ = layer(Value(np.ones((4, 2))))
+        >>> handle.remove()
+        >>> _ = layer(Value(np.ones((5, 2))))
+        >>> seen
+        [(4, 3)]
+        """
+        if not callable(hook):
+            raise TypeError(f"register_forward_hook takes a callable, got {type(hook).__name__}")
+        if self._forward_hooks is None:
+            self._forward_hooks = {}
+        handle = _ForwardHookHandle(self)
+        self._forward_hooks[handle] = hook
+        return handle
+
+    def _hooked(self, x, out):
+        """The output after this module's forward hooks (called only when it has some)."""
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, x, out)
+            if result is not None:
+                out = result
+        return out
+
     def named_parameters(self):
-        """(name, Value) pairs in a stable order; a Value shared by two places is listed once."""
+        """(name, Value) pairs in a stable order; a Value shared by two places is listed once.
+
+        Values with ``requires_grad=False`` are left out: they are data, not parameters.
+        """
+        return [(name, v) for name, v in self._named_values() if v.requires_grad]
+
+    def _named_values(self):
+        """Every Value held, trainable or not: what `state_dict` saves."""
         seen, found = set(), []
         _collect(self, "", seen, found)
         return found
@@ -73,12 +119,12 @@ class Module:
             p.zero_grad()
 
     def state_dict(self):
-        """A copy of every parameter as a numpy array, by name (a scalar becomes a 0-d array).
+        """A copy of every Value held as a numpy array, by name (a scalar becomes a 0-d array).
 
         >>> Neuron(2, rng=random.Random(0)).state_dict()["b"]
         array(0.)
         """
-        return {name: np.array(p.data, copy=True) for name, p in self.named_parameters()}
+        return {name: np.array(p.data, copy=True) for name, p in self._named_values()}
 
     def load_state_dict(self, state):
         """Copy parameters in from `state` (name -> array); nothing changes unless every name and shape fits.
@@ -88,14 +134,8 @@ class Module:
         >>> [p.data for p in b.parameters()] == [p.data for p in a.parameters()]
         True
         """
-        params = dict(self.named_parameters())
-        problems = []
-        missing = [name for name in params if name not in state]
-        unexpected = [name for name in state if name not in params]
-        if missing:
-            problems.append("missing keys: " + ", ".join(missing))
-        if unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
+        params = dict(self._named_values())
+        problems = _name_problems(params, state)
         arrays = {}
         for name, p in params.items():
             if name not in state:
@@ -118,32 +158,113 @@ class Module:
                 p.data[...] = arrays[name]  # in place: whoever holds the array sees the new values
 
     def save(self, path):
-        """Write the parameters to `path` as an ``.npz`` archive (plain arrays, no pickle); returns path."""
-        with open(path, "wb") as f:
-            np.savez(f, **self.state_dict())
+        """Write the parameters to `path` as an ``.npz`` archive (plain arrays, no pickle); returns path.
+
+        The archive is written to a temporary file in the same folder and then renamed over `path`,
+        so a failed write (a full disk, Ctrl-C) leaves the previous file at `path` as it was.
+        """
+        state = self.state_dict()
+        write_atomically(check_path(path, "Module.save"), lambda f: np.savez(f, **state))
         return path
 
     def load(self, path):
         """Read parameters written by `save`; returns self.
 
         The file is read with ``allow_pickle=False``: a pickle or any object array is refused, never
-        executed. A corrupt file, a ``.npy`` array or wrong names or shapes give a `ValueError`.
+        executed. A corrupt file, a ``.npy`` array, or wrong names, dtypes or shapes give a
+        `ValueError`; names, dtypes and shapes are checked from the archive's headers before any
+        array is decompressed. A folder, a FIFO or a device is a `ValueError` too (it is never read),
+        a file descriptor number a `TypeError`.
         """
-        # We open the file ourselves so that it is closed even when numpy gives up on it halfway.
-        with open(path, "rb") as f:
+        with open_regular_file(path, "Module.load") as f:
             try:
-                archive = np.load(f, allow_pickle=False)
-                if not isinstance(archive, np.lib.npyio.NpzFile):
-                    raise ValueError(
-                        "it holds a single array, not an .npz archive of named parameters "
-                        "(write one with Module.save)"
-                    )
-                with archive:
-                    state = {name: archive[name] for name in archive.files}
-            except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
+                state = _read_checked_npz(f, dict(self._named_values()), type(self).__name__)
+            except _ERRORS as err:
                 raise ValueError(f"cannot load parameters from {path}: {err}") from None
         self.load_state_dict(state)
         return self
+
+
+# What a damaged or hostile archive raises inside zipfile, zlib and numpy's .npy reader.
+_ERRORS = (
+    ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError,
+    RuntimeError, zlib.error,
+)  # fmt: skip
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_checked_npz(f, params, owner):
+    """The arrays of an .npz file, after checking every member's name, dtype and shape from its
+    .npy header: nothing is decompressed until the whole archive is known to fit."""
+    if f.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
+        raise ValueError(
+            "it holds a single array, not an .npz archive of named parameters "
+            "(write one with Module.save)"
+        )
+    f.seek(0)
+    with zipfile.ZipFile(f) as archive:
+        members = {}
+        for member in archive.namelist():
+            name = member.removesuffix(".npy")
+            if name in members:
+                raise ValueError(f"the archive holds {name!r} twice")
+            members[name] = member
+        problems = _name_problems(params, members)
+        for name, p in params.items():
+            if name not in members:
+                continue
+            with archive.open(members[name]) as m:
+                shape, dtype = _npy_header(m)
+            if dtype.hasobject or dtype.kind not in "biuf":
+                problems.append(f"{name} holds dtype {dtype}, not real numbers")
+            elif shape != p.shape:
+                problems.append(f"{name} has shape {shape}, the model expects {p.shape}")
+        if problems:
+            raise ValueError(f"it does not fit {owner}: " + "; ".join(problems))
+        state = {}
+        for name in params:  # every header fits: each read is now bounded by a known shape
+            with archive.open(members[name]) as m:
+                state[name] = np.lib.format.read_array(m, allow_pickle=False)
+    return state
+
+
+def _name_problems(params, state):
+    problems = []
+    missing = [name for name in params if name not in state]
+    unexpected = [name for name in state if name not in params]
+    if missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected keys: " + ", ".join(unexpected))
+    return problems
+
+
+def _npy_header(m):
+    """(shape, dtype) from a .npy header, reading nothing past it."""
+    version = np.lib.format.read_magic(m)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(m)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(m)
+    else:
+        raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+    return shape, dtype
+
+
+class _ForwardHookHandle:
+    """What `Module.register_forward_hook` returns; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("module",)
+
+    def __init__(self, module):
+        self.module = module
+
+    def remove(self):
+        hooks = vars(self.module).get("_forward_hooks")
+        if hooks is not None:
+            hooks.pop(self, None)
+            if not hooks:
+                del self.module._forward_hooks  # back to the class default: nothing left behind
 
 
 def _collect(obj, prefix, seen, found):
@@ -161,6 +282,24 @@ def _collect_member(member, name, seen, found):
     elif isinstance(member, (list, tuple)):
         for i, item in enumerate(member):
             _collect_member(item, f"{name}.{i}", seen, found)
+
+
+def _size(owner, name, value):
+    """A layer size: a whole number of at least 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be a whole number, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be at least 1, got {value}")
+    return int(value)
+
+
+def _sizes(owner, name, values):
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{owner}: {name} must be a list of sizes, got {values!r}")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{owner}: {name} is empty; give at least one layer size")
+    return [_size(owner, f"{name}[{i}]", v) for i, v in enumerate(values)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,6 +346,7 @@ class Neuron(Module):
     """
 
     def __init__(self, nin, nonlin=True, activation="relu", rng=None):
+        nin = _size("Neuron", "nin", nin)
         rng = random if rng is None else rng
         self.w = [Value(rng.uniform(-1, 1)) for _ in range(nin)]
         self.b = Value(0)
@@ -218,7 +358,8 @@ class Neuron(Module):
             raise ValueError(f"{self!r} takes {len(self.w)} inputs, got {len(x)}")
         # The same sum, in the same order, as micrograd: b + w0*x0 + w1*x1 + ...
         act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
-        return act.activate(self.activation) if self.nonlin else act
+        out = act.activate(self.activation) if self.nonlin else act
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def parameters(self):
         return self.w + [self.b]
@@ -236,11 +377,13 @@ class Layer(Module):
     """
 
     def __init__(self, nin, nout, **kwargs):
+        nin, nout = _size("Layer", "nin", nin), _size("Layer", "nout", nout)
         self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
 
     def __call__(self, x):
         out = [n(x) for n in self.neurons]
-        return out[0] if len(out) == 1 else out
+        out = out[0] if len(out) == 1 else out
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def parameters(self):
         return [p for n in self.neurons for p in n.parameters()]
@@ -258,7 +401,8 @@ class MLP(Module):
     """
 
     def __init__(self, nin, nouts, activation="relu", rng=None):
-        sz = [nin] + list(nouts)
+        nin, nouts = _size("MLP", "nin", nin), _sizes("MLP", "nouts", nouts)
+        sz = [nin] + nouts
         last = len(nouts) - 1
         self.layers = [
             Layer(sz[i], sz[i + 1], nonlin=i != last, activation=activation, rng=rng)
@@ -266,9 +410,10 @@ class MLP(Module):
         ]
 
     def __call__(self, x):
+        out = x
         for layer in self.layers:
-            x = layer(x)
-        return x
+            out = layer(out)
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def parameters(self):
         return [p for layer in self.layers for p in layer.parameters()]
@@ -319,6 +464,8 @@ class Linear(Module):
     """
 
     def __init__(self, nin, nout, bias=True, *, init="he", rng=None, dtype=np.float64):
+        nin, nout = _size("Linear", "nin", nin), _size("Linear", "nout", nout)
+        dtype = _float_dtype("Linear", dtype)
         rng = _generator(rng)
         kind = init if init in ("he", "xavier") else _init_name(init)
         if kind == "he":
@@ -332,10 +479,23 @@ class Linear(Module):
 
     def __call__(self, x):
         out = x @ self.weight
-        return out + self.bias if self.bias is not None else out
+        out = out + self.bias if self.bias is not None else out
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def __repr__(self):
         return f"Linear(nin={self.nin}, nout={self.nout}, bias={self.bias is not None})"
+
+
+def _float_dtype(owner, dtype):
+    """float32 or float64, the dtypes the engine computes in; anything else is refused."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.float32, np.float64):
+        got = repr(dtype) if dt is None else str(dt)
+        raise ValueError(f"{owner}: dtype must be float32 or float64, got {got}")
+    return dt
 
 
 def _init_name(init):
@@ -361,7 +521,8 @@ class Activation(Module):
         self.name, self.params = spec.name, dict(params)
 
     def __call__(self, x):
-        return x.activate(self.name, **self.params)
+        out = x.activate(self.name, **self.params)
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
@@ -442,9 +603,10 @@ class Sequential(Module):
         return enumerate(self.modules)
 
     def __call__(self, x):
+        out = x
         for m in self.modules:
-            x = m(x)
-        return x
+            out = m(out)
+        return out if self._forward_hooks is None else self._hooked(x, out)
 
     def __getitem__(self, i):
         return self.modules[i]
@@ -470,6 +632,9 @@ def mlp(sizes, activation="relu", *, rng=None, dtype=np.float64):
       (2): Linear(nin=32, nout=10, bias=True)
     )
     """
+    sizes = _sizes("mlp", "sizes", sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"mlp: sizes needs an input and an output size, got {sizes}")
     rng = _generator(rng)
     init = init_for(activation)
     modules = []
@@ -485,10 +650,41 @@ def mlp(sizes, activation="relu", *, rng=None, dtype=np.float64):
 
 
 def _numbers(target, what):
-    arr = np.asarray(target.data if isinstance(target, Value) else target)
+    try:
+        arr = np.asarray(target.data if isinstance(target, Value) else target)
+    except ValueError:  # a ragged list
+        arr = np.asarray(None)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must be numbers, got dtype {arr.dtype}")
+        raise TypeError(f"{what} must be numbers, got {_kind(target, arr)}")
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
+        first = np.argwhere(np.isnan(arr))[0].tolist()
+        raise ValueError(f"{what} contain NaN (first at index {first})")
     return arr
+
+
+def _kind(x, arr):
+    return type(x).__name__ if arr.dtype == object else f"dtype {arr.dtype}"
+
+
+def _predictions(pred, loss, what):
+    """A Value (tensor or scalar) or a non-empty list of Values; the rest is refused by name."""
+    if isinstance(pred, Value):
+        if pred.size == 0:
+            raise ValueError(f"{loss}: the batch is empty ({what} of shape {pred.shape})")
+        return pred
+    if isinstance(pred, (list, tuple)):
+        if not pred:
+            raise ValueError(f"{loss}: the batch is empty (no {what})")
+        bad = next((p for p in pred if not isinstance(p, Value)), None)
+        if bad is None:
+            return pred
+        got = f"a {type(pred).__name__} holding {type(bad).__name__}"
+    else:
+        got = type(pred).__name__
+    raise TypeError(
+        f"{loss} takes {what} as a Value or a list of Values (the outputs of a model), got {got}; "
+        "wrap an array in Value(...)"
+    )
 
 
 def _check_same_shape(loss, pred, target):
@@ -504,6 +700,7 @@ def mse_loss(pred, target):
     >>> mse_loss(Value(np.array([1.0, 2.0])), np.array([0.0, 0.0])).item()
     2.5
     """
+    pred = _predictions(pred, "mse_loss", "predictions")
     if isinstance(pred, (list, tuple)):
         target = list(_numbers(target, "mse_loss targets").ravel())
         if len(pred) != len(target):
@@ -511,8 +708,9 @@ def mse_loss(pred, target):
         return sum((p - float(t)) ** 2 for p, t in zip(pred, target, strict=True)) * (
             1.0 / len(pred)
         )
+    checked = _numbers(target, "mse_loss targets")
     if not isinstance(target, Value):
-        target = _numbers(target, "mse_loss targets")
+        target = checked
     if pred.is_scalar:
         return (pred - target) ** 2
     _check_same_shape("mse_loss", pred, target)
@@ -529,6 +727,7 @@ def binary_cross_entropy_with_logits(logits, targets):
     >>> round(binary_cross_entropy_with_logits(Value(np.array([0.0])), [1.0]).item(), 6)
     0.693147
     """
+    logits = _predictions(logits, "binary_cross_entropy_with_logits", "logits")
     y = _numbers(targets, "binary_cross_entropy_with_logits targets")
     if y.size and (y.min() < 0 or y.max() > 1):
         raise ValueError(
@@ -557,7 +756,14 @@ def cross_entropy(logits, labels):
     >>> round(cross_entropy(Value(np.zeros((2, 4))), [0, 3]).item(), 6) == round(math.log(4), 6)
     True
     """
-    y = np.asarray(labels.data if isinstance(labels, Value) else labels)
+    if not isinstance(logits, Value):
+        raise TypeError(
+            f"cross_entropy takes logits as a tensor Value of shape (N, C), got "
+            f"{type(logits).__name__}; wrap an array in Value(...)"
+        )
+    _predictions(logits, "cross_entropy", "logits")
+    # Our own copy: the backward pass reads the labels, and the caller may reuse its array.
+    y = np.array(labels.data if isinstance(labels, Value) else labels, copy=True)
     if y.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {y.dtype}")
     if logits.ndim == 1:
@@ -602,6 +808,12 @@ class _CrossEntropyRule:
         probs *= float(g) / max(n, 1)  # g is the loss's: one number
         return (probs,)
 
+    def jvp(self, dz, a, z):
+        """Forward mode: the loss's tangent is mean over rows of Σ (softmax(z) - onehot) · ż."""
+        n = len(self.at_label)
+        picked = dz.reshape(-1)[self.at_label]
+        return ((np.exp(self.logp) * dz).sum() - picked.sum()) * (1.0 / max(n, 1))
+
 
 def svm_hinge_loss(scores, labels):
     """The max-margin loss of micrograd's demo: mean of relu(1 - y·score), labels ±1.
@@ -612,6 +824,7 @@ def svm_hinge_loss(scores, labels):
     >>> svm_hinge_loss([Value(2.0), Value(0.5)], [1, 1]).data
     0.25
     """
+    scores = _predictions(scores, "svm_hinge_loss", "scores")
     y = _numbers(labels, "svm_hinge_loss labels")
     if not np.isin(y, (-1, 1)).all():
         raise ValueError(f"svm_hinge_loss: labels must be -1 or +1, got {np.unique(y).tolist()}")
@@ -650,11 +863,15 @@ def _grad_data(p):
     return g.data if isinstance(g, Value) else g
 
 
-def _check_range(name, value, low, high=math.inf, high_open=True):
-    ok = low <= value < high if high_open else low <= value <= high
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and ok):
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be a number in [{low}, {high}{bracket}, got {value!r}")
+def _check_range(name, value, low, high=math.inf, high_open=True, low_open=False):
+    """`value` as a float when it is a real number in the range (numpy scalars included)."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    ok = real and (low < value if low_open else low <= value)
+    ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        brackets = ("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]")
+        raise ValueError(f"{name} must be a number in {brackets}, got {value!r}")
+    return float(value)
 
 
 class Optimizer:
@@ -674,11 +891,17 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
-        for p in self.params:
+        first = {}
+        for i, p in enumerate(self.params):
             if not isinstance(p, Value):
                 raise TypeError(f"{type(self).__name__} takes Values, got {type(p).__name__}")
-        _check_range("lr", lr, 0.0)
-        self.lr = lr
+            j = first.setdefault(id(p), i)
+            if j != i:  # it would be updated twice per step
+                raise ValueError(
+                    f"{type(self).__name__} got the same parameter twice (at positions {j} and "
+                    f"{i}); pass each Value once"
+                )
+        self.lr = _check_range("lr", lr, 0.0)
         self.state = [None] * len(self.params)
 
     def zero_grad(self):
@@ -711,9 +934,8 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
         super().__init__(params, lr)
-        _check_range("momentum", momentum, 0.0, 1.0)
-        _check_range("weight_decay", weight_decay, 0.0)
-        self.momentum, self.weight_decay = momentum, weight_decay
+        self.momentum = _check_range("momentum", momentum, 0.0, 1.0)
+        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0)
 
     def _update(self, i, g, data):
         if self.weight_decay:
@@ -744,11 +966,12 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        _check_range("betas[0]", betas[0], 0.0, 1.0)
-        _check_range("betas[1]", betas[1], 0.0, 1.0)
-        _check_range("eps", eps, 0.0)
-        _check_range("weight_decay", weight_decay, 0.0)
-        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        b1 = _check_range("betas[0]", betas[0], 0.0, 1.0)
+        b2 = _check_range("betas[1]", betas[1], 0.0, 1.0)
+        # eps keeps the step finite where the second moment is 0 (a gradient that is always 0)
+        self.eps = _check_range("eps", eps, 0.0, low_open=True)
+        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0)
+        self.betas = (b1, b2)
 
     def _update(self, i, g, data):
         b1, b2 = self.betas

@@ -23,6 +23,18 @@ def data_of(x):
     return x if isinstance(x, RAW) else x.data
 
 
+def quietly(fn, *args, **kwargs):
+    """fn(*args) with numpy's floating-point warnings off: its IEEE answer (inf, nan), unremarked.
+
+    The ops call it after numpy raised a RuntimeWarning (inf - inf, an overflow), which happens
+    when warnings are errors (``python -W error``, pytest's ``filterwarnings = error``): the answer
+    is the same, and the usual path pays nothing (entering ``np.errstate`` costs about as much as a
+    small op itself).
+    """
+    with np.errstate(all="ignore"):
+        return fn(*args, **kwargs)
+
+
 def ieee(ufunc, *args):
     """numpy's IEEE answer (inf, -inf or nan) where Python's float math raises."""
     with np.errstate(all="ignore"):

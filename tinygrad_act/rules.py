@@ -128,12 +128,16 @@ class MaxRule:
         self.axis, self.keepdims = axis, keepdims
 
     def __call__(self, g, a, z):
+        share = self.share(z, a)
+        return (expand(g, share.shape, self.axis, self.keepdims) * share,)
+
+    def share(self, z, a):
+        """Each entry's part of the maximum: 1/k at the k tied maxima, 0 elsewhere (a constant)."""
         zd, ad = data_of(z), data_of(a)
         if not self.keepdims and self.axis is not None:
             ad = np.expand_dims(ad, self.axis)
         mask = zd == ad
-        share = mask / mask.sum(axis=self.axis, keepdims=True)  # a constant: ties split evenly
-        return (expand(g, zd.shape, self.axis, self.keepdims) * share,)
+        return mask / mask.sum(axis=self.axis, keepdims=True)
 
 
 def reshape_rule(g, a, z):

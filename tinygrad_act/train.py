@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ import numpy as np
 
 from tinygrad_act.activations import LECTURE, lookup
 from tinygrad_act.engine import Value, no_grad
+from tinygrad_act.files import write_atomically
+from tinygrad_act.health import Monitor, plot_health
 from tinygrad_act.nn import MLP, SGD, Adam, Linear, cross_entropy, l2_penalty, mlp, svm_hinge_loss
 
 DATASETS = ("moons", "digits")
@@ -50,6 +53,7 @@ class Run:
     seconds: float = 0.0
     interrupted: bool = False
     data: tuple = ()  # (X, y) the model was trained on, for the decision boundary
+    health: Monitor | None = None  # with health=True: what the monitor recorded at every step
 
     @property
     def steps(self):
@@ -135,7 +139,17 @@ def load_digits_split(seed=0, test_size=0.2):
 # Training loops
 
 
-def _check(dataset, activation, epochs):
+MAX_SEED = 2**32 - 1  # scikit-learn's and numpy's seeds are 32-bit
+
+
+def check_settings(dataset, activation, epochs, seed=0):
+    """Refuse, by name, what a training run cannot take: before any data is loaded or folder made.
+
+    >>> check_settings("moons", "tanh", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be a whole number of at least 1, got 0
+    """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     spec = lookup(activation)
@@ -145,6 +159,10 @@ def _check(dataset, activation, epochs):
         )
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(
+            f"seed must be a whole number from 0 to 2**32 - 1 ({MAX_SEED}), got {seed!r}"
+        )
 
 
 @contextmanager
@@ -159,11 +177,54 @@ def _one_blas_thread():
 
 
 def _progress(total, desc, enabled):
+    """A tqdm bar on a terminal; on anything else (a log file, a pipe) a few plain lines, since
+    tqdm's redrawn bar would be thousands of updates in one line of the log."""
+    if enabled and not _is_terminal(sys.stderr):
+        return _LineProgress(total, desc, unit="epoch")
     from tqdm import tqdm
 
     return tqdm(
         total=total, desc=desc, unit="epoch", disable=not enabled, leave=True, mininterval=0.2
     )
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class _LineProgress:
+    """tqdm's calls (``update``, ``set_postfix``), printed as one line at the first step, at every
+    tenth of the run and at the end: ``moons relu: 10/100 epochs, loss=0.3312, acc=88%``."""
+
+    def __init__(self, total, desc, unit):
+        self.total, self.desc, self.unit = total, desc, unit
+        self.n, self.postfix, self.shown = 0, {}, 0
+        self.every = max(1, total // 10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.n != self.shown:  # stopped between two lines: say where
+            self._line()
+
+    def set_postfix(self, **values):
+        self.postfix = values
+
+    def update(self, n=1):
+        self.n += n
+        if self.n == 1 or self.n % self.every == 0 or self.n == self.total:
+            self._line()
+
+    def _line(self):
+        values = "".join(f", {k}={v}" for k, v in self.postfix.items())
+        print(
+            f"{self.desc}: {self.n}/{self.total} {self.unit}s{values}", file=sys.stderr, flush=True
+        )
+        self.shown = self.n
 
 
 def _layer_magnitudes(layers):
@@ -180,7 +241,15 @@ def moons_scores(model, X):
 
 
 def train_moons(
-    activation="relu", epochs=100, seed=0, *, per_point=False, progress=True, stop=None, alpha=1e-4
+    activation="relu",
+    epochs=100,
+    seed=0,
+    *,
+    per_point=False,
+    progress=True,
+    stop=None,
+    alpha=1e-4,
+    health=False,
 ):
     """Train micrograd's demo network on the moons; returns a `Run`.
 
@@ -193,13 +262,14 @@ def train_moons(
     >>> run.steps, len(run.grad_magnitudes[0])
     (3, 3)
     """
-    _check("moons", activation, epochs)
+    check_settings("moons", activation, epochs, seed)
     X, y = load_moons(seed=seed)
     model = MLP(2, [16, 16, 1], activation=activation, rng=random.Random(seed))
     params = model.parameters()
     layers = [layer.parameters() for layer in model.layers]
     opt = SGD(params, lr=1.0)
     run = Run("moons", activation, seed, model=model, data=(X, y))
+    monitor = run.health = Monitor(model) if health else None
     start = time.perf_counter()
     with _progress(epochs, f"moons {activation}", progress) as bar:
         for k in range(epochs):
@@ -212,6 +282,8 @@ def train_moons(
             loss = svm_hinge_loss(scores, y) + l2_penalty(params, alpha)
             model.zero_grad()
             loss.backward()
+            if monitor is not None:
+                monitor.record()
             opt.lr = 1.0 - 0.9 * k / epochs  # micrograd's schedule: 1.0 down to 0.1
             opt.step()
             run.losses.append(float(loss.data))
@@ -223,6 +295,8 @@ def train_moons(
                 run.interrupted = True
                 break
     run.seconds = time.perf_counter() - start
+    if monitor is not None:
+        monitor.remove()
     run.train_accuracy = moons_accuracy(model, X, y)
     return run
 
@@ -243,6 +317,7 @@ def train_digits(
     lr=3e-3,
     progress=True,
     stop=None,
+    health=False,
 ):
     """Train a 64-`hidden`-10 tensor MLP on the digits with Adam; returns a `Run` with test accuracy.
 
@@ -250,13 +325,14 @@ def train_digits(
     >>> run.test_accuracy > 0.8
     True
     """
-    _check("digits", activation, epochs)
+    check_settings("digits", activation, epochs, seed)
     X_train, X_test, y_train, y_test = load_digits_split(seed=seed)
     rng = np.random.default_rng(seed)
     model = mlp([64, hidden, 10], activation, rng=rng)
     opt = Adam(model.parameters(), lr=lr)
     layers = [m.parameters() for m in model if isinstance(m, Linear)]
     run = Run("digits", activation, seed, model=model, data=(X_train, y_train))
+    monitor = run.health = Monitor(model) if health else None
     n = len(X_train)
     start = time.perf_counter()
     with _progress(epochs, f"digits {activation}", progress) as bar, _one_blas_thread():
@@ -269,6 +345,8 @@ def train_digits(
                 loss = cross_entropy(logits, y_train[idx])
                 opt.zero_grad()
                 loss.backward()
+                if monitor is not None:
+                    monitor.record()
                 opt.step()
                 correct += int((logits.data.argmax(axis=1) == y_train[idx]).sum())
                 run.losses.append(loss.item())
@@ -282,6 +360,8 @@ def train_digits(
             if run.interrupted:
                 break
     run.seconds = time.perf_counter() - start
+    if monitor is not None:
+        monitor.remove()
     run.train_accuracy = digits_accuracy(model, X_train, y_train)
     run.test_accuracy = digits_accuracy(model, X_test, y_test)
     return run
@@ -302,16 +382,20 @@ def train(dataset, activation="relu", epochs=None, seed=0, **kwargs):
     return loop(activation, epochs, seed, **kwargs)
 
 
-def compare_activations(dataset, names=LECTURE, epochs=None, seed=0, *, progress=True, stop=None):
+def compare_activations(
+    dataset, names=LECTURE, epochs=None, seed=0, *, progress=True, stop=None, health=False
+):
     """The same network from the same seed, once per activation; returns {name: Run}.
 
     After a stop request the remaining activations are skipped.
     """
     for name in names:
-        _check(dataset, name, DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs)
+        check_settings(
+            dataset, name, DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs, seed
+        )
     runs = {}
     for name in names:
-        runs[name] = train(dataset, name, epochs, seed, progress=progress, stop=stop)
+        runs[name] = train(dataset, name, epochs, seed, progress=progress, stop=stop, health=health)
         if runs[name].interrupted:
             break
     return runs
@@ -330,21 +414,32 @@ def _figure(width, height):
 def _save(fig, path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
+    # Through a temporary file: Ctrl-C or a full disk mid-write never leaves half a PNG.
+    # dpi 150: sharp on high-density screens.
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=150), durable=False)
     return path
 
 
 def plot_run(run, path):
-    """Loss and training accuracy of one run, as a PNG."""
+    """Loss and training accuracy of one run, as a PNG, both against the same unit.
+
+    moons trains full-batch, so a step is an epoch and both panels count steps; digits records a
+    loss per mini-batch and an accuracy per epoch, so both panels count epochs.
+    """
     fig = _figure(9, 3.4)
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(np.arange(1, run.steps + 1), run.losses, color="tab:blue")
-    ax_loss.set(xlabel="step", ylabel="loss", title=f"{run.dataset}, {run.activation}: loss")
+    if run.dataset == "digits":
+        per_epoch = run.steps / max(1, len(run.accuracies))
+        loss_x, unit = np.arange(1, run.steps + 1) / per_epoch, "epoch"
+    else:
+        loss_x, unit = np.arange(1, run.steps + 1), "step"
+    ax_loss.plot(loss_x, run.losses, color="tab:blue")
+    ax_loss.set(xlabel=unit, ylabel="loss", title=f"{run.dataset}, {run.activation}: loss")
     if run.dataset == "digits":
         ax_loss.set_yscale("log")
     ax_acc.plot(np.arange(1, len(run.accuracies) + 1), run.accuracies, color="tab:green")
     ax_acc.set(
-        xlabel="epoch",
+        xlabel=unit,
         ylabel="training accuracy",
         ylim=(0, 1.02),
         title=f"final train {run.train_accuracy:.1%}"
@@ -430,24 +525,30 @@ def run(
     out="train-out",
     compare=False,
     progress=True,
+    health=False,
 ):
     """Train (and with `compare`, train once per lecture activation too), then write the plots.
 
     The main run uses `activation` (relu by default); the comparison trains every lecture activation
     plus that one from the same seed. Ctrl-C stops after the current step; plots of what was done
-    are still written and ``Outcome.interrupted`` is set.
+    are still written and ``Outcome.interrupted`` is set. With `health`, every step is
+    recorded by a `health.Monitor` and ``health.png`` shows each run's activation health.
     """
     activation = activation or "relu"
     epochs = DEFAULT_EPOCHS.get(dataset, 1) if epochs is None else epochs
-    _check(dataset, activation, epochs)
+    check_settings(dataset, activation, epochs, seed)
     out = Path(out)
     with stop_on_interrupt() as stop:
         if compare:
             names = list(LECTURE) + ([activation] if activation not in LECTURE else [])
-            runs = compare_activations(dataset, names, epochs, seed, progress=progress, stop=stop)
+            runs = compare_activations(
+                dataset, names, epochs, seed, progress=progress, stop=stop, health=health
+            )
             main = runs.get(activation) or next(reversed(runs.values()))
         else:
-            main = train(dataset, activation, epochs, seed, progress=progress, stop=stop)
+            main = train(
+                dataset, activation, epochs, seed, progress=progress, stop=stop, health=health
+            )
             runs = {activation: main}
         interrupted = stop()
     paths = []
@@ -458,4 +559,7 @@ def run(
             paths.append(plot_decision_boundary(main.model, X, y, out / "moons-boundary.png"))
     if compare and any(r.steps for r in runs.values()):
         paths.append(plot_comparison(runs, out / f"{dataset}-compare.png"))
+    monitors = {name: r.health for name, r in runs.items() if r.health and r.health.history}
+    if monitors:
+        paths.append(plot_health(monitors, out / "health.png"))
     return Outcome(main, runs, paths, interrupted)

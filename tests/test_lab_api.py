@@ -1,0 +1,425 @@
+"""The lab's HTTP API through Starlette's test client: what each panel gets, and every refusal.
+
+Numbers are checked against the engine used directly (parse_expression + backward, Value.activate,
+central differences written here), never against the lab's own output.
+"""
+
+import json
+import math
+
+import pytest
+
+pytest.importorskip("starlette", reason="the lab extra (starlette, uvicorn) is not installed")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from tinygrad_act import ACTIVATIONS, Value  # noqa: E402
+from tinygrad_act.expression import parse_expression  # noqa: E402
+from tinygrad_act.lab import limits  # noqa: E402
+from tinygrad_act.lab.app import create_app  # noqa: E402
+from tinygrad_act.lab.sessions import SessionStore  # noqa: E402
+
+NEURON = "tanh(x1*w1 + x2*w2 + b)"
+VALUES = {"x1": 2.0, "w1": -3.0, "x2": 0.0, "w2": 1.0, "b": 6.8813735870195432}
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app()) as c:
+        yield c
+
+
+def _refused(response, status=400):
+    assert response.status_code == status, response.text[:300]
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]
+    assert "\n" not in body["error"]
+    return body["error"]
+
+
+# ---- the expression panel --------------------------------------------------------------------
+
+
+def test_graph_gives_the_engines_value_and_gradients_for_the_lecture_neuron(client):
+    view = client.post("/api/graph", json={"expression": NEURON, "values": VALUES}).json()
+    root = parse_expression(NEURON, VALUES)
+    root.backward()
+    leaves = {v.label: v for v in _nodes(root) if v.label}
+    assert view["value"] == root.data
+    assert view["value_text"] == f"{root.data:.6g}" == "0.707107"
+    assert [v["name"] for v in view["variables"]] == ["x1", "w1", "x2", "w2", "b"]
+    for v in view["variables"]:
+        assert v["value"] == VALUES[v["name"]]
+        assert v["grad"] == leaves[v["name"]].grad
+    assert view["svg"].startswith("<svg") and "grad &#45;1.5" in view["svg"]
+
+
+def test_hovering_tanh_shows_the_slides_formula_with_numbers_and_the_chain_rule(client):
+    view = client.post("/api/graph", json={"expression": NEURON, "values": VALUES}).json()
+    by_id = {n["id"]: n for n in view["nodes"]}
+    out = view["nodes"][-1]
+    assert out["kind"] == "output" and out["op"] == "tanh"
+    (local,) = out["locals"]
+    assert local["text"].endswith("= 1-a² = 1-0.7071² = 0.5")
+    assert local["value"] == pytest.approx(1 - math.tanh(0.8813735870195432) ** 2)
+    assert local["share"].endswith("= 1 × 0.5 = 0.5")
+    n = by_id[local["input"]]
+    assert n["chain"].endswith("= 1 × 0.5 = 0.5")
+    x1w1 = next(node for node in view["nodes"] if node["equation"].endswith("= 2 × (-3) = -6"))
+    texts = [loc["text"] for loc in x1w1["locals"]]
+    assert texts[0].endswith("= w1 = -3") and texts[1].endswith("= x1 = 2")
+
+
+def test_node_ids_are_the_ids_of_the_drawing(client):
+    view = client.post("/api/graph", json={"expression": NEURON, "values": VALUES}).json()
+    for node in view["nodes"]:
+        # Each value record of the SVG carries its id as <title> and its data in its text.
+        block = view["svg"].split(f"<title>{node['id']}</title>", 1)[1].split("</g>", 1)[0]
+        assert f"data {node['data_text']}" in block.replace("&#45;", "-")
+
+
+def test_step_frames_walk_backward_from_the_output_one_op_at_a_time(client):
+    first = client.post(
+        "/api/graph", json={"expression": NEURON, "values": VALUES, "step": 0}
+    ).json()
+    ops = [n["id"] for n in reversed(first["nodes"]) if n["kind"] in ("op", "output")]
+    count = first["frame"]["count"]
+    assert count == first["steps"] + 1 == len(ops) + 1
+    highlighted = []
+    for k in range(count):
+        frame = client.post(
+            "/api/graph", json={"expression": NEURON, "values": VALUES, "step": k}
+        ).json()["frame"]
+        assert frame["index"] == k and frame["svg"].startswith("<svg")
+        highlighted.append([i for i in frame["highlight"] if i.startswith("v")])
+    visited = [h[0] for h in highlighted if h]
+    assert visited == ops  # the output's tanh first, down to the first product
+    _refused(client.post("/api/graph", json={"expression": NEURON, "step": count}))
+
+
+def test_missing_values_start_at_the_default_and_unused_ones_are_left_out(client):
+    view = client.post("/api/graph", json={"expression": "x*y", "values": {"x": 3, "q": 1}}).json()
+    assert [(v["name"], v["value"]) for v in view["variables"]] == [
+        ("x", 3.0),
+        ("y", limits.DEFAULT_VALUE),
+    ]
+
+
+def test_a_division_by_zero_is_shown_as_inf_not_an_error(client):
+    response = client.post("/api/graph", json={"expression": "x/y", "values": {"x": 1, "y": 0}})
+    assert response.status_code == 200
+    view = response.json()
+    assert view["value"] is None and view["value_text"] == "inf"
+
+
+@pytest.mark.parametrize(
+    "expression, message",
+    [
+        ("__import__('os').system('true')", "not allowed"),
+        ("x.__class__", "attribute access"),
+        ("x +", "not a valid expression"),
+        ("softmax(x)", "softmax"),
+        ("x" * (limits.MAX_EXPRESSION_LENGTH + 1), "too long"),
+        ("+".join(f"v{i}" for i in range(limits.MAX_VARIABLES + 1)), "variables"),
+        ("+".join(["x"] * (limits.MAX_GRAPH_NODES + 1)), "nodes"),
+        ("x**100000", "too large"),
+    ],
+)
+def test_bad_expressions_are_one_line_400s(client, expression, message):
+    assert message in _refused(client.post("/api/graph", json={"expression": expression}))
+
+
+# ---- the activation explorer -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu"])
+@pytest.mark.parametrize("z", [-3.0, -0.5, 0.7, 4.0])
+def test_explorer_gives_g_prime_three_ways_that_agree(client, name, z):
+    view = client.post("/api/activation", json={"name": name, "z": z}).json()
+    spec = ACTIVATIONS[name]
+    at = view["at"]
+    a = spec.forward(z, **spec.defaults)
+    assert at["a"] == pytest.approx(a)
+    h = 1e-6
+    central = (spec.forward(z + h, **spec.defaults) - spec.forward(z - h, **spec.defaults)) / (
+        2 * h
+    )
+    assert at["formula"] == at["backprop"]
+    assert at["numeric"] == pytest.approx(central, rel=1e-6, abs=1e-9)
+    assert at["backprop"] == pytest.approx(central, rel=1e-5, abs=1e-8)
+    slope_line = view["tangent"]
+    (t0, y0), (t1, y1) = slope_line
+    assert (y1 - y0) / (t1 - t0) == pytest.approx(at["backprop"], rel=1e-9, abs=1e-9)
+
+
+def test_explorer_curve_is_backprop_over_the_whole_range(client):
+    view = client.post("/api/activation", json={"name": "sigmoid", "z": 0.0}).json()
+    curve = view["curve"]
+    for z, g, slope in zip(curve["z"], curve["g"], curve["slope"], strict=True):
+        a = 1 / (1 + math.exp(-z))
+        assert g == pytest.approx(a) and slope == pytest.approx(a * (1 - a))
+    assert view["at"]["texts"]["formula"] == "a(1-a) = 0.5·(1-0.5) = 0.25"
+
+
+def test_relu_at_zero_shows_the_lectures_slope_one_and_the_kink_note(client):
+    view = client.post("/api/activation", json={"name": "relu", "z": 0.0}).json()
+    assert view["at"]["formula"] == view["at"]["backprop"] == 1.0  # the slide picks 1 at 0
+    assert view["at"]["numeric"] == pytest.approx(0.5)
+    kink = view["kink"]
+    assert kink["on_it"] and (kink["left"], kink["right"]) == (0.0, 1.0)
+    assert "averages" in kink["note"] and "0.5" in kink["note"]
+
+
+def test_leaky_relu_takes_its_slope_from_the_slider(client):
+    view = client.post(
+        "/api/activation", json={"name": "leaky_relu", "z": -2.0, "params": {"slope": 0.2}}
+    ).json()
+    assert view["at"]["a"] == pytest.approx(-0.4)
+    assert view["at"]["formula"] == view["at"]["backprop"] == pytest.approx(0.2)
+    assert view["written"] == "1 if z≥0 else 0.2"
+    assert not view["kink"]["on_it"]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"name": "softmax", "z": 0}, "vector"),
+        ({"name": "nope", "z": 0}, "unknown activation"),
+        ({"name": "relu", "z": 1e9}, "must lie in"),
+        ({"name": "relu", "z": "1"}, "must be a number"),
+        ({"name": "relu", "z": True}, "must be a number"),
+        ({"name": "leaky_relu", "z": 0, "params": {"slope": 5}}, "must lie in"),
+        ({"name": "leaky_relu", "z": 0, "params": {"alpha": 1}}, "takes slope"),
+        ({"name": "relu"}, "missing field 'z'"),
+        ({"name": "relu", "z": 0, "zoom": 2}, "unknown field 'zoom'"),
+    ],
+)
+def test_bad_explorer_requests_are_one_line_400s(client, body, message):
+    assert message in _refused(client.post("/api/activation", json=body))
+
+
+# ---- training ----------------------------------------------------------------------------------------
+
+
+def _session(client):
+    response = client.post("/api/sessions", json={})
+    assert response.status_code == 201
+    return response.json()["session"]
+
+
+def _train(client, sid, **body):
+    return client.post(f"/api/sessions/{sid}/train", json=body)
+
+
+def test_two_networks_train_from_the_same_seed_and_relu_learns_where_sigmoid_stalls(client):
+    sid = _session(client)
+    settings = {"dataset": "moons", "depth": 4, "width": 16, "activations": ["sigmoid", "relu"]}
+    state = _train(client, sid, action="reset", settings={**settings, "lr": 0.3, "seed": 0}).json()
+    assert state["step"] == 0 and len(state["points"]) == 100
+    for _ in range(4):
+        state = _train(client, sid, action="step", steps=50).json()
+    assert state["step"] == 200
+    sigmoid, relu = state["networks"]
+    assert (sigmoid["activation"], relu["activation"]) == ("sigmoid", "relu")
+    full = client.get(f"/api/sessions/{sid}/train").json()["networks"]
+    assert full[1]["losses"][-1] < 0.5 * full[1]["losses"][0]  # relu learns
+    assert full[0]["losses"][-1] > 0.9 * full[0]["losses"][0]  # sigmoid, four layers deep, stalls
+    assert len(sigmoid["boundary"]["percent"]) == limits.BOUNDARY_GRID**2
+    rows = relu["health"]
+    assert [r["layer"] for r in rows] == ["hidden 1", "hidden 2", "hidden 3", "hidden 4"]
+    assert all(0 <= r["saturated"] <= 1 and 0 <= r["dead"] <= r["saturated"] for r in rows)
+    # The gradient reaching sigmoid's first layer is far smaller than relu's: the lecture's point.
+    assert sigmoid["health"][0]["grad"] < 0.1 * relu["health"][0]["grad"]
+
+
+def test_the_first_loss_is_the_engines_own(client):
+    from tinygrad_act.nn import binary_cross_entropy_with_logits, mlp
+    from tinygrad_act.train import load_moons
+
+    sid = _session(client)
+    settings = {"depth": 2, "width": 8, "activations": ["tanh"], "seed": 3}
+    _train(client, sid, action="reset", settings=settings)
+    state = _train(client, sid, action="step").json()
+    X, y = load_moons(seed=3)
+    model = mlp([2, 8, 8, 1], "tanh", rng=3)
+    loss = binary_cross_entropy_with_logits(model(Value(X)).reshape(-1), (y > 0).astype(int))
+    assert state["networks"][0]["losses"] == [loss.item()]
+
+
+def test_digits_train_and_report_test_accuracy(client):
+    sid = _session(client)
+    settings = {"dataset": "digits", "depth": 1, "width": 16, "activations": ["relu"], "lr": 1.0}
+    state = _train(client, sid, action="reset", settings=settings).json()
+    assert state["points"] is None and state["extent"] is None
+    state = _train(client, sid, action="step", steps=20).json()
+    net = state["networks"][0]
+    assert net["boundary"] is None and 0.5 < net["test_accuracy"] <= 1
+    assert net["losses"][-1] < net["losses"][0]
+
+
+def test_a_run_stops_at_its_step_limit(client, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_STEPS", 30)
+    sid = _session(client)
+    _train(client, sid, action="reset", settings={"depth": 1, "width": 4, "activations": ["relu"]})
+    state = _train(client, sid, action="step", steps=50).json()
+    assert state["step"] == 30 and "limit of 30 steps" in state["message"]
+    assert "limit" in _refused(_train(client, sid, action="play"))
+
+
+def test_a_diverging_run_says_the_learning_rate_is_too_large(client):
+    sid = _session(client)
+    settings = {"depth": 4, "width": 32, "activations": ["relu"], "lr": 10.0}
+    _train(client, sid, action="reset", settings=settings)
+    state = _train(client, sid, action="step", steps=50).json()
+    assert state["message"] and "learning rate" in state["message"]
+    assert None in state["networks"][0]["losses"]  # nan travels as null
+
+
+def test_sessions_do_not_see_each_others_runs(client):
+    a, b = _session(client), _session(client)
+    _train(client, a, action="reset", settings={"activations": ["relu"], "seed": 1})
+    _train(client, b, action="reset", settings={"activations": ["tanh", "sigmoid"], "seed": 2})
+    _train(client, a, action="step", steps=7)
+    state_b = client.get(f"/api/sessions/{b}/train").json()
+    assert state_b["step"] == 0 and state_b["settings"]["seed"] == 2
+    assert client.get(f"/api/sessions/{a}/train").json()["step"] == 7
+
+
+def test_play_right_after_pause_keeps_playing_with_one_player(client):
+    import time
+
+    sid = _session(client)
+    _train(client, sid, action="reset", settings={"depth": 1, "width": 4})
+    _train(client, sid, action="play")
+    _train(client, sid, action="pause")
+    _train(client, sid, action="play")  # the first player's last chunk may still be running
+    time.sleep(0.3)
+    state = client.get(f"/api/sessions/{sid}/train").json()
+    assert state["playing"] and state["step"] > 0
+    assert client.app.state.store.players == {sid}
+    _train(client, sid, action="pause")
+
+
+def test_closing_a_session_removes_it(client):
+    sid = _session(client)
+    assert client.post(f"/api/sessions/{sid}/close", content=b"{}").json() == {"closed": True}
+    assert "no such session" in _refused(client.get(f"/api/sessions/{sid}/train"), 404)
+
+
+def test_the_number_of_sessions_and_of_playing_runs_is_bounded():
+    with TestClient(create_app(SessionStore(max_sessions=2, max_playing=1))) as client:
+        a, b = _session(client), _session(client)
+        assert "open sessions" in _refused(client.post("/api/sessions", json={}), 429)
+        for sid in (a, b):
+            _train(client, sid, action="reset", settings={"depth": 1, "width": 2})
+        assert _train(client, a, action="play").json()["playing"] is True
+        assert "runs are training" in _refused(_train(client, b, action="play"), 429)
+        _train(client, a, action="pause")
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"action": "jump"}, "must be one of reset, play, pause, step"),
+        ({"action": "step", "steps": 0}, "must lie in 1..50"),
+        ({"action": "step", "steps": 2.5}, "whole number"),
+        ({"action": "play", "steps": 3}, "does not go with action 'play'"),
+        ({"action": "reset", "settings": {"depth": 99}}, "depth must lie in 1..4"),
+        ({"action": "reset", "settings": {"width": 10**400}}, "width must lie in 1..32"),
+        ({"action": "reset", "settings": {"lr": -1}}, "lr must lie in"),
+        ({"action": "reset", "settings": {"activations": []}}, "1 to 2 entries"),
+        ({"action": "reset", "settings": {"activations": ["a", "b", "c"]}}, "1 to 2 entries"),
+        ({"action": "reset", "settings": {"activations": ["softmax"]}}, "must be one of"),
+        ({"action": "reset", "settings": {"dataset": "mnist"}}, "must be one of moons, digits"),
+        ({"action": "reset", "settings": {"layers": 3}}, "unknown field 'layers'"),
+        ({"action": "reset", "settings": []}, "must be an object"),
+    ],
+)
+def test_bad_training_requests_are_one_line_400s(client, body, message):
+    sid = _session(client)
+    assert message in _refused(_train(client, sid, **body))
+
+
+def test_a_step_before_any_reset_says_what_to_do(client):
+    sid = _session(client)
+    assert "reset" in _refused(_train(client, sid, action="step"))
+
+
+# ---- malformed requests, anywhere --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"{", "malformed JSON"),
+        (b"not json", "malformed JSON"),
+        (b"\xff\xfe", "UTF-8"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"expression": "x", "values": {"x": NaN}}', "NaN"),
+        (b'{"expression": "x", "values": {"x": Infinity}}', "Infinity"),
+        (b'{"expression": "x", "values": {"x": 1e999}}', "finite"),
+        (b'{"expression": "x", "values": {"x": ' + b"9" * 5000 + b"}}", "malformed JSON"),
+        (b"[" * 10_000, "nested too deeply"),
+        (b'{"expression": "x", "values": {"not a name": 1}}', "not a variable name"),
+        (b'{"expression": "x", "values": [1]}', "must be an object"),
+        (b'{"expression": "x", "extra": 1}', "unknown field 'extra'"),
+        (b'{"values": {}}', "missing field 'expression'"),
+    ],
+)
+def test_malformed_bodies_get_a_one_line_4xx(client, raw, message):
+    response = client.post("/api/graph", content=raw)
+    assert response.status_code in (400, 413)
+    assert message in _refused(response, response.status_code)
+
+
+def test_a_huge_body_is_refused_before_it_is_read(client):
+    body = json.dumps({"expression": "x", "values": {"x": 1}, "pad": "a" * 100_000})
+    assert "too large" in _refused(client.post("/api/graph", content=body), 413)
+
+
+def test_unknown_paths_and_methods_get_json_errors(client):
+    assert "no such page" in _refused(client.get("/api/nothing"), 404)
+    assert "no such page" in _refused(client.get("/static/nothing.js"), 404)
+    assert "not allowed" in _refused(client.get("/api/graph"), 405)
+    assert "no such session" in _refused(client.get("/api/sessions/zzz/train"), 404)
+
+
+def test_the_page_and_its_files_come_from_the_package_with_a_strict_policy(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "<title>tinygrad_act lab</title>" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for path in ("/static/lab.css", "/static/js/main.js", "/static/js/graph.js"):
+        assert client.get(path).status_code == 200
+    assert "http" not in page.text.split("<body>")[0].replace("http-equiv", "")
+
+
+def test_activations_lists_every_elementwise_registered_activation(client):
+    meta = client.get("/api/activations").json()
+    names = [a["name"] for a in meta["activations"]]
+    assert names == [n for n, s in ACTIVATIONS.items() if not s.tensor_only]
+    leaky = next(a for a in meta["activations"] if a["name"] == "leaky_relu")
+    assert leaky["parameters"] == [{"name": "slope", "default": 0.01, "range": [0.0, 1.0]}]
+
+
+def _nodes(root):
+    seen, stack = {root}, [root]
+    while stack:
+        for p in stack.pop()._prev:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return seen
+
+
+def test_every_static_file_is_installed_with_the_package():
+    import configparser
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    config = configparser.ConfigParser()
+    config.read(root / "setup.cfg")
+    patterns = config["options.package_data"]["tinygrad_act.lab"].split()
+    static = root / "tinygrad_act" / "lab"
+    installed = {p for pattern in patterns for p in static.glob(pattern)}
+    files = {p for p in (static / "static").rglob("*") if p.is_file()}
+    assert files and files == installed

@@ -1,0 +1,202 @@
+"""The lab in a real headless Chromium: the numbers on screen are the engine's.
+
+Loads the page from a uvicorn server on 127.0.0.1, types the lecture's neuron, moves a slider
+(and measures how long an update takes to reach the screen), hovers the tanh node, steps
+backward, trains for a few steps and checks that no console error was logged. With
+``LAB_SCREENSHOTS=docs/_static`` it writes the screenshots the docs show (``make lab-screenshots``);
+otherwise they go to a temporary folder.
+"""
+
+import importlib.util
+import math
+import os
+import statistics
+from pathlib import Path
+
+import pytest
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright is not installed (it comes with the dev extra)"
+)
+pytest.importorskip("uvicorn", reason="the lab extra (starlette, uvicorn) is not installed")
+
+from tinygrad_act.expression import parse_expression  # noqa: E402
+from tinygrad_act.lab.explain import drawing_order  # noqa: E402
+
+# One way to start Chromium for every browser test: the screenshot script's (Debian's Chromium,
+# flags that keep it off the network).
+_spec = importlib.util.spec_from_file_location(
+    "screenshots", Path(__file__).resolve().parent.parent / "docs" / "screenshots.py"
+)
+screenshots = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(screenshots)
+NEURON = "tanh(x1*w1 + x2*w2 + b)"
+VALUES = {"x1": "2", "w1": "-3", "x2": "0", "w2": "1", "b": "6.8813735870195432"}
+
+# Set a slider, wait until the panel has drawn the engine's answer and the browser has painted
+# it: the time from the input event to the screen.
+MOVE_SLIDER = """async ([name, value]) => {
+  const panel = document.getElementById("graph-panel");
+  const before = Number(panel.dataset.renders);
+  const slider = document.getElementById(`var-${name}-slider`);
+  const t0 = performance.now();
+  slider.value = value;
+  slider.dispatchEvent(new Event("input", { bubbles: true }));
+  await new Promise((resolve) => {
+    const watch = new MutationObserver(() => {
+      if (Number(panel.dataset.renders) > before) { watch.disconnect(); resolve(); }
+    });
+    watch.observe(panel, { attributes: true });
+  });
+  await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  return performance.now() - t0;
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if screenshots.chromium_path() is None:
+        pytest.skip(
+            "no Chromium on the PATH: install it with `make chromium` "
+            "(apt-get install chromium) to run the browser test"
+        )
+    with sync_api.sync_playwright() as p:
+        browser = screenshots.launch(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = os.environ.get("LAB_SCREENSHOTS")
+    return Path(folder) if folder else tmp_path_factory.mktemp("lab-screenshots")
+
+
+def _engine(values):
+    root = parse_expression(NEURON, {k: float(v) for k, v in values.items()})
+    root.backward()
+    grads = {v.label: v.grad for v in drawing_order(root) if v.label}
+    return root, grads
+
+
+def _expect_numbers(page, values):
+    """The value and every gradient on screen are the engine's, to the 6 digits shown."""
+    root, grads = _engine(values)
+    sync_api.expect(page.locator("#graph-value")).to_have_text(f"o = {root.data:.6g}")
+    for name, grad in grads.items():
+        sync_api.expect(page.locator(f"#var-{name}-grad")).to_have_text(
+            f"∂o/∂{name} = {grad + 0.0:.6g}"
+        )
+
+
+def test_the_lab_in_chromium_shows_the_engines_numbers(browser, lab_server, shots):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.set_default_timeout(15_000)
+    page.goto(lab_server + "#e=x*y")
+    page.wait_for_selector("body[data-ready=true]")
+
+    # Type the lecture's neuron; a slider and a number box appear for each variable.
+    page.fill("#expression", "")
+    page.type("#expression", NEURON)
+    page.wait_for_selector("#var-b-number")
+    for name, value in VALUES.items():
+        page.fill(f"#var-{name}-number", value)
+        page.dispatch_event(f"#var-{name}-number", "change")
+    _expect_numbers(page, VALUES)
+    assert "tanh" in page.locator("#graph-svg svg").inner_html()
+
+    # Move a slider: the numbers follow, and each update is timed to the screen.
+    moved = {**VALUES, "w1": "-2.5"}
+    page.evaluate(MOVE_SLIDER, ["w1", "-2.5"])
+    _expect_numbers(page, moved)
+    timings = [page.evaluate(MOVE_SLIDER, ["x1", f"{1 + k / 10:g}"]) for k in range(20)]
+    moved["x1"] = "2.9"
+    _expect_numbers(page, moved)
+    p50 = statistics.median(timings)
+    p95 = sorted(timings)[math.ceil(0.95 * len(timings)) - 1]
+    print(
+        f"\nlab slider update to screen: p50 {p50:.0f} ms, p95 {p95:.0f} ms ({len(timings)} moves)"
+    )
+
+    # Back to the lecture's values; hover the tanh: the slide's formula with the numbers in it.
+    page.click("#neuron-preset")
+    _expect_numbers(page, VALUES)
+    root, _ = _engine(VALUES)
+    order = drawing_order(root)
+    tanh_op = f"o{len(order) - 1}"
+    page.hover(f'#graph-svg g.node[data-node="v{len(order) - 1}"] >> nth=0')
+    info = page.locator("#node-info")
+    sync_api.expect(info).to_contain_text("1-a² = 1-0.7071² = 0.5")
+    sync_api.expect(info).to_contain_text("= 1 × 0.5 = 0.5")
+    page.locator("#graph-panel").screenshot(path=str(shots / "lab-expression.png"))
+
+    # Step backward: each frame highlights the next op from the output down, and Back undoes it.
+    ops = [f"v{i}" for i, node in reversed(list(enumerate(order))) if node._prev]
+    status = page.locator("#step-status")
+    seen = []
+    for k in range(4):
+        page.click("#step-forward")
+        sync_api.expect(status).to_contain_text(f"Step {k} of {len(ops)}")
+        seen.append(status.get_attribute("data-highlight"))
+        highlighted = page.eval_on_selector_all(
+            "#graph-svg g.node.highlight title", "titles => titles.map((t) => t.textContent)"
+        )
+        assert seen[-1] in highlighted or (not seen[-1] and not highlighted)
+    visited = [h for h in seen if h]
+    assert visited == ops[: len(visited)] and visited[0] == tanh_op.replace("o", "v")
+    page.click("#step-back")
+    sync_api.expect(status).to_contain_text(f"Step 2 of {len(ops)}")
+    assert status.get_attribute("data-highlight") == seen[2]
+    page.click("#step-live")
+    sync_api.expect(status).to_contain_text("Finished graph")
+
+    # The explorer: relu at its kink, the slide's slope 1 against the central difference's 0.5.
+    page.select_option("#activation", "relu")
+    page.fill("#z-number", "0")
+    page.dispatch_event("#z-number", "change")
+    sync_api.expect(page.locator("#way-backprop")).to_contain_text("= 1")
+    sync_api.expect(page.locator("#way-numeric")).to_contain_text("0.5")
+    sync_api.expect(page.locator("#kink-note")).to_contain_text("kink at z = 0")
+    page.select_option("#activation", "sigmoid")
+    page.fill("#z-number", "1.5")
+    page.dispatch_event("#z-number", "change")
+    sync_api.expect(page.locator("#way-formula")).to_contain_text("a(1-a) = 0.8176·(1-0.8176)")
+    page.locator("#explorer-panel").screenshot(path=str(shots / "lab-explorer.png"))
+
+    # Train a few steps: the loss on screen falls (network B, relu, learns).
+    status = page.locator("#train-status")
+    sync_api.expect(status).to_contain_text("step 0")
+    page.click("#train-step")
+    sync_api.expect(status).to_contain_text("step 1 ")
+    first = float(page.locator("#net-1-numbers").get_attribute("data-loss"))
+    for k in range(2, 9):
+        page.click("#train-step")
+        sync_api.expect(status).to_contain_text(f"step {k} ")
+    page.click("#train-play")
+    page.wait_for_function(
+        "() => Number(document.getElementById('train-status').dataset.step) >= 60"
+    )
+    page.click("#train-pause")
+    sync_api.expect(status).to_contain_text("paused")
+    last = float(page.locator("#net-1-numbers").get_attribute("data-loss"))
+    assert last < first
+    assert page.locator("#net-1-health tbody tr").count() == 3
+    page.locator("#training-panel").screenshot(path=str(shots / "lab-training.png"))
+
+    # The address holds the state: a new tab from it shows the same expression and settings.
+    shared = page.url
+    assert "e=tanh" in shared and "acts=sigmoid%2Crelu" in shared
+    phone = browser.new_page(viewport={"width": 400, "height": 900})
+    phone.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    phone.on("pageerror", lambda e: problems.append(str(e)))
+    phone.goto(shared)
+    phone.wait_for_selector("body[data-ready=true]")
+    sync_api.expect(phone.locator("#graph-value")).to_have_text(f"o = {root.data:.6g}")
+    sync_api.expect(phone.locator("#activation")).to_have_value("sigmoid")
+    phone.locator("#graph-panel").screenshot(path=str(shots / "lab-phone.png"))
+    phone.close()
+    page.close()
+    assert problems == []

@@ -1,0 +1,584 @@
+"""Activation health: saturated units, dead units and vanishing gradients, measured with g'(z).
+
+The lecture's point is the slope: sigmoid' = a(1-a) and tanh' = 1-a² are nearly 0 at z = ±10, and
+ReLU' = 0 for every z < 0. A unit whose local gradient is nearly 0 passes almost nothing back, so
+the measure here is the registry's own derivative, the slide's formula:
+
+- an entry z is *saturated* where |g'(z)| < threshold · peak, with peak the largest |g'| over
+  z in [-10, 10] (1/4 for sigmoid, 1 for tanh and ReLU); at the default threshold 0.01 that is
+  |a| > 0.995 for tanh, a(1-a) < 0.0025 for sigmoid, z < 0 for ReLU, and never for Leaky ReLU
+  (its slope 0.01 is not *below* 1% of 1);
+- a unit is *dead* when it is saturated for every example of a batch: no example can train it.
+
+`Monitor` records these, per activation layer of a network, with the layer outputs' gradients
+(caught by `Value.register_hook`) and the weights' grad:data and update:data ratios (the checks of
+Karpathy's makemore part 3). matplotlib is imported only by the plots.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from tinygrad_act.activations import lookup
+from tinygrad_act.engine import Value
+from tinygrad_act.nn import Activation, Layer, Linear, Module, Neuron, _grad_data
+
+PEAK_RANGE = (-10.0, 10.0)  # where the peak slope is looked for: the slide's z = -10 ... 10
+ROW_KEYS = (
+    "layer",
+    "activation",
+    "saturated",
+    "dead",
+    "out_mean",
+    "out_std",
+    "grad_mean",
+    "grad_std",
+    "grad_to_data",
+    "update_to_data",
+)
+
+# --------------------------------------------------------------------------------------------------
+# Saturation, from the registry's g'(z)
+
+
+def _elementwise(activation):
+    spec = lookup(activation)  # an unknown name raises, listing the registered ones
+    if spec.derivative is None:
+        raise ValueError(
+            f"activation {spec.name!r} is not elementwise (its gradient is a vector-Jacobian "
+            "product), so a single unit has no slope g'(z); saturation needs an elementwise "
+            "activation such as sigmoid, tanh, relu or leaky_relu"
+        )
+    return spec
+
+
+def _slopes(spec, z, params):
+    """|g'(z)| by the registry's derivative, as float64 of z's shape."""
+    with np.errstate(all="ignore"):  # sigmoid at z = 1000 is exactly 0 or 1: no warning needed
+        d = spec.derivative(z, spec.forward(z, **params), **params)
+    return np.broadcast_to(np.abs(np.asarray(d, dtype=np.float64)), z.shape)
+
+
+_PEAKS = {}
+
+
+def peak_slope(activation, **params):
+    """The largest ``|g'(z)|`` over z in [-10, 10] (z = 0 included): what "small" is measured by.
+
+    >>> peak_slope("sigmoid"), peak_slope("tanh"), peak_slope("relu"), peak_slope("leaky_relu")
+    (0.25, 1.0, 1.0, 1.0)
+    """
+    spec = _elementwise(activation)
+    params = spec.bind(params)
+    key = (spec.forward, spec.derivative, tuple(sorted(params.items())))
+    if key not in _PEAKS:
+        grid = np.union1d(np.linspace(*PEAK_RANGE, 20001), [0.0])
+        _PEAKS[key] = float(_slopes(spec, grid, params).max())
+    return _PEAKS[key]
+
+
+def _entries(z, what):
+    """z (a number, an array or a Value) as a float64 array."""
+    data = z.data if isinstance(z, Value) else z
+    arr = np.asarray(data)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{what} takes numbers (a float, an array or a Value), got {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"{what}: z is empty, so there is no fraction to take")
+    return arr.astype(np.float64)
+
+
+def _check_threshold(threshold):
+    ok = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
+    if not (ok and 0 <= threshold <= 1):
+        raise ValueError(
+            f"threshold is a fraction of the peak slope, a number in [0, 1]; got {threshold!r}"
+        )
+
+
+def _saturated(spec, z, threshold, params):
+    """The boolean mask |g'(z)| < threshold · peak (strictly below: Leaky ReLU's 0.01 is not)."""
+    return _slopes(spec, z, params) < threshold * peak_slope(spec.name, **params)
+
+
+def saturated_fraction(activation, z, threshold=0.01, **params):
+    """The fraction of entries of `z` where ``|g'(z)| < threshold * peak`` (peak: see `peak_slope`).
+
+    g' is the registry's derivative, the slide's formula: sigmoid a(1-a), tanh 1-a², ReLU and
+    Leaky ReLU by cases. `z` is the activation's input: a float, an array or a `Value`.
+
+    >>> saturated_fraction("tanh", [0.0, 2.0, 3.0, 10.0])  # 1-a² < 0.01 where |a| > 0.995
+    0.5
+    >>> saturated_fraction("relu", [-1.0, 0.0, 2.0])  # the lecture's slope at exactly 0 is 1
+    0.3333333333333333
+    >>> saturated_fraction("leaky_relu", [-5.0, -1.0])  # 0.01 is not below 1% of 1
+    0.0
+    >>> saturated_fraction("tanh", 2.5, threshold=0.06)  # Karpathy's |a| > 0.97
+    1.0
+    """
+    spec = _elementwise(activation)
+    params = spec.bind(params)
+    _check_threshold(threshold)
+    z = _entries(z, "saturated_fraction")
+    return float(np.mean(_saturated(spec, z, threshold, params)))
+
+
+def _units(z, what):
+    if z.ndim > 2:
+        raise ValueError(f"{what} takes z of shape (examples, units), got shape {z.shape}")
+    return np.atleast_2d(z)  # a number or a vector is one example
+
+
+def dead_fraction(activation, z, threshold=0.01, **params):
+    """The fraction of units saturated for every example of the batch `z` (examples, units).
+
+    Such a unit is dead: a ReLU whose z < 0 for every example, or a sigmoid stuck at 0 or 1; no
+    example can move it. A number or a 1-D `z` is one example.
+
+    >>> z = [[-1.0, 2.0, -3.0],
+    ...      [-2.0, -1.0, 0.0]]
+    >>> dead_fraction("relu", z)  # only the first unit is negative for both examples
+    0.3333333333333333
+    >>> dead_fraction("leaky_relu", z)
+    0.0
+    """
+    spec = _elementwise(activation)
+    params = spec.bind(params)
+    _check_threshold(threshold)
+    z = _units(_entries(z, "dead_fraction"), "dead_fraction")
+    return float(np.mean(_saturated(spec, z, threshold, params).all(axis=0)))
+
+
+# --------------------------------------------------------------------------------------------------
+# The monitor
+
+
+class _Watched:
+    """One activation layer of the model: where it is, what it applies, and the weights feeding it."""
+
+    def __init__(self, name, module, activation, params, weights, scalar):
+        self.name = name or type(module).__name__  # the model itself is a layer: its class name
+        self.module, self.scalar = module, scalar
+        self.spec = _elementwise(activation)
+        self.params = self.spec.bind(params)
+        self.weights = weights  # Values: a Linear's weight, or a Layer's neuron weights
+        self.captures = []  # the forwards since the last record()
+
+
+class _Capture:
+    """One forward of one layer: z and a as (examples, units), and the outputs' gradients, which
+    the engine hands to `receive` during backward."""
+
+    def __init__(self, outputs, scalar):
+        self.scalar = scalar
+        self.z = self._table([v._prev[0].data for v in outputs])
+        self.a = self._table([v.data for v in outputs])
+        self.grads = [None] * len(outputs)
+        self.handles = [
+            v.register_hook(lambda g, i=i: self.receive(i, g)) for i, v in enumerate(outputs)
+        ]
+
+    def _table(self, columns):
+        if self.scalar:  # one Value per neuron: a float, or a tensor over the batch
+            arr = np.stack([np.asarray(c, dtype=np.float64) for c in columns], axis=-1)
+            return arr.reshape(-1, len(columns))
+        arr = np.asarray(columns[0], dtype=np.float64)
+        return arr.reshape(-1, arr.shape[-1] if arr.ndim else 1)
+
+    def receive(self, i, g):
+        g = g.data if isinstance(g, Value) else g  # a create_graph pass hands over a Value
+        self.grads[i] = g if self.grads[i] is None else self.grads[i] + g
+        # returning None: the gradient passes on unchanged
+
+    @property
+    def reached(self):
+        return any(g is not None for g in self.grads)
+
+    def tables(self):
+        """z, a and dL/da as (examples, units); an output the backward did not reach gets 0."""
+        cols = [np.zeros(self.a.shape[0]) if g is None else g for g in self.grads]
+        return self.z, self.a, self._table(cols)
+
+    def release(self):
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+
+def _find_layers(module, name, found, previous=None):
+    """Every activation layer under `module`, from the input side, each with the weights feeding it."""
+    if isinstance(module, Activation):
+        if lookup(module.name).derivative is not None:  # softmax at the end is no hidden layer
+            weights = [previous.weight] if isinstance(previous, Linear) else []
+            found.append(_Watched(name, module, module.name, module.params, weights, False))
+    elif isinstance(module, Layer):
+        kinds = {(n.nonlin, n.activation) for n in module.neurons}
+        if len(kinds) > 1:
+            raise ValueError(f"Monitor: the neurons of layer {name!r} differ: {sorted(kinds)}")
+        if module.neurons and module.neurons[0].nonlin:
+            weights = [w for n in module.neurons for w in n.w]
+            found.append(_Watched(name, module, module.neurons[0].activation, {}, weights, True))
+    elif isinstance(module, Neuron):
+        if module.nonlin:
+            found.append(_Watched(name, module, module.activation, {}, list(module.w), True))
+    else:
+        _find_in_members(list(module._members()), name, found)
+
+
+def _find_in_members(members, prefix, found):
+    before = None
+    for key, member in members:
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(member, Module):
+            _find_layers(member, path, found, before)
+        elif isinstance(member, (list, tuple)):
+            _find_in_members(list(enumerate(member)), path, found)
+        before = member
+
+
+def _flat(values, grad=False):
+    parts = []
+    for v in values:
+        x = _grad_data(v) if grad else v.data
+        parts.append(np.ravel(np.asarray(0.0 if x is None else x, dtype=np.float64)))
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _ratio(top, bottom):
+    with np.errstate(all="ignore"):  # weights all equal: the ratio is inf (or nan), not a warning
+        return float(np.float64(top) / np.float64(bottom))
+
+
+class Monitor:
+    """Watches every activation layer of an `nn` model; ``record()`` after each ``backward()``.
+
+    Per layer it stores the saturated and dead fractions of the layer's inputs z (by the
+    registry's g'), the mean and standard deviation of its outputs a and of their gradients dL/da
+    (caught with `Value.register_hook`), the std of its weights' gradient over the std of their
+    data, and the std of the last optimizer step's change of the weights over the std of the
+    weights before it. Standard deviations are numpy's (ddof 0). `report()` gives the latest
+    step's rows, from the input side; `history` holds every step's. `remove()`, or leaving a
+    ``with`` block, unhooks it and leaves the model as it was.
+
+    >>> from tinygrad_act.nn import mlp
+    >>> net = mlp([2, 8, 8, 1], "tanh", rng=0)
+    >>> with Monitor(net) as monitor:
+    ...     net(Value(np.ones((4, 2)))).sum().backward()
+    ...     rows = monitor.record()
+    >>> [(row["layer"], row["activation"]) for row in rows]
+    [('1', 'tanh'), ('3', 'tanh')]
+    >>> rows[0]["update_to_data"] is None  # no optimizer step has been made yet
+    True
+    """
+
+    def __init__(self, model, threshold=0.01):
+        if not isinstance(model, Module):
+            raise TypeError(f"Monitor watches a tinygrad_act.nn Module, got {type(model).__name__}")
+        _check_threshold(threshold)
+        layers = []
+        _find_layers(model, "", layers)
+        if not layers:
+            raise ValueError(
+                f"Monitor: {type(model).__name__} has no elementwise activation layer to watch"
+            )
+        modules = [layer.module for layer in layers]
+        for m in modules:
+            if sum(x is m for x in modules) > 1:
+                places = [layer.name for layer in layers if layer.module is m]
+                raise ValueError(
+                    f"Monitor: one module is used at {', '.join(places)}; give each place its own"
+                )
+        self.model, self.threshold, self.layers = model, threshold, layers
+        self.history = []
+        self._params = model.parameters()
+        self._before = [np.array(p.data, dtype=np.float64) for p in self._params]
+        self._index = {id(p): i for i, p in enumerate(self._params)}
+        self._latest = []  # (a, dL/da) per layer of the latest record, for the histograms
+        self._handles = [layer.module.register_forward_hook(self._hook(layer)) for layer in layers]
+
+    def _hook(self, layer):
+        def capture(module, x, out):
+            outputs = out if isinstance(out, list) else [out]
+            # Only a forward that records a graph can be backpropagated; evaluation is skipped.
+            if all(isinstance(v, Value) and v.requires_grad and v._prev for v in outputs):
+                layer.captures.append(_Capture(outputs, layer.scalar))
+
+        return capture
+
+    # ---- recording ---------------------------------------------------------------------------------
+
+    def record(self):
+        """Store this step's numbers (call it after ``backward()``); returns the rows, as `report`."""
+        if self._handles is None:
+            raise ValueError("Monitor.record(): this monitor was removed from its model")
+        missing = [
+            layer.name for layer in self.layers if not any(c.reached for c in layer.captures)
+        ]
+        if missing:
+            raise ValueError(
+                "Monitor.record(): no backward pass has gone through layer "
+                f"{', '.join(missing)} since the last record(); call it after loss.backward()"
+            )
+        now = [np.array(p.data, dtype=np.float64) for p in self._params]
+        stepped = any(not np.array_equal(a, b) for a, b in zip(now, self._before, strict=True))
+        rows, latest = [], []
+        with np.errstate(all="ignore"):  # a diverging run gives inf and nan rows, not an error
+            for layer in self.layers:
+                reached = [c for c in layer.captures if c.reached]
+                z, a, g = (
+                    np.concatenate(part)
+                    for part in zip(*(c.tables() for c in reached), strict=True)
+                )
+                for c in layer.captures:
+                    c.release()
+                layer.captures = []
+                rows.append(self._row(layer, z, a, g, stepped))
+                latest.append((a.ravel(), g.ravel()))
+        self._before, self._latest = now, latest
+        self.history.append(rows)
+        return self.report()
+
+    def _row(self, layer, z, a, g, stepped):
+        mask = _saturated(layer.spec, z, self.threshold, layer.params)
+        row = {
+            "layer": layer.name,
+            "activation": layer.spec.name,
+            "saturated": float(mask.mean()),
+            "dead": float(mask.all(axis=0).mean()),
+            "out_mean": float(a.mean()),
+            "out_std": float(a.std()),
+            "grad_mean": float(g.mean()),
+            "grad_std": float(g.std()),
+            "grad_to_data": None,
+            "update_to_data": None,
+        }
+        if layer.weights:
+            data = _flat(layer.weights)
+            row["grad_to_data"] = _ratio(_flat(layer.weights, grad=True).std(), data.std())
+            if stepped:  # the weights changed since the last record: an optimizer step was made
+                before = np.concatenate(
+                    [np.ravel(self._before[self._index[id(w)]]) for w in layer.weights]
+                )
+                row["update_to_data"] = _ratio((data - before).std(), before.std())
+        return row
+
+    def report(self):
+        """The latest step: one dict per activation layer, from the input side to the output.
+
+        Keys: ``layer``, ``activation``, ``saturated``, ``dead``, ``out_mean``, ``out_std``,
+        ``grad_mean``, ``grad_std`` (of dL/da, the gradient of the layer's outputs),
+        ``grad_to_data`` (of its weights) and ``update_to_data`` (None before the first step).
+
+        >>> from tinygrad_act.nn import mlp
+        >>> net = mlp([3, 4, 1], "relu", rng=0)
+        >>> monitor = Monitor(net)
+        >>> net(Value(np.ones((2, 3)))).sum().backward()
+        >>> sorted(monitor.record()[0]) == sorted(ROW_KEYS)
+        True
+        >>> monitor.remove()
+        """
+        if not self.history:
+            raise ValueError(
+                "Monitor.report(): nothing recorded yet; call record() after backward()"
+            )
+        return [dict(row) for row in self.history[-1]]
+
+    # ---- detaching ---------------------------------------------------------------------------------
+
+    def remove(self):
+        """Unhook from the model (forward hooks and any pending gradient hooks); the numbers stay.
+
+        >>> from tinygrad_act.nn import mlp
+        >>> net = mlp([2, 3, 1], "sigmoid", rng=0)
+        >>> monitor = Monitor(net)
+        >>> monitor.remove()
+        >>> "_forward_hooks" in vars(net[1])
+        False
+        """
+        if self._handles is None:
+            return
+        for handle in self._handles:
+            handle.remove()
+        for layer in self.layers:
+            for c in layer.captures:
+                c.release()
+            layer.captures = []
+        self._handles = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+    def __repr__(self):
+        layers = ", ".join(f"{layer.name} ({layer.spec.name})" for layer in self.layers)
+        return f"Monitor(layers=[{layers}], steps={len(self.history)})"
+
+    # ---- plots -------------------------------------------------------------------------------------
+
+    def plot(self, path, title=None):
+        """Write the four health plots of this monitor into one PNG figure; returns the path.
+
+        Activation and gradient histograms per layer (the latest step), the saturated fraction
+        per layer over training, and log10 update:data per layer over training with the -3 guide.
+        """
+        title = title or ", ".join(dict.fromkeys(layer.spec.name for layer in self.layers))
+        return plot_health({title: self}, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# What users see: plots and a table
+
+
+def _histogram(ax, values, label, bins):
+    values = values[np.isfinite(values)]  # a diverged run: draw what is still a number
+    if bins is None or not values.size:
+        ax.plot([], [], lw=1.4, label=label + " (no finite values)")
+        return
+    counts, edges = np.histogram(values, bins=bins)
+    ax.plot((edges[:-1] + edges[1:]) / 2, counts / values.size, lw=1.4, label=label)
+
+
+def _bins(arrays, n=40):
+    """Bins shared by every layer's histogram, over the finite values of all of them."""
+    finite = [x[np.isfinite(x)] for x in arrays]
+    finite = [x for x in finite if x.size]
+    if not finite:
+        return None
+    low, high = min(float(x.min()) for x in finite), max(float(x.max()) for x in finite)
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    return np.linspace(low, high, n + 1)
+
+
+def _legend_name(row, mixed):
+    name = f"layer {row['layer']}" if row["layer"].isdigit() else row["layer"]
+    return f"{name} ({row['activation']})" if mixed else name
+
+
+def plot_health(monitors, path):
+    """One figure of the health of each monitor, side by side: {column title: Monitor} -> PNG.
+
+    Rows: activation histograms per layer and gradient histograms per layer (latest step), the
+    saturated fraction per layer over training, and log10 update:data with the -3 guide line.
+    One monitor gets a 2 x 2 grid.
+
+    >>> import tempfile
+    >>> from tinygrad_act.nn import mlp
+    >>> nets = {name: mlp([2, 4, 1], name, rng=0) for name in ("tanh", "relu")}
+    >>> monitors = {name: Monitor(net) for name, net in nets.items()}
+    >>> for net in nets.values():
+    ...     net(Value(np.ones((3, 2)))).sum().backward()
+    >>> for monitor in monitors.values():
+    ...     _ = monitor.record()
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = plot_health(monitors, Path(folder) / "health.png")
+    ...     path.read_bytes()[:4]
+    b'\\x89PNG'
+    """
+    from matplotlib.figure import Figure
+
+    monitors = {name: m for name, m in monitors.items() if m.history}
+    if not monitors:
+        raise ValueError("plot_health: no monitor has recorded a step yet")
+    cols = len(monitors)
+    shape = (2, 2) if cols == 1 else (4, cols)
+    fig = Figure(
+        figsize=(11, 7.5) if cols == 1 else (4.4 * cols, 12), dpi=100, layout="constrained"
+    )
+    grid = np.asarray(fig.subplots(*shape, squeeze=False))
+    panels = grid.reshape(4, 1) if cols == 1 else grid
+    for col, (title, monitor) in enumerate(monitors.items()):
+        ax_a, ax_g, ax_s, ax_u = panels[:, col]
+        last = monitor.history[-1]
+        steps = np.arange(1, len(monitor.history) + 1)
+        a_bins = _bins([a for a, _ in monitor._latest])
+        g_bins = _bins([g for _, g in monitor._latest])
+        mixed = len({row["activation"] for row in last}) > 1
+        for i, (row, (a, g)) in enumerate(zip(last, monitor._latest, strict=True)):
+            name = _legend_name(row, mixed)
+            _histogram(
+                ax_a,
+                a,
+                f"{name}: std {row['out_std']:.3g}, saturated {row['saturated']:.0%}",
+                a_bins,
+            )
+            _histogram(ax_g, g, f"{name}: std {row['grad_std']:.1e}", g_bins)
+            saturated = [step[i]["saturated"] for step in monitor.history]
+            ax_s.plot(steps, np.array(saturated) * 100, lw=1.4, label=name)
+            ratios = [step[i]["update_to_data"] for step in monitor.history]
+            logs = [math.log10(r) if r and math.isfinite(r) else math.nan for r in ratios]
+            ax_u.plot(steps, logs, lw=1.2, label=name)
+        ax_u.axhline(-3, color="k", ls="--", lw=1, label="-3 (guide)")
+        step = f"step {len(monitor.history)}"
+        ax_a.set(title=f"{title}: activations a ({step})", xlabel="a", ylabel="share of entries")
+        ax_g.set(
+            title=f"{title}: gradients dL/da ({step})", xlabel="dL/da", ylabel="share of entries"
+        )
+        top = max((100 * r["saturated"] for step in monitor.history for r in step), default=0)
+        ax_s.set(title=f"{title}: saturated units", xlabel="step", ylabel="saturated (%)",
+                 ylim=(0, max(1.0, 1.08 * top)))  # fmt: skip
+        ax_u.set(
+            title=f"{title}: update:data", xlabel="step", ylabel="log10(update std / data std)"
+        )
+        for ax in (ax_a, ax_g, ax_s, ax_u):
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    return path
+
+
+def _percent(x):
+    return f"{x:.1%}"
+
+
+def _sci(x):
+    return "-" if x is None else f"{x:.2e}"
+
+
+def format_health_table(monitors):
+    """The latest step of each monitor as a text table; several monitors are interleaved layer by
+    layer, so the activations of one layer stand next to each other.
+
+    >>> from tinygrad_act.nn import mlp
+    >>> net = mlp([2, 4, 1], "relu", rng=0)
+    >>> with Monitor(net) as monitor:
+    ...     net(Value(np.ones((3, 2)))).sum().backward()
+    ...     _ = monitor.record()
+    >>> print(format_health_table(monitor))
+    layer  activation  saturated   dead  grad std  update:data
+    1      relu            25.0%  25.0%  3.28e-01            -
+    """
+    if isinstance(monitors, Monitor):
+        monitors = {"": monitors}
+    reports = [m.report() for m in monitors.values() if m.history]
+    head = ("layer", "activation", "saturated", "dead", "grad std", "update:data")
+    lines = [head]
+    for i in range(max((len(r) for r in reports), default=0)):
+        for report in reports:
+            if i < len(report):
+                row = report[i]
+                lines.append(
+                    (
+                        row["layer"],
+                        row["activation"],
+                        _percent(row["saturated"]),
+                        _percent(row["dead"]),
+                        _sci(row["grad_std"]),
+                        _sci(row["update_to_data"]),
+                    )
+                )
+    widths = [max(len(line[j]) for line in lines) for j in range(len(head))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if j < 2 else cell.rjust(w)
+            for j, (cell, w) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in lines
+    )

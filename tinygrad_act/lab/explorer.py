@@ -1,0 +1,172 @@
+"""The activation explorer: g(z) and g'(z) over a range, the tangent line at z, and g'(z) three
+ways: the slide's formula (the registry's derivative), backprop through a `Value`, and a central
+difference (`tinygrad_act.numerical_grad`), with the note where g' jumps.
+
+>>> view = explore("relu", 0.0)
+>>> view["at"]["formula"], view["at"]["backprop"], round(view["at"]["numeric"], 6)
+(1.0, 1.0, 0.5)
+>>> view["kink"]["note"].split(":")[0]
+'relu has a kink at z = 0'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_act import ACTIVATIONS, Value, gradients, numerical_grad
+from tinygrad_act.lab import limits
+from tinygrad_act.lab.explain import explain_graph, number
+from tinygrad_act.lab.schema import LabError
+
+EPS = 1e-6  # the central difference's step, as gradcheck's
+SIDE = 1e-9  # how far beside a kink the one-sided slopes are read
+_OTHERS = {  # what other libraries pick at the kink, where students will meet it
+    "relu": " (PyTorch and micrograd pick 0)",
+    "leaky_relu": " (PyTorch picks the slope)",
+}
+
+
+def elementwise_activations():
+    """The registered activations that have a slope g'(z) (softmax maps a vector to a vector)."""
+    return [spec for spec in ACTIVATIONS.values() if not spec.tensor_only]
+
+
+def describe(spec):
+    """One activation as the page's menu needs it: name, formula, kinks and parameter sliders."""
+    return {
+        "name": spec.name,
+        "formula": spec.formula,
+        "kinks": list(spec.kinks),
+        "parameters": [
+            {"name": name, "default": default, "range": list(parameter_range(name))}
+            for name, default in spec.defaults.items()
+        ],
+    }
+
+
+def parameter_range(name):
+    return limits.PARAMETER_RANGES.get(name, limits.OTHER_PARAMETER_RANGE)
+
+
+def explore(name, z, params=None, half_width=6.0):
+    """Everything the explorer shows for activation `name` at `z`, plotted over [-w, w]."""
+    spec = _lookup(name)
+    params = _params(spec, params or {})
+    leaf = Value(z, label="z")
+    out = leaf.activate(spec.name, **params)
+    out.label = "a"
+    out.backward()
+    a = float(out.data)
+    zs = np.linspace(-half_width, half_width, limits.PLOT_POINTS)
+    curve, slopes = _backprop_curve(spec, zs, params)
+    at = {
+        "z": z,
+        "a": a,
+        "formula": float(spec.derivative(z, a, **params)),
+        "backprop": float(leaf.grad),
+        "numeric": float(
+            numerical_grad(lambda v: v.activate(spec.name, **params), [Value(z)], eps=EPS)[0]
+        ),
+    }
+    written = spec.local_formula(**params)
+    (local,) = explain_graph(out)[-1]["locals"]
+    at["texts"] = {
+        "a": f"a = {spec.name}({number(z)}) = {number(a)}",
+        "formula": local["text"].split(" = ", 1)[1],  # the slide's formula, numbers plugged in
+        "backprop": f"z.grad after a.backward() = {number(at['backprop'])}",
+        "numeric": f"(g(z+h) - g(z-h)) / 2h with h = {EPS:g}: {number(at['numeric'])}",
+    }
+    at["texts"]["agreement"] = _agreement(at)
+    slope = at["backprop"]
+    ends = [zs[0], zs[-1]]
+    return {
+        "name": spec.name,
+        "params": params,
+        "written": written,
+        "at": at,
+        "curve": {"z": zs.tolist(), "g": _finite(curve), "slope": _finite(slopes)},
+        # The tangent a + g'(z)(t - z), at the ends of the plot: two points the page joins.
+        "tangent": [[float(t), _clip(a + slope * (t - z))] for t in ends],
+        "kink": _kink(spec, z, params, at),
+    }
+
+
+def _lookup(name):
+    spec = ACTIVATIONS.get(name)
+    if spec is None:
+        known = ", ".join(s.name for s in elementwise_activations())
+        raise LabError(f"unknown activation {name!r} (registered: {known})")
+    if spec.tensor_only:
+        raise LabError(
+            f"{name} maps a vector to a vector: it has a Jacobian, not a slope g'(z), "
+            "so the explorer cannot plot it"
+        )
+    return spec
+
+
+def _params(spec, given):
+    unknown = [key for key in given if key not in spec.defaults]
+    if unknown:
+        accepted = ", ".join(spec.defaults) or "no parameters"
+        raise LabError(f"{spec.name} takes {accepted}; got {unknown[0]!r}")
+    params = dict(spec.defaults)
+    for key, value in given.items():
+        low, high = parameter_range(key)
+        if not low <= value <= high:
+            raise LabError(f"params.{key} must lie in [{low:g}, {high:g}], got {value:g}")
+        params[key] = value
+    return params
+
+
+def _forward(spec, z, params):
+    return float(Value(z).activate(spec.name, **params).data)
+
+
+def _backprop_curve(spec, zs, params):
+    """g and g' over the plot in one pass: a tensor Value through the activation, backward."""
+    leaf = Value(zs.copy())
+    out = leaf.activate(spec.name, **params)
+    (slopes,) = gradients(out.sum(), [leaf])
+    return np.asarray(out.data, dtype=np.float64), np.asarray(slopes, dtype=np.float64)
+
+
+def _kink(spec, z, params, at):
+    """The kink nearest z, with the slopes either side, and a note when z sits on it."""
+    if not spec.kinks:
+        return None
+    k = min(spec.kinks, key=lambda k: abs(k - z))
+    left = float(spec.derivative(k - SIDE, _forward(spec, k - SIDE, params), **params))
+    right = float(spec.derivative(k + SIDE, _forward(spec, k + SIDE, params), **params))
+    on_it = abs(z - k) <= EPS
+    if abs(left - right) <= 1e-9 * max(1.0, abs(left)):
+        note = (
+            f"{spec.name}'s formula changes at z = {number(k)}, but with these parameters its "
+            f"slope is {number(left)} on both sides: no jump"
+        )
+        return {"at": k, "left": left, "right": right, "on_it": on_it, "note": note}
+    note = (
+        f"{spec.name} has a kink at z = {number(k)}: the slope is {number(left)} just left of it "
+        f"and {number(right)} just right; at z = {number(k)} itself the lecture's formula picks "
+        f"{number(float(spec.derivative(k, _forward(spec, k, params), **params)))}"
+        + _OTHERS.get(spec.name, "")
+    )
+    if on_it:
+        note += f", and the central difference averages the two sides: {number(at['numeric'])}"
+    return {"at": k, "left": left, "right": right, "on_it": on_it, "note": note}
+
+
+def _agreement(at):
+    same = at["formula"] == at["backprop"]
+    close = abs(at["formula"] - at["numeric"]) <= 1e-5 + 1e-3 * abs(at["numeric"])
+    first = "the formula and backprop give the same number" if same else "formula ≠ backprop"
+    second = "the central difference agrees" if close else "the central difference differs"
+    return f"{first}; {second}"
+
+
+def _finite(values):
+    """A list JSON can carry: non-finite entries become None (a gap in the plotted line)."""
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+def _clip(y):
+    return float(np.clip(y, -1e6, 1e6))

@@ -1,0 +1,48 @@
+"""Every bound the lab enforces, in one place: requests past them get a 4xx naming the limit.
+
+The numbers keep one request cheap (well under a second on a 2-core machine) and the whole server
+small: a few sessions, a few training runs, nothing that grows without end.
+"""
+
+# Requests
+MAX_BODY_BYTES = 16_384  # a request body; the largest real one is under 2 kB
+MAX_NUMBER = 1e6  # |x| of any number a request carries (slider values, z, parameters)
+
+# Expression panel
+MAX_EXPRESSION_LENGTH = 300  # characters
+MAX_GRAPH_NODES = 60  # values in the built graph (drawn with every node, labels on every edge)
+MAX_VARIABLES = 12
+MAX_STEP_FRAME_OPS = 40  # ops of a graph the step frames are drawn for (one picture per op)
+SLIDER_RANGE = (-10.0, 10.0)  # what the sliders span; the number boxes go to ±MAX_NUMBER
+DEFAULT_VALUE = 1.0  # a new variable's value until its slider moves
+CONCURRENT_DRAWINGS = 4  # Graphviz runs at once, over all sessions
+DRAWING_WAIT_SECONDS = 5.0  # how long a request waits for a free Graphviz slot before a 429
+DRAWING_SECONDS = 3.0  # Graphviz's time for one layout; past it, the answer has no drawing
+FRAME_CACHE_SIZE = 16  # expressions whose step frames are kept
+
+# Activation explorer
+Z_RANGE = (-20.0, 20.0)  # where z can be dragged
+PLOT_HALF_WIDTHS = (1.0, 20.0)  # the plot spans z in [-w, w]
+PLOT_POINTS = 241
+PARAMETER_RANGES = {"slope": (0.0, 1.0), "alpha": (0.0, 5.0)}  # an activation's parameters
+OTHER_PARAMETER_RANGE = (-10.0, 10.0)  # parameters of a user's registered activation
+
+# Training
+DATASETS = ("moons", "digits")
+DEPTH_RANGE = (1, 4)  # hidden layers
+WIDTH_RANGE = (1, 32)  # units per hidden layer
+LR_RANGE = (1e-4, 10.0)
+SEED_RANGE = (0, 9999)
+MAX_NETWORKS = 2  # side by side, from the same seed
+MAX_STEPS = 2000  # training steps of one run
+MAX_RUN_SECONDS = 120.0  # compute time of one run
+MAX_STEPS_PER_REQUEST = 50  # the step button's count
+CHUNK_SECONDS = 0.05  # a playing run computes this long, then streams what it did
+BOUNDARY_GRID = 40  # the decision boundary's cells per side
+
+# Sessions
+MAX_SESSIONS = 32  # browser tabs at once, over all clients
+MAX_PLAYING = 3  # runs training at the same moment, over all sessions (one per session at most)
+SESSION_IDLE_SECONDS = 600.0  # no request and no open stream for this long: removed
+DETACHED_SECONDS = 30.0  # a session whose stream closed (its tab closed) is removed after this
+HEARTBEAT_SECONDS = 2.0  # a stream writes at least this often, so a closed tab is noticed
