@@ -42,6 +42,7 @@ BASELINE = Path(__file__).with_name("icount_baseline.json")
 TOLERANCE = 0.05  # a ratio may grow by this much before the guard fails
 W4_CELLS = ("tanh b64 float32", "tanh b64 float64", "relu b64 float32", "relu b64 float64")
 W5_ACTS = ("tanh", "sigmoid", "relu", "leaky_relu")
+WARM_UP = 12  # untimed calls of a W4 or W5 probe before it is counted
 
 
 def probes(only):
@@ -81,14 +82,20 @@ def _w1(model_factory):
 
 
 def _child(only, names_file):
-    """Run inside callgrind: each probe's thunk twice untimed, then once inside operator.call."""
+    """Run inside callgrind: each probe's thunk untimed until CPython has specialized its code, then
+    once inside operator.call."""
     listing = []
     # The peers first, before tinygrad_act is imported: their counts then do not move with
     # tinygrad_act's code (what it allocates changes the allocator's state for what runs after).
     ordered = sorted(probes(only), key=lambda p: p[2] == "tinygrad_act")
     for workload, probe, engine, units, factory in ordered:
         thunk = factory()
-        thunk(), thunk()  # warm caches and the allocator, outside the count
+        # CPython 3.11 specializes a function's bytecode after about 8 calls or loop iterations;
+        # a loop that only jumps back conditionally (`while ready:`) warms up on calls alone.
+        # Counting before that would measure the unspecialized interpreter. (One W1 step makes
+        # thousands of calls of every function it uses.)
+        for _ in range(2 if workload == "W1" else WARM_UP):
+            thunk()
         gc.collect()
         gc.freeze()  # as in the timed runs: a collection scans the step's objects only
         operator.call(thunk)  # counted: callgrind collects inside operator.call only

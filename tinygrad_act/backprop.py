@@ -53,45 +53,50 @@ def _backprop(root, seed, create_graph, visit=None):
         check = (
             observe.backward_watcher()
         )  # None unless detect_anomaly() is on: it checks each share
-        finished = []
+        fresh, finished = [], []
         try:
             _count_uses(root)
             root._g = seed
             ready = [root]
             with np.errstate(all="ignore"):
-                while ready:
-                    # Pop a ready node: its gradient is complete.
+                while True:
+                    if not ready:
+                        break
                     node = ready.pop()
+                    # Pop a ready node: its gradient is complete.
                     g = node._g
                     if hooks is not None and node in hooks:
                         node._g = g = _run_hooks(node, g, hooks[node], create_graph)
-                    if visit is None:
-                        finished.append(node)  # stored in .grad once the whole pass succeeded
-                    else:
+                    if visit is not None:
                         node._g = None
                         visit(node, g)
+                    elif node._grad is None:  # a tensor's first gradient: kept as the pass made it
+                        node._g = None
+                        node._grad = g
+                        fresh.append(node)  # (a failed pass resets these to None)
+                    else:
+                        finished.append(node)  # added to .grad once the whole pass succeeded
                     rule = node._rule
                     if rule is None:
                         continue  # a leaf
                     # Apply its rule: one share per input, local derivative × g.
                     x, y = node._x, node._y
-                    inputs = (x,) if y is None else (x, y)
                     try:
                         if create_graph:
-                            input_grads = rule(g, node, *inputs)
+                            shares = rule(g, node, x) if y is None else rule(g, node, x, y)
                         elif y is None:
-                            input_grads = rule(g, node.data, x.data)
+                            shares = rule(g, node.data, x.data)
                         else:
-                            input_grads = rule(g, node.data, x.data, y.data)
+                            shares = rule(g, node.data, x.data, y.data)
                     except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
-                        input_grads = _ieee_rule(rule, g, node.data, [p.data for p in inputs])
+                        shares = _ieee_rule(rule, g, node.data, [p.data for p in node._prev])
                     if check is not None:
-                        check(node, g, input_grads)
+                        check(node, g, shares)
                     # Pass each share down; an input whose uses have all passed theirs is ready.
                     tensor = type(g) is not float
                     fit = tensor and rule not in FITTED_RULES  # may need broadcast sums or a cast
-                    # zip without strict=: the keyword alone costs a fifth of a scalar backward pass
-                    for p, pg in zip(inputs, input_grads):  # noqa: B905
+                    p, pg = x, shares[0]
+                    while True:  # x's share, then y's: no zip, whose tuples cost a tenth of an op
                         if p.requires_grad:
                             pending = p._g
                             if fit:
@@ -110,7 +115,12 @@ def _backprop(root, seed, create_graph, visit=None):
                             p._uses = uses = p._uses - 1
                             if not uses:
                                 ready.append(p)
+                        if y is None:
+                            break
+                        p, pg, y = y, shares[1], None
         except BaseException:
+            for node in fresh:
+                node._grad = None
             _reset(root)  # and no .grad has changed: a failed pass leaves them as they were
             raise
         finally:
@@ -230,14 +240,24 @@ def _count_uses(root):
     and the loop of `_backprop` are the hot path.
     """
     stack = [root]
-    while stack:
+    while True:
+        if not stack:
+            break
         node = stack.pop()
-        for p in (node._x, node._y):
-            if p is not None and p.requires_grad:  # constants get no gradient: skip them
-                uses = p._uses
-                p._uses = uses + 1
-                if not uses:
-                    stack.append(p)
+        x = node._x
+        if x is None:
+            continue
+        if x.requires_grad:
+            uses = x._uses
+            x._uses = uses + 1
+            if not uses:
+                stack.append(x)
+        y = node._y
+        if y is not None and y.requires_grad:
+            uses = y._uses
+            y._uses = uses + 1
+            if not uses:
+                stack.append(y)
 
 
 def _seed(root, grad, create_graph):

@@ -115,6 +115,7 @@ def _lift(x, like):
 
 
 _new_value = object.__new__
+_ndarray = np.ndarray
 
 
 def _make(data, x, y, op, rule):
@@ -123,19 +124,24 @@ def _make(data, x, y, op, rule):
     out = _new_value(Value)
     if type(data) is float:
         out._grad = 0.0
+    elif type(data) is _ndarray:
+        out._grad = None
     else:
-        if type(data) is not np.ndarray:
-            data = np.asarray(data)  # numpy gives scalars for 0-d results; a tensor op a tensor
+        data = np.asarray(data)  # numpy gives scalars for 0-d results; a tensor op a tensor
         out._grad = None
     out.data = data
     out._label = ""
-    out._g, out._uses = None, 0
+    out._g = None
+    out._uses = 0
     if (
         (not grad_mode._threads_not_recording or grad_mode._grad_mode.enabled)
         and x is not None
         and (x.requires_grad or (y is not None and y.requires_grad))
     ):
-        out._x, out._y, out._op, out._rule = x, y, op, rule
+        out._x = x  # (one slot at a time: a 4-tuple assignment builds a tuple first)
+        out._y = y
+        out._op = op
+        out._rule = rule
         out.requires_grad = True
     else:
         out._x = out._y = out._rule = None
