@@ -50,20 +50,21 @@ def _backprop(root, seed, create_graph, visit=None):
     with _ONE_PASS_AT_A_TIME:
         recording = grad_mode._set_recording(create_graph)  # the pass records a graph only if asked
         hooks = _HOOKS or None  # read once: with no hook anywhere the loop pays one `is` per node
-        check = (
-            observe.backward_watcher()
-        )  # None unless detect_anomaly() is on: it checks each share
+        # None unless detect_anomaly() is on: then it checks each share.
+        check = observe.backward_watcher()
         fresh, finished = [], []
         try:
             _count_uses(root)
             root._g = seed
             ready = [root]
             with np.errstate(all="ignore"):
+                # `while True` rather than `while ready`: a loop that jumps back unconditionally
+                # is specialized by CPython 3.11 even within a single pass.
                 while True:
                     if not ready:
                         break
-                    node = ready.pop()
                     # Pop a ready node: its gradient is complete.
+                    node = ready.pop()
                     g = node._g
                     if hooks is not None and node in hooks:
                         node._g = g = _run_hooks(node, g, hooks[node], create_graph)
