@@ -38,19 +38,9 @@ F = torch.nn.functional
 DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=2e-4, atol=2e-5)}
 
-# Each activation as PyTorch spells it (relu and friends are tested away from their kink at 0).
-TORCH_ACTIVATIONS = {
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-    "leaky_relu": lambda t: F.leaky_relu(t, 0.01),
-    "softplus": F.softplus,
-    "elu": F.elu,
-    "silu": F.silu,
-    "gelu": lambda t: F.gelu(t, approximate="tanh"),
-    "softmax": lambda t: torch.softmax(t, dim=-1),
-    "log_softmax": lambda t: torch.log_softmax(t, dim=-1),
-}
+# Each activation as PyTorch spells it: the oracle table of tests/test_torch_oracle.py (relu and
+# friends are tested away from their kink at 0).
+from test_torch_oracle import TORCH_ACTIVATIONS  # noqa: E402
 
 
 def _inputs(rng, shape, dtype=np.float64, positive=False):
