@@ -183,16 +183,19 @@ def cases(z, negative, nonnegative):
         zd = data_of(z)
         if not isinstance(zd, np.ndarray):
             return nonnegative if zd >= 0 else negative
-    mask = zd >= _ZERO.get(zd.dtype, 0.0)
+    dtype = zd.dtype
+    mask = zd >= _ZERO.get(dtype, 0.0)
     if type(negative) is float and type(nonnegative) is float and nonnegative == 1:
         if negative == 0:
             if z is not zd:  # a Value (create_graph): a constant of numbers, not bools
-                return mask.astype(zd.dtype)
+                return mask.astype(dtype)
             return mask  # ReLU's 0 or 1 is the mask itself: multiplying by it is one pass less
         if 0 < negative < 1:
             # Leaky ReLU's 1 or slope is the larger of the 0/1 mask and the slope: one numpy call
             # where np.where takes three (a Python float keeps a float32 mask float32).
-            return np.maximum(mask.astype(zd.dtype), negative)
+            if negative == _LEAKY_DEFAULT:
+                negative = _LEAKY_SLOPE.get(dtype, negative)
+            return np.maximum(mask.astype(dtype), negative)
     if not isinstance(negative, RAW) or not isinstance(nonnegative, RAW):  # a Value case
         keep = mask.astype(zd.dtype)  # Values take numbers, not bools
         return nonnegative * keep + negative * (1 - keep)
