@@ -328,19 +328,22 @@ def activation_rule(spec, params):
     return rule
 
 
-_PARAMETERS = {}  # function -> the names of its parameters, read once
+_PARAMETERS = {}  # function -> the names of the parameters it can take by position, read once
 
 
 def _only_parameter(fn, params, skip):
-    """(value,) when `params` is one parameter that `fn` takes next after its first `skip`, else None."""
+    """(value,) when `params` is one parameter that `fn` takes by position next after its first
+    `skip`, else None (then it goes by name)."""
     if len(params) != 1:
         return None
     names = _PARAMETERS.get(fn)
     if names is None:
         try:
-            names = _PARAMETERS[fn] = tuple(inspect.signature(fn).parameters)
+            found = inspect.signature(fn).parameters.values()
         except (TypeError, ValueError):  # a builtin that shows no signature
-            names = _PARAMETERS[fn] = ()
+            found = ()
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        names = _PARAMETERS[fn] = tuple(p.name for p in found if p.kind in positional)
     ((name, value),) = params.items()
     return (value,) if names[skip : skip + 1] == (name,) else None
 
