@@ -183,16 +183,19 @@ def cases(z, negative, nonnegative):
         zd = data_of(z)
         if not isinstance(zd, np.ndarray):
             return nonnegative if zd >= 0 else negative
-    mask = zd >= _ZERO.get(zd.dtype, 0.0)
+    dtype = zd.dtype
+    mask = zd >= _ZERO.get(dtype, 0.0)
     if type(negative) is float and type(nonnegative) is float and nonnegative == 1:
         if negative == 0:
             if z is not zd:  # a Value (create_graph): a constant of numbers, not bools
-                return mask.astype(zd.dtype)
+                return mask.astype(dtype)
             return mask  # ReLU's 0 or 1 is the mask itself: multiplying by it is one pass less
         if 0 < negative < 1:
             # Leaky ReLU's 1 or slope is the larger of the 0/1 mask and the slope: one numpy call
             # where np.where takes three (a Python float keeps a float32 mask float32).
-            return np.maximum(mask.astype(zd.dtype), negative)
+            if negative == _LEAKY_DEFAULT:
+                negative = _LEAKY_SLOPE.get(dtype, negative)
+            return np.maximum(mask.astype(dtype), negative)
     if not isinstance(negative, RAW) or not isinstance(nonnegative, RAW):  # a Value case
         keep = mask.astype(zd.dtype)  # Values take numbers, not bools
         return nonnegative * keep + negative * (1 - keep)
@@ -325,19 +328,22 @@ def activation_rule(spec, params):
     return rule
 
 
-_PARAMETERS = {}  # function -> the names of its parameters, read once
+_PARAMETERS = {}  # function -> the names of the parameters it can take by position, read once
 
 
 def _only_parameter(fn, params, skip):
-    """(value,) when `params` is one parameter that `fn` takes next after its first `skip`, else None."""
+    """(value,) when `params` is one parameter that `fn` takes by position next after its first
+    `skip`, else None (then it goes by name)."""
     if len(params) != 1:
         return None
     names = _PARAMETERS.get(fn)
     if names is None:
         try:
-            names = _PARAMETERS[fn] = tuple(inspect.signature(fn).parameters)
+            found = inspect.signature(fn).parameters.values()
         except (TypeError, ValueError):  # a builtin that shows no signature
-            names = _PARAMETERS[fn] = ()
+            found = ()
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        names = _PARAMETERS[fn] = tuple(p.name for p in found if p.kind in positional)
     ((name, value),) = params.items()
     return (value,) if names[skip : skip + 1] == (name,) else None
 

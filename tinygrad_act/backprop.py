@@ -50,17 +50,16 @@ def _backprop(root, seed, create_graph, visit=None):
     with _ONE_PASS_AT_A_TIME:
         recording = grad_mode._set_recording(create_graph)  # the pass records a graph only if asked
         hooks = _HOOKS or None  # read once: with no hook anywhere the loop pays one `is` per node
-        # None unless detect_anomaly() is on: then it checks each share.
-        check = observe.backward_watcher()
+        check = (
+            observe.backward_watcher()
+        )  # None unless detect_anomaly() is on: it checks each share
         fresh, finished = [], []
         try:
             _count_uses(root)
             root._g = seed
             ready = [root]
             with np.errstate(all="ignore"):
-                # `while True` rather than `while ready`: a loop that jumps back unconditionally
-                # is specialized by CPython 3.11 even within a single pass.
-                while True:
+                while True:  # (see _count_uses for why not `while ready:`)
                     if not ready:
                         break
                     # Pop a ready node: its gradient is complete.
@@ -241,13 +240,16 @@ def _count_uses(root):
     and the loop of `_backprop` are the hot path.
     """
     stack = [root]
+    # `while True`, not `while stack:`: CPython 3.11 specializes a function's bytecode once it has
+    # run ~8 calls or unconditional jumps back, and `while stack:` jumps back conditionally, so a
+    # single pass over a long chain would run unspecialized from start to end.
     while True:
         if not stack:
             break
         node = stack.pop()
         x = node._x
         if x is None:
-            continue
+            continue  # a leaf
         if x.requires_grad:
             uses = x._uses
             x._uses = uses + 1
