@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_act import Value, gradients, leaky_relu, relu, sigmoid
+from tinygrad_act.activations import one_minus
 
 DTYPES = [np.float32, np.float64]
 
@@ -112,6 +113,38 @@ def test_sigmoid_keeps_float32_and_float64_through_plain_and_create_graph_backwa
     np.testing.assert_allclose(curvature, a * (1 - a) * (1 - 2 * a), rtol=1e-5, atol=1e-7)
     zero_d = Value(np.array(0.5, dtype=dtype)).sigmoid()  # a 0-d tensor stays a 0-d tensor
     assert type(zero_d.data) is np.ndarray and zero_d.data.dtype == dtype
+
+
+# ---- one_minus: the slide's "1 -" in a(1-a) and 1-a² ---------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_minus_is_one_minus_a_exactly_and_keeps_the_arrays_dtype(dtype):
+    a = np.concatenate([np.linspace(-2, 2, 41), [0.0, 1.0, 1e-30, np.inf, np.nan]]).astype(dtype)
+    got = one_minus(a)
+    assert type(got) is np.ndarray and got.dtype == dtype
+    np.testing.assert_array_equal(got, dtype(1) - a)  # bit for bit what numpy's 1 - a gives
+    zero_d = one_minus(np.array(0.25, dtype=dtype))
+    assert zero_d == 0.75 and np.asarray(zero_d).dtype == dtype
+    assert one_minus(0.25) == 0.75 and type(one_minus(0.25)) is float
+    np.testing.assert_array_equal(one_minus(np.array([1, 3])), [0.0, -2.0])  # other dtypes: 1 - a
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tanh_slope_one_minus_a_squared_keeps_its_dtype_plain_and_create_graph(dtype):
+    z = Value(np.array([-3.0, -0.5, 0.0, 0.5, 3.0], dtype=dtype))
+    z.tanh().sum().backward()
+    exact = 1 / np.cosh(z.data.astype(np.float64)) ** 2  # tanh' = sech², an independent formula
+    assert z.grad.dtype == dtype
+    # 1 - a² cancels near |a| = 1: an absolute error of about one ulp of 1 is the formula's own
+    tiny = np.finfo(dtype).eps
+    np.testing.assert_allclose(z.grad, exact, rtol=4 * tiny, atol=2 * tiny)
+    (slope,) = gradients(z.tanh().sum(), [z], create_graph=True)
+    assert isinstance(slope, Value) and slope.data.dtype == dtype
+    (curvature,) = gradients(slope.sum(), [z])  # tanh'' = -2a(1-a²)
+    a = np.tanh(z.data.astype(np.float64))
+    np.testing.assert_allclose(curvature, -2 * a * (1 - a * a), rtol=1e-5, atol=1e-6)
+    assert curvature.dtype == dtype
 
 
 # ---- ReLU and Leaky ReLU: the fast forms are the definitions --------------------------------------

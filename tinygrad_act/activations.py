@@ -37,22 +37,30 @@ from tinygrad_act.numeric import RAW, data_of
 # Forward formulas on raw data: a Python float (scalar path) or an ndarray.
 
 
-def _in_dtypes(*numbers):
-    """The numbers as read-only 0-d arrays of float32 and of float64, keyed by dtype. An array op with
-    a Python number converts the number on every call, which on a small array costs half as much as
-    the arithmetic; with an array of the data's own dtype the result keeps that dtype too."""
-    table = {}
-    for kind in (np.float32, np.float64):
-        arrays = tuple(np.array(n, dtype=kind) for n in numbers)
-        for a in arrays:
-            a.flags.writeable = False
-        table[np.dtype(kind)] = arrays
-    return table
+class _InDtype(dict):
+    """A number as a read-only 0-d array of float32 and of float64: ``table[dtype]``; any other
+    dtype gets the plain number. An array op with a Python number converts the number on every
+    call, which on a small array costs as much as the arithmetic; with an array of the data's own
+    dtype the result keeps that dtype too. (A dict subclass: indexing it is one C call.)"""
+
+    def __init__(self, number):
+        super().__init__()
+        self.number = number
+        for kind in (np.float32, np.float64):
+            array = np.array(number, dtype=kind)
+            array.flags.writeable = False
+            self[np.dtype(kind)] = array
+
+    def __missing__(self, dtype):
+        return self.number
 
 
 _ndarray = np.ndarray
+# The ufuncs called directly, not through the operators, which take a detour first.
+_exp, _minimum, _maximum = np.exp, np.minimum, np.maximum
+_add, _subtract, _divide = np.add, np.subtract, np.divide
 _SIGMOID_CAP = 40.0  # past z = 40, sigmoid(z) rounds to 1.0 in float64 and in float32
-_SIGMOID_CONSTANTS = _in_dtypes(_SIGMOID_CAP, 1.0)
+_CAP, _ZERO, _ONE = _InDtype(_SIGMOID_CAP), _InDtype(0.0), _InDtype(1.0)
 
 
 def _sigmoid(z):
@@ -62,31 +70,30 @@ def _sigmoid(z):
     if type(z) is float:
         e = math.exp(_SIGMOID_CAP if z > _SIGMOID_CAP else z)  # (a NaN passes through)
         return e / (e + 1.0)
-    cap, one = _SIGMOID_CONSTANTS.get(z.dtype, (_SIGMOID_CAP, 1.0))
-    e = np.exp(np.minimum(z, cap))
-    return e / (e + one)
+    dtype = z.dtype
+    e = _exp(_minimum(z, _CAP[dtype]))
+    return _divide(e, _add(e, _ONE[dtype]))
 
 
 def _tanh(z):
     return math.tanh(z) if type(z) is float else np.tanh(z)
 
 
-_ZERO = {kind: zero for kind, (zero,) in _in_dtypes(0.0).items()}
 _LEAKY_DEFAULT = 0.01
-_LEAKY_SLOPE = {kind: slope for kind, (slope,) in _in_dtypes(_LEAKY_DEFAULT).items()}
+_LEAKY_SLOPE = _InDtype(_LEAKY_DEFAULT)
 
 
 def _relu(z):
     if type(z) is float:
         return max(z, 0.0)
-    return np.maximum(z, _ZERO.get(z.dtype, 0.0))
+    return _maximum(z, _ZERO[z.dtype])
 
 
 def _leaky_relu(z, slope=_LEAKY_DEFAULT):
     if type(z) is float:
         return z if z >= 0 else slope * z
     if slope == _LEAKY_DEFAULT:
-        return np.maximum(z, _LEAKY_SLOPE.get(z.dtype, slope) * z)  # the slide's max(0.01z, z)
+        return _maximum(z, _LEAKY_SLOPE[z.dtype] * z)  # the slide's max(0.01z, z)
     if 0 < slope <= 1:  # max(slope·z, z) is the same function for any slope in (0, 1]
         return np.maximum(z, slope * z)
     return np.where(z >= 0, z, slope * z)
@@ -165,6 +172,22 @@ def sigmoid(x):
     return _sigmoid(x) if isinstance(x, RAW) else x.sigmoid()
 
 
+def one_minus(a):
+    """1 - a, the slide's "1 -" in a(1-a) and 1-a²; an array keeps its dtype.
+
+    numpy converts a Python number operand on every call, which on a small array costs more than
+    the subtraction itself, so an array is subtracted from a 1 of its own dtype, made once.
+
+    >>> one_minus(0.25)
+    0.75
+    >>> one_minus(np.array([0.5, 0.25], dtype=np.float32))
+    array([0.5 , 0.75], dtype=float32)
+    """
+    if type(a) is _ndarray:
+        return _subtract(_ONE[a.dtype], a)
+    return 1.0 - a
+
+
 def cases(z, negative, nonnegative):
     """The slide's "by cases": `negative` where z < 0, `nonnegative` where z >= 0.
 
@@ -184,7 +207,7 @@ def cases(z, negative, nonnegative):
         if not isinstance(zd, np.ndarray):
             return nonnegative if zd >= 0 else negative
     dtype = zd.dtype
-    mask = zd >= _ZERO.get(dtype, 0.0)
+    mask = zd >= _ZERO[dtype]
     if type(negative) is float and type(nonnegative) is float and nonnegative == 1:
         if negative == 0:
             if z is not zd:  # a Value (create_graph): a constant of numbers, not bools
@@ -193,9 +216,9 @@ def cases(z, negative, nonnegative):
         if 0 < negative < 1:
             # Leaky ReLU's 1 or slope is the larger of the 0/1 mask and the slope: one numpy call
             # where np.where takes three (a Python float keeps a float32 mask float32).
-            if negative == _LEAKY_DEFAULT:
-                negative = _LEAKY_SLOPE.get(dtype, negative)
-            return np.maximum(mask.astype(dtype), negative)
+            if negative == _LEAKY_DEFAULT and dtype in _LEAKY_SLOPE:
+                return _maximum(mask, _LEAKY_SLOPE[dtype])  # 0-d of z's dtype: the mask takes it
+            return _maximum(mask.astype(dtype), negative)
     if not isinstance(negative, RAW) or not isinstance(nonnegative, RAW):  # a Value case
         keep = mask.astype(zd.dtype)  # Values take numbers, not bools
         return nonnegative * keep + negative * (1 - keep)
@@ -518,12 +541,13 @@ def _gelu_derivative(z, a):
 # The table. Read it against the slide: sigmoid' = a(1-a), tanh' = 1-a², ReLU' and Leaky ReLU' by cases.
 # NOTE: at exactly z = 0 the lecture takes the ReLU and Leaky ReLU slope to be 1 (z >= 0);
 # PyTorch and micrograd use 0 for ReLU and PyTorch uses the slope for Leaky ReLU.
-# (1.0 rather than 1: numpy turns a Python float into an array operand faster than an int, and
-# on small arrays that is a tenth of the op.)
+# (one_minus(a) is the slide's 1 - a, and cases takes 1.0 rather than 1: numpy converts a Python
+# number operand on every call, a float faster than an int, and on small arrays that conversion
+# costs as much as the arithmetic; see one_minus.)
 
 # fmt: off
-register_activation("sigmoid",     _sigmoid,     lambda z, a: a * (1.0 - a),                     formula="a(1-a)")
-register_activation("tanh",        _tanh,        lambda z, a: 1.0 - a**2,                        formula="1-a²")
+register_activation("sigmoid",     _sigmoid,     lambda z, a: a * one_minus(a),                  formula="a(1-a)")
+register_activation("tanh",        _tanh,        lambda z, a: one_minus(a**2),                   formula="1-a²")
 register_activation("relu",        _relu,        lambda z, a: cases(z, 0.0, 1.0),                formula="1 if z≥0 else 0",         kinks=[0])
 register_activation("leaky_relu",  _leaky_relu,  lambda z, a, slope: cases(z, slope, 1.0),       formula="1 if z≥0 else {slope}",   kinks=[0])
 register_activation("softplus",    _softplus,    lambda z, a: sigmoid(z),                        formula="σ(z)")

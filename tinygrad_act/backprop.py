@@ -93,8 +93,8 @@ def _backprop(root, seed, create_graph, visit=None):
                     if check is not None:
                         check(node, g, shares)
                     # Pass each share down; an input whose uses have all passed theirs is ready.
-                    tensor = type(g) is not float
-                    fit = tensor and rule not in FITTED_RULES  # may need broadcast sums or a cast
+                    # (a fitted rule's shares match their inputs; others may need sums or a cast)
+                    fit = rule not in FITTED_RULES and type(g) is not float
                     p, pg = x, shares[0]
                     while True:  # x's share, then y's: no zip, whose tuples cost a tenth of an op
                         if p.requires_grad:
@@ -108,7 +108,7 @@ def _backprop(root, seed, create_graph, visit=None):
                                     or pg.dtype is not data.dtype
                                 ):
                                     pg = _reduce_to(pg, p)  # sum broadcast axes away, match dtype
-                            if tensor and pending is None and p._rule is None:
+                            if pending is None and p._rule is None and type(g) is not float:
                                 if _borrowed(pg, g, node):
                                     pg = pg.copy()  # a leaf owns its gradient: no shared memory
                             p._g = pg if pending is None else pending + pg
