@@ -94,7 +94,7 @@ def _backprop(root, seed, create_graph, visit=None):
                         check(node, g, shares)
                     # Pass each share down; an input whose uses have all passed theirs is ready.
                     # (a fitted rule's shares match their inputs; others may need sums or a cast)
-                    fit = rule not in FITTED_RULES and type(g) is not float
+                    fit = type(g) is not float and rule not in FITTED_RULES
                     p, pg = x, shares[0]
                     while True:  # x's share, then y's: no zip, whose tuples cost a tenth of an op
                         if p.requires_grad:
