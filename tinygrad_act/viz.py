@@ -147,8 +147,7 @@ def draw_backward_steps(
     (['step-000.dot', 'step-001.dot', 'step-002.dot'], 0.5)
     """
     _check_args(root, rankdir, max_nodes)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    _check_max_steps(max_steps)
     fmt = _check_format(fmt)
     seed = _seed(root)
     picture = _Picture(root, max_nodes, model)
@@ -160,21 +159,10 @@ def draw_backward_steps(
     title_width = max(
         _text_width(_printable(line), _TITLE_SIZE) for t in titles for line in t.split("\n")
     )
-    width = max(3, len(str(steps)))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for k, grads, node, title in _backward_frames(order, seed, steps, picture.names, max_steps):
-        dot = picture.digraph(
-            rankdir,
-            lambda n, grads=grads: grads.get(n, _PENDING),
-            show_local=True,
-            highlight=node,
-            title=(title, title_width),
-        )
-        path = out_dir / f"step-{k:0{width}d}.{fmt}"
-        _render(dot, path, fmt)
-        paths.append(path)
+    frames = _backward_frames(order, seed, steps, picture.names, max_steps)
+    paths = _write_frames(
+        picture, frames, out_dir, "step", len(str(steps)), fmt, rankdir, title_width
+    )
     root.backward()
     return paths
 
@@ -206,8 +194,7 @@ def draw_forward_steps(
     """
     _check_args(root, rankdir, max_nodes)
     fmt = _check_format(fmt)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    _check_max_steps(max_steps)
     order = _topological_order(root)
     seeds = _forward_seeds(tangents, order)
     picture = _Picture(root, max_nodes)
@@ -215,20 +202,47 @@ def draw_forward_steps(
     # Every frame reserves the widest title's width, so the nodes stay in place (as backward's).
     titles = [title for *_, title in _forward_frames(order, seeds, steps, picture.names, max_steps)]
     title_width = max(_text_width(line, _TITLE_SIZE) for t in titles for line in t.split("\n"))
-    width = max(3, len(str(steps + 1)))
+    frames = _forward_frames(order, seeds, steps, picture.names, max_steps)
+    return _write_frames(
+        picture,
+        frames,
+        out_dir,
+        "forward",
+        len(str(steps + 1)),
+        fmt,
+        rankdir,
+        title_width,
+        "tangent",
+    )
+
+
+def _check_max_steps(max_steps):
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+
+
+def _write_frames(
+    picture, frames, out_dir, prefix, digits, fmt, rankdir, title_width, field="grad"
+):
+    """Render each (k, {node: number}, highlighted node, title) frame to prefix-00k.fmt.
+
+    Every edge shows its local derivative in every frame, and every title reserves the widest
+    one's width, so the layout, and the nodes in it, stay the same from frame to frame.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    width = max(3, digits)
     paths = []
-    for k, dots, node, title in _forward_frames(order, seeds, steps, picture.names, max_steps):
+    for k, numbers, node, title in frames:
         dot = picture.digraph(
             rankdir,
-            lambda n, dots=dots: dots.get(n, _PENDING),
-            show_local=True,  # every edge's local derivative, in every frame: one layout for all
+            lambda n, numbers=numbers: numbers.get(n, _PENDING),
+            show_local=True,
             highlight=node,
             title=(title, title_width),
-            field="tangent",
+            field=field,
         )
-        path = out_dir / f"forward-{k:0{width}d}.{fmt}"
+        path = out_dir / f"{prefix}-{k:0{width}d}.{fmt}"
         _render(dot, path, fmt)
         paths.append(path)
     return paths
