@@ -14,6 +14,7 @@ pytest.importorskip("starlette", reason="the lab extra (starlette, uvicorn) is n
 from starlette.testclient import TestClient  # noqa: E402
 
 from tinygrad_act import ACTIVATIONS, Value  # noqa: E402
+from tinygrad_act.backprop import topological_order  # noqa: E402
 from tinygrad_act.expression import parse_expression  # noqa: E402
 from tinygrad_act.lab import limits  # noqa: E402
 from tinygrad_act.lab.app import create_app  # noqa: E402
@@ -44,7 +45,7 @@ def test_graph_gives_the_engines_value_and_gradients_for_the_lecture_neuron(clie
     view = client.post("/api/graph", json={"expression": NEURON, "values": VALUES}).json()
     root = parse_expression(NEURON, VALUES)
     root.backward()
-    leaves = {v.label: v for v in _nodes(root) if v.label}
+    leaves = {v.label: v for v in topological_order(root) if v.label}
     assert view["value"] == root.data
     assert view["value_text"] == f"{root.data:.6g}" == "0.707107"
     assert [v["name"] for v in view["variables"]] == ["x1", "w1", "x2", "w2", "b"]
@@ -399,16 +400,6 @@ def test_activations_lists_every_elementwise_registered_activation(client):
     assert names == [n for n, s in ACTIVATIONS.items() if not s.tensor_only]
     leaky = next(a for a in meta["activations"] if a["name"] == "leaky_relu")
     assert leaky["parameters"] == [{"name": "slope", "default": 0.01, "range": [0.0, 1.0]}]
-
-
-def _nodes(root):
-    seen, stack = {root}, [root]
-    while stack:
-        for p in stack.pop()._prev:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return seen
 
 
 def test_every_static_file_is_installed_with_the_package():

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from tinygrad_act import Value
+from tinygrad_act.backprop import topological_order
 from tinygrad_act.node_names import MAX_EXPRESSION, graph_names
-from tinygrad_act.viz import _topological_order
 
 
 def name_of(root, model=None):
-    return graph_names(_topological_order(root), model)[root].text
+    return graph_names(topological_order(root), model)[root].text
 
 
 a, b, c = (Value(v, label=n) for v, n in ((1.0, "a"), (2.0, "b"), (3.0, "c")))

@@ -368,17 +368,21 @@ def _reset(root):
 
 
 def topological_order(root):
-    """Nodes with every input before the nodes that use it; iterative, so deep graphs are fine."""
-    order, visited = [], set()
-    stack = [root]
+    """Nodes with every input before the nodes that use it, each node's inputs in `_prev` order
+    (x before w), as micrograd's build_topo lists them; iterative, so deep graphs are fine. The
+    drawings number their nodes in this order."""
+    order, seen = [], {root}
+    stack = [(root, iter(root._prev))]
     while stack:
-        node = stack.pop()
-        if node is None:  # the marker below: all of this node's inputs are placed
-            order.append(stack.pop())
-        elif node not in visited:
-            visited.add(node)
-            stack += (node, None)
-            stack += [p for p in node._prev if p not in visited]
+        node, inputs = stack[-1]
+        for p in inputs:
+            if p not in seen:
+                seen.add(p)
+                stack.append((p, iter(p._prev)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
     return order
 
 

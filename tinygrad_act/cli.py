@@ -189,29 +189,20 @@ def cmd_graph(args):
             raise KeyboardInterrupt from None
         detail = (err.stderr or b"").decode(errors="replace").strip().splitlines()
         raise UsageError(f"Graphviz's dot failed: {detail[0] if detail else err}") from None
-    leaves = sorted(
-        {p for p in _graph_nodes(root) if p.label and not p._prev}, key=lambda v: v.label
-    )
+    from tinygrad_act.backprop import topological_order
+
+    nodes = topological_order(root)
+    leaves = sorted((p for p in nodes if p.label and not p._prev), key=lambda v: v.label)
     print(f"{args.expression} = {root.data:.6g}")
     for leaf in leaves:
         print(f"  d/d{leaf.label} = {leaf.grad:.6g}")
     print(f"wrote {path}")
     if args.steps:
-        steps = sum(1 for node in _graph_nodes(root) if node._rule is not None)
+        steps = sum(1 for node in nodes if node._rule is not None)
         left = steps - (len(frames) - 1)
         note = f" ({left} more steps not drawn: --max-steps {args.max_steps})" if left else ""
         print(f"wrote {len(frames)} backprop frames to {args.steps}{note}")
     return 0
-
-
-def _graph_nodes(root):
-    seen, stack = {root}, [root]
-    while stack:
-        for p in stack.pop()._prev:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return seen
 
 
 def _warn_if_not_finite(root):

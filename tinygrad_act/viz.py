@@ -25,6 +25,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 
+from tinygrad_act.backprop import topological_order
 from tinygrad_act.engine import Value
 from tinygrad_act.files import write_atomically
 from tinygrad_act.forward import tangent
@@ -151,7 +152,7 @@ def draw_backward_steps(
     fmt = _check_format(fmt)
     seed = _seed(root)
     picture = _Picture(root, max_nodes, model)
-    order = list(reversed(_topological_order(root)))
+    order = list(reversed(topological_order(root)))
     steps = sum(1 for n in order if n._rule is not None)
     # The titles first, so every frame reserves the width of the widest: a title wider than the
     # graph centres the graph under it, and the nodes would move from frame to frame.
@@ -195,7 +196,7 @@ def draw_forward_steps(
     _check_args(root, rankdir, max_nodes)
     fmt = _check_format(fmt)
     _check_max_steps(max_steps)
-    order = _topological_order(root)
+    order = topological_order(root)
     seeds = _forward_seeds(tangents, order)
     picture = _Picture(root, max_nodes)
     steps = sum(1 for n in order if n._prev and n not in seeds)
@@ -364,7 +365,7 @@ def node_ids(root):
     >>> [node_ids(y)[v] for v in (x, y)]
     ['v0', 'v2']
     """
-    return {node: f"v{i}" for i, node in enumerate(_topological_order(root))}
+    return {node: f"v{i}" for i, node in enumerate(topological_order(root))}
 
 
 # ---- the backward pass, frame by frame -------------------------------------------------------------
@@ -423,26 +424,6 @@ def _backward_frames(order, seed, steps, names, max_steps):
         yield k, grads, node, title
 
 
-def _topological_order(root):
-    """Inputs before the nodes that use them, each node's inputs in `_prev` order (x before w).
-
-    Iterative, so a chain of any depth is fine; the numbering of nodes in drawings follows it.
-    """
-    order, seen = [], {root}
-    stack = [(root, iter(root._prev))]
-    while stack:
-        node, inputs = stack[-1]
-        for p in inputs:
-            if p not in seen:
-                seen.add(p)
-                stack.append((p, iter(p._prev)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
-
-
 # ---- the picture -----------------------------------------------------------------------------------
 
 
@@ -471,7 +452,7 @@ class _Picture:
                 if p not in kept and len(kept) < max_nodes:
                     kept.add(p)
                     queue.append(p)
-        order = _topological_order(root)
+        order = topological_order(root)
         # Names made printable once: a user's label may hold anything (a NUL, 100,000 characters).
         self.names = {
             n: dataclasses.replace(name, text=_printable(name.text))
