@@ -7,21 +7,13 @@ import pytest
 
 from tinygrad_act import ACTIVATIONS, Value
 from tinygrad_act.backprop import topological_order
+from tinygrad_act.demo import lecture_neuron
 
 
 def _lecture_neuron():
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    x1w1 = x1 * w1
-    x1w1.label = "x1*w1"
-    x2w2 = x2 * w2
-    x2w2.label = "x2*w2"
-    n = x1w1 + x2w2 + b
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
-    return o, (x1, x2, w1, w2, b)
+    o = lecture_neuron()
+    leaves = {v.label: v for v in topological_order(o) if not v._prev}
+    return o, tuple(leaves[name] for name in ("x1", "x2", "w1", "w2", "b"))
 
 
 def _by_hand(root, seed):

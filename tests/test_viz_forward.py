@@ -7,17 +7,14 @@ import numpy as np
 import pytest
 
 from tinygrad_act import Value, jvp
+from tinygrad_act.backprop import topological_order
+from tinygrad_act.demo import lecture_neuron
 from tinygrad_act.viz import draw_forward_steps
 
 
 def neuron():
-    x1, w1 = Value(2.0, label="x1"), Value(-3.0, label="w1")
-    x2, w2 = Value(0.0, label="x2"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    n = x1 * w1 + x2 * w2 + b
-    n.label = "n"
-    o = n.tanh()
-    o.label = "o"
+    o = lecture_neuron()
+    (x1,) = (v for v in topological_order(o) if v.label == "x1")
     return o, x1
 
 
