@@ -68,12 +68,16 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
+# The system programs below install themselves with apt-get when run as root on Debian/Ubuntu.
+CAN_APT = [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1
+APT_INSTALL = apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+
 # Graphviz's Python package only wraps the `dot` program; install the program itself.
 dot:
 	@if command -v dot >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	elif $(CAN_APT); then \
 		echo "Installing Graphviz (dot) with apt-get"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+		$(APT_INSTALL) graphviz >/dev/null; \
 	else \
 		echo "Graphviz's dot program is missing. Install it with one of:"; \
 		echo "  sudo apt-get install graphviz   (Debian/Ubuntu)"; \
@@ -84,9 +88,9 @@ dot:
 # The browser tests drive Debian's Chromium (Playwright only drives it; it downloads no browser).
 chromium:
 	@if [ -x /usr/bin/chromium ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	elif $(CAN_APT); then \
 		echo "Installing Chromium with apt-get (for the browser tests)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		$(APT_INSTALL) chromium >/dev/null; \
 	else \
 		echo "Chromium is missing: the browser tests will skip. Install it with:"; \
 		echo "  sudo apt-get install chromium   (Debian/Ubuntu)"; \
@@ -94,9 +98,9 @@ chromium:
 
 valgrind:
 	@if command -v valgrind >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	elif $(CAN_APT); then \
 		echo "Installing valgrind with apt-get"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; \
+		$(APT_INSTALL) valgrind >/dev/null; \
 	else \
 		echo "valgrind is missing. Install it with one of:"; \
 		echo "  sudo apt-get install valgrind   (Debian/Ubuntu)"; \
