@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
 # Each bootstraps .venv from python3 and makes sure Graphviz's `dot` program is installed.
-# `make test` = ruff check, ruff format --check, pytest, and the docs build with warnings as errors.
+# `make test` = ruff check, ruff format --check, pytest, and the docs build with warnings as errors;
+# it installs what its tests need: Chromium (the browser tests) and PyTorch (the oracle), pinned.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +14,7 @@ EXTRAS := dev,demo,docs,lab
 demo: setup
 	$(BIN)/tinygrad-act demo --out demo-out
 
-test: lint chromium
+test: lint chromium oracle
 	$(BIN)/python -m pytest -q
 	$(MAKE) docs
 
@@ -29,10 +30,21 @@ strip:
 docs: setup
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
-# PyTorch, the oracle some tests compare against (they skip without it): the pinned CPU build.
-# A bare `pip install torch` on Linux downloads a multi-GB CUDA build instead.
+# PyTorch, the oracle many tests compare against: the pinned version, CPU build. On Linux a bare
+# `pip install torch==2.13.0` from the default index is a multi-GB CUDA build, so PyTorch's own CPU
+# index is tried first (it serves 2.13.0+cpu); where it cannot be reached, the default index.
+TORCH := torch==2.13.0
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+HAS_TORCH = $(BIN)/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is None)"
+
 oracle: setup
-	$(BIN)/pip install -q 'torch==2.13.0'
+	@if $(HAS_TORCH); then :; \
+	elif echo "Installing PyTorch (the tests' oracle) from PyTorch's CPU index"; \
+		$(BIN)/pip install -q --timeout 15 --retries 1 --index-url $(TORCH_CPU_INDEX) '$(TORCH)'; then :; \
+	else \
+		echo "PyTorch's CPU index cannot be reached: installing $(TORCH) from the default index"; \
+		$(BIN)/pip install -q '$(TORCH)'; \
+	fi
 
 # Headless-Chromium screenshots of the demo page and the derivatives docs page (400 and 1280 px).
 screenshots: demo docs
