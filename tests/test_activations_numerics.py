@@ -199,3 +199,47 @@ def test_relu_and_leaky_relu_second_derivative_is_zero_through_create_graph(dtyp
     (curvature,) = gradients(slope.sum(), [z])
     np.testing.assert_array_equal(curvature, [0.0, 0.0, 0.0])
     assert curvature.dtype == dtype
+
+
+# ---- issue 23, item 8: GELU's slope keeps its limits ------------------------------------------------------
+
+
+def _exact_gelu_slope(z):
+    """The tanh-approximated GELU's slope at z, from mpmath's derivative of its definition."""
+    c, k = mpmath.sqrt(2 / mpmath.pi), mpmath.mpf("0.044715")
+    with mpmath.workprec(200):
+        return float(mpmath.diff(lambda x: x / 2 * (1 + mpmath.tanh(c * (x + k * x**3))), z))
+
+
+HUGE = [1e154, 1e200, 1e308, -1e154, -1e200, -1e308]
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_gelu_slope_is_its_limit_at_huge_z_not_nan(create_graph):
+    z = Value(np.array(HUGE))
+    z.gelu().sum().backward(create_graph=create_graph)
+    grad = z.grad.data if create_graph else z.grad
+    np.testing.assert_array_equal(grad, [1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    for x, slope in zip(HUGE, grad, strict=True):
+        s = Value(x)
+        s.gelu().backward()
+        assert s.grad == slope
+
+
+@pytest.mark.parametrize("z", [-6.0, -2.5, -0.7, 0.0, 0.3, 1.5, 4.0, 12.0])
+def test_gelu_slope_is_unchanged_where_it_is_not_saturated(z):
+    x = Value(z)
+    x.gelu().backward()
+    # abs: where t is near -1, ½(1+t) cancels and holds no more than float64's 1e-16 near 1
+    assert x.grad == pytest.approx(_exact_gelu_slope(z), rel=1e-13, abs=1e-15)
+
+
+def test_gelu_passes_the_derivative_table_at_1e308():
+    from tinygrad_act.gradcheck import derivative_table
+
+    rows = derivative_table([1e308, -1e308, 1e200], ["gelu"])
+    assert [(r.formula, r.backprop, r.agree) for r in rows] == [
+        (1.0, 1.0, True),
+        (0.0, 0.0, True),
+        (1.0, 1.0, True),
+    ]

@@ -193,3 +193,39 @@ def test_cross_entropy_labels_changed_after_the_forward_pass_change_nothing():
     t = torch.tensor(logits.data, requires_grad=True)
     torch.nn.functional.cross_entropy(t, torch.tensor([0, 1])).backward()
     np.testing.assert_allclose(logits.grad, t.grad.numpy(), rtol=1e-12)
+
+
+# ---- issue 23, item 8: x**0 at x = 0 in every spelling, and the exponent's mixed partial ---------------
+
+ZERO_EXPONENTS = {
+    "x**0": lambda x: x**0,
+    "x**0.0": lambda x: x**0.0,
+    "x**Value(0)": lambda x: x ** Value(0),
+    "x**Value(0.0)": lambda x: x ** Value(0.0),
+}
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("data", [0.0, [0.0, -0.0, 2.0]], ids=["scalar", "tensor"])
+@pytest.mark.parametrize("spelling", ZERO_EXPONENTS)
+def test_the_slope_of_x_to_the_power_zero_at_zero_is_pytorchs_zero(spelling, data, create_graph):
+    x = Value(np.array(data) if isinstance(data, list) else data)
+    out = ZERO_EXPONENTS[spelling](x)
+    (out if x.is_scalar else out.sum()).backward(create_graph=create_graph)
+    tx = torch.tensor(data, dtype=torch.float64, requires_grad=True)
+    (tx**0).sum().backward()
+    grad = x.grad.data if create_graph else x.grad
+    np.testing.assert_array_equal(grad, tx.grad.numpy())
+    assert np.array_equal(grad, np.zeros_like(np.asarray(data)))
+
+
+@pytest.mark.parametrize(("base", "exponent"), [(2.0, 0.0), (0.5, 0.0), (2.0, 1.5)])
+def test_mixed_partials_of_x_to_the_y_are_equal_and_true(base, exponent):
+    from tinygrad_act import gradients
+
+    x, y = Value(base), Value(exponent)
+    dx, dy = gradients(x**y, [x, y], create_graph=True)
+    dxy = gradients(dx, [y])[0]  # ∂/∂y (y·x^(y-1))
+    dyx = gradients(dy, [x])[0]  # ∂/∂x (x^y·log x)
+    truth = base ** (exponent - 1) * (1 + exponent * np.log(base))
+    assert dxy == pytest.approx(truth, rel=1e-12) and dyx == pytest.approx(truth, rel=1e-12)

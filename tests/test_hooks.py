@@ -120,3 +120,37 @@ def test_a_hook_dies_with_its_node():
     del y
     gc.collect()
     assert ref() is None and len(backprop._HOOKS) == 0
+
+
+# ---- issue 23, item 8: a gradient changed in place ---------------------------------------------------
+
+
+def _doubles_in_place(g):
+    g *= 2
+
+
+def _sets_an_entry(g):
+    g[0] = 5.0
+
+
+@pytest.mark.parametrize("hook", [_doubles_in_place, _sets_an_entry])
+def test_a_hook_that_changes_its_gradient_in_place_is_told_to_return_it(hook):
+    x = Value(np.array([1.0, 2.0]))
+    w = Value(np.array([3.0, -1.0]))
+    s = x + w  # add hands x and w one shared array: changed in place, w's gradient would change too
+    x.register_hook(hook)
+    with pytest.raises(ValueError, match="a hook changed its gradient in place; return the new"):
+        (s * s).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])  # the failed pass left nothing behind
+    np.testing.assert_array_equal(w.grad, [0.0, 0.0])
+
+
+def test_a_hook_that_returns_its_change_gets_torchs_gradients():
+    def ours(x, h, a, calls, lib):
+        h.register_hook(lambda g: g * 2 if lib == "ours" else None)
+        if lib == "torch":  # torch's in-place change, which ours asks to be a return
+            h.register_hook(lambda g: g.mul_(2))
+
+    (ours_grads, _), (torch_grads, _) = _both(ours)
+    for mine, theirs in zip(ours_grads, torch_grads, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)

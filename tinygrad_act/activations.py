@@ -534,7 +534,10 @@ def _function(name):
 
 def _gelu_derivative(z, a):
     t = tanh(_GELU_C * (z + _GELU_K * z * z * z))
-    return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_K * z * z)
+    # s = (1-t²)z is exactly 0 once t rounds to ±1 (|z| > about 20), and multiplying z in one factor
+    # at a time keeps it 0: z² overflows past 1e154, and 0·inf would make the limit slopes 1 and 0 nan.
+    s = (1 - t * t) * z
+    return 0.5 * (1 + t) + 0.5 * _GELU_C * (s + 3 * _GELU_K * s * z * z)
 
 
 # --------------------------------------------------------------------------------------------------

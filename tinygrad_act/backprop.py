@@ -178,10 +178,32 @@ def add_hook(node, fn):
 def _run_hooks(node, g, fns, create_graph):
     """Call the node's hooks in order, each with the gradient the previous one left."""
     for fn in list(fns):  # a copy: a hook may remove itself
-        out = fn(g)
+        out = _call_hook(fn, g)
         if out is not None:
             g = _hook_result(node, out, create_graph)
     return g
+
+
+_NUMPY_READ_ONLY = ("output array is read-only", "assignment destination is read-only")
+
+
+def _call_hook(fn, g):
+    """fn(g), with an array g handed over read-only: the pass may share it between nodes (x + y
+    gives both inputs the same array), so a hook returns its change instead of making it in place."""
+    if not isinstance(g, np.ndarray):
+        return fn(g)
+    if g.flags.writeable:
+        g = g.view()
+        g.flags.writeable = False
+    try:
+        return fn(g)
+    except ValueError as err:
+        if str(err) not in _NUMPY_READ_ONLY:
+            raise
+        raise ValueError(
+            "a hook changed its gradient in place; return the new gradient instead "
+            "(`return g * 2`, not `g *= 2`; `g = g.copy(); g[0] = 0; return g`)"
+        ) from None
 
 
 def _hook_result(node, out, create_graph):

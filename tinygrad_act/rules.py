@@ -39,12 +39,13 @@ def log_rule(g, a, z):           return (g / z,)                                
 
 def pow_value_rule(g, a, x, y):
     """(x^y)' = y·x^(y-1) for the base, x^y·log x for the exponent, with PyTorch's answers at base 0:
-    the base's slope is 0 where y = 0 (not 0·0^-1), the exponent's is 0 where x = 0 and y ≥ 0
-    (not 0·log 0). Adding the 0/1 masks changes nothing elsewhere, exactly, even at inf."""
+    the base's slope is 0 where x = y = 0 (not 0·0^-1), the exponent's is 0 where x = 0 and y ≥ 0
+    (not 0·log 0). Adding the 0/1 masks changes nothing elsewhere, exactly, even at inf; the base's
+    mask is only where x = 0 too, so a create_graph pass keeps ∂/∂y of y·x^(y-1) = 1/x at y = 0."""
     xd, yd = data_of(x), data_of(y)
-    y_zero = _as_mask(yd == 0, yd)
+    both_zero = _as_mask((xd == 0) & (yd == 0), yd if isinstance(yd, np.ndarray) else xd)
     x_zero = _as_mask((xd == 0) & (yd >= 0), xd)
-    return g * y * pow_(x, y - 1 + y_zero), g * a * log(x + x_zero)
+    return g * y * pow_(x, y - 1 + both_zero), g * a * log(x + x_zero)
 
 
 def _as_mask(cond, like):
