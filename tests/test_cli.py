@@ -22,7 +22,7 @@ from tinygrad_act.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
-COMMANDS = ["derivatives", "check", "graph", "train", "demo"]
+COMMANDS = ["derivatives", "check", "graph", "train", "demo", "lab"]
 
 
 def run(*args, code=None, preexec_fn=None, timeout=120):
@@ -310,7 +310,8 @@ def test_progress_is_a_few_plain_lines_when_stderr_is_not_a_terminal(tmp_path):
     assert "\r" not in done.stderr
     lines = done.stderr.splitlines()
     assert 5 <= len(lines) <= 12, lines
-    assert lines[0].startswith("moons relu: 1/50 epochs, loss=")
+    assert lines[0] == "moons relu: 0/50 epochs"  # at once, before the first step
+    assert lines[1].startswith("moons relu: 1/50 epochs, loss=")
     assert lines[-1].startswith("moons relu: 50/50 epochs, loss=")
 
 
@@ -411,3 +412,79 @@ def test_main_reports_an_interrupt_in_one_line_and_restores_the_sigint_handler(m
     assert main(["check"]) == 130
     assert capsys.readouterr().err == _INTERRUPTED.format("check") + "\n"
     assert signal.getsignal(signal.SIGINT) is before  # in process, Ctrl-C handling is as it was
+
+
+# ---- issue 23, item 5: papercuts ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "printed"),
+    [
+        (["-x*w", "--set", "x=1.5", "--set", "w=2"], ["-x*w = -3", "d/dw = -1.5", "d/dx = -2"]),
+        (["--set", "x=4", "-x"], ["-x = -4", "d/dx = -1"]),
+        (["-(x*x)", "--set", "x=3"], ["-(x*x) = -9", "d/dx = -6"]),
+    ],
+)
+def test_graph_takes_an_expression_that_starts_with_a_minus(argv, printed, tmp_path, capsys):
+    assert main(["graph", *argv, "-o", str(tmp_path / "g.svg")]) == 0
+    out = capsys.readouterr().out
+    assert [line.strip() for line in out.splitlines()[: len(printed)]] == printed
+    assert (tmp_path / "g.svg").exists()
+
+
+def test_graph_options_still_start_with_a_minus(tmp_path, capsys):
+    assert main(["graph", "-x", "--set", "x=1", f"-o{tmp_path / 'short.svg'}"]) == 0
+    assert (tmp_path / "short.svg").exists()
+    with pytest.raises(SystemExit) as info:
+        main(["graph", "-x", "--set", "x=1", "--output-file", "g.svg"])
+    assert info.value.code == 2
+    assert "unrecognized arguments: --output-file" in capsys.readouterr().err
+
+
+def test_train_epochs_upper_bound_is_in_the_help_and_enforced(capsys):
+    from tinygrad_act.cli import MAX_EPOCHS
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert f"from 1 to {MAX_EPOCHS}" in " ".join(capsys.readouterr().out.split())
+    done = run("train", "--epochs", str(MAX_EPOCHS + 1))
+    assert done.returncode == 2
+    line = one_error_line(done.stderr, "train")
+    assert line.endswith(f"--epochs must be at most {MAX_EPOCHS}, got {MAX_EPOCHS + 1}")
+
+
+def test_a_long_run_logs_a_line_at_once_and_then_at_least_every_quiet_interval(monkeypatch, capsys):
+    from tinygrad_act import train
+
+    monkeypatch.setattr(train._LineProgress, "QUIET_SECONDS", 0)  # every step is "a while later"
+    train.train_moons(epochs=25, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "moons relu: 0/25 epochs"
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        f"moons relu: {k}/25 epochs" for k in range(1, 26)
+    ]
+
+
+def test_counts_of_one_are_singular(tmp_path, capsys):
+    assert main(["graph", "x", "--set", "x=2", "-o", str(tmp_path / "a.svg"),
+                 "--steps", str(tmp_path / "a")]) == 0  # fmt: skip
+    assert f"wrote 1 backprop frame to {tmp_path / 'a'}\n" in capsys.readouterr().out
+    argv = ["graph", "x*w+b", "--set", "x=1", "--set", "w=2", "--set", "b=3"]
+    argv += ["-o", str(tmp_path / "b.svg"), "--steps", str(tmp_path / "b"), "--max-steps", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"wrote 2 backprop frames to {tmp_path / 'b'} (1 more step not drawn: --max-steps 1)" in out
+    )
+    done = run("train", "--epochs", "1", "--out", str(tmp_path / "t"))
+    assert done.returncode == 0, done.stderr
+    assert "moons relu: 1 step in " in done.stdout
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_an_output_in_proc_names_why_it_cannot_be_written(tmp_path, capsys):
+    assert main(["graph", "x", "--set", "x=1", "-o", "/proc/g.svg"]) == 2
+    line = one_error_line(capsys.readouterr().err, "graph")
+    assert line.endswith("-o /proc/g.svg: cannot write in /proc: its file system (proc) makes "
+                         "no new files in /proc")  # fmt: skip
+    assert "does not exist" not in line

@@ -22,6 +22,9 @@ import threading
 from tinygrad_act import __version__
 
 MAX_SEED = 2**32 - 1  # scikit-learn's and numpy's seeds are 32-bit
+# About an hour on one core for either dataset (30-40 steps or passes a second): a typo such as
+# --epochs 10000000 would otherwise run for weeks.
+MAX_EPOCHS = 100_000
 PROBE_BYTES = 256 * 1024  # about one plot: an --out folder must take this before work starts
 
 
@@ -36,9 +39,13 @@ class _Parser(argparse.ArgumentParser):
         r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE
     )
 
-    def __init__(self, *args, **kwargs):
+    # For a parser that takes an expression: anything after one "-" that is not one of its own
+    # options (-o, -h) is a value, so "-x*w" is the expression -x*w.
+    _VALUE = re.compile(r"^-(?!-)")
+
+    def __init__(self, *args, expression=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self._negative_number_matcher = self._NUMBER
+        self._negative_number_matcher = self._VALUE if expression else self._NUMBER
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -104,6 +111,11 @@ def _sentence(err):
     return text
 
 
+def _plural(count, word):
+    """'1 frame', '2 frames'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def _describe_os_error(err):
     where = err.filename if err.filename is not None else None
     return f"cannot write {where}: {_sentence(err)}" if where else _sentence(err)
@@ -120,7 +132,7 @@ def _writable_folder(path, flag, named=None):
         if os.path.exists(path) and not os.path.isdir(path):
             raise UsageError(f"{flag} {named}: {path} exists and is not a folder") from None
         raise UsageError(
-            f"{flag} {named}: cannot make the folder {path}: {_sentence(err)}"
+            f"{flag} {named}: cannot make the folder {path}: {_sentence_in(err, path)}"
         ) from None
     try:
         with tempfile.TemporaryFile(dir=path) as probe:
@@ -128,7 +140,42 @@ def _writable_folder(path, flag, named=None):
             probe.flush()
             os.fsync(probe.fileno())
     except OSError as err:
-        raise UsageError(f"{flag} {named}: cannot write in {path}: {_sentence(err)}") from None
+        raise UsageError(
+            f"{flag} {named}: cannot write in {path}: {_sentence_in(err, path)}"
+        ) from None
+
+
+def _sentence_in(err, folder):
+    """`_sentence(err)` for a failure to make `folder` or a file in it. makedirs makes the missing
+    folders on the way, so 'no such file' there comes from a file system that makes no new files
+    (/proc says ENOENT where /sys says EACCES): name it instead of a missing folder."""
+    if err.errno != errno.ENOENT:
+        return _sentence(err)
+    existing = os.path.abspath(folder)
+    while not os.path.isdir(existing):
+        existing = os.path.dirname(existing)
+    kind = _file_system_type(existing)
+    return f"its file system{f' ({kind})' if kind else ''} makes no new files in {existing}"
+
+
+def _file_system_type(path):
+    """The type of the file system `path` is on ('proc', 'sysfs', ...), from /proc/self/mounts;
+    None where that cannot be read (not Linux)."""
+    path = os.path.realpath(path)
+    best, kind = "", None
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and len(point) > len(best):
+                    best, kind = point, fields[2]
+    except OSError:
+        return None
+    return kind
 
 
 def _writable_file(path, flag):
@@ -200,8 +247,10 @@ def cmd_graph(args):
     if args.steps:
         steps = sum(1 for node in nodes if node._rule is not None)
         left = steps - (len(frames) - 1)
-        note = f" ({left} more steps not drawn: --max-steps {args.max_steps})" if left else ""
-        print(f"wrote {len(frames)} backprop frames to {args.steps}{note}")
+        note = ""
+        if left:
+            note = f" ({_plural(left, 'more step')} not drawn: --max-steps {args.max_steps})"
+        print(f"wrote {_plural(len(frames), 'backprop frame')} to {args.steps}{note}")
     return 0
 
 
@@ -240,6 +289,8 @@ def cmd_train(args):
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.epochs is not None and args.epochs > MAX_EPOCHS:
+        raise UsageError(f"--epochs must be at most {MAX_EPOCHS}, got {args.epochs}")
     epochs = train.DEFAULT_EPOCHS[args.dataset] if args.epochs is None else args.epochs
     train.check_settings(args.dataset, args.activation or "relu", epochs, args.seed)
     _writable_folder(args.out, "--out")  # before the run, not after it
@@ -255,7 +306,7 @@ def cmd_train(args):
     for name, run in outcome.runs.items():
         test = "" if run.test_accuracy is None else f", test accuracy {run.test_accuracy:.1%}"
         print(
-            f"{run.dataset} {name}: {run.steps} steps in {run.seconds:.1f} s, final loss "
+            f"{run.dataset} {name}: {_plural(run.steps, 'step')} in {run.seconds:.1f} s, final loss "
             f"{run.losses[-1] if run.steps else float('nan'):.4f}, "
             f"train accuracy {run.train_accuracy:.1%}{test}"
         )
@@ -360,9 +411,9 @@ def build_parser():
     p.set_defaults(handler=cmd_check)
 
     language = "\n".join(["the expression language:", *describe_language()])
-    p = _command(sub, "graph", "draw an expression's graph after backward",
+    p = _command(sub, "graph", "draw an expression's graph after backward", expression=True,
                  epilog=language, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("expression", help='e.g. "tanh(x*w + b)"')
+    p.add_argument("expression", help='e.g. "tanh(x*w + b)" or "-x*w"')
     p.add_argument("--set", action="append", default=[], metavar="NAME=NUMBER",
                    help="a variable's value (repeat for each variable)")  # fmt: skip
     p.add_argument("-o", "--output", default="graph.svg",
@@ -386,7 +437,8 @@ def build_parser():
     p.add_argument("--activation", default=None,
                    help="activation of the hidden layers (default: relu, as micrograd)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=None,
-                   help="training steps for moons (default 100), passes over the data for digits (default 20)")  # fmt: skip
+                   help="training steps for moons (default 100), passes over the data for digits "
+                        f"(default 20); from 1 to {MAX_EPOCHS}")  # fmt: skip
     p.add_argument("--seed", type=_seed, default=0,
                    help=f"seed of data split and weights, 0 to {MAX_SEED} (default: 0)")  # fmt: skip
     p.add_argument("--out", default="train-out", metavar="DIR",
@@ -403,9 +455,7 @@ def build_parser():
     p.add_argument("--quick", action="store_true", help="the same path on a smaller budget")
     p.set_defaults(handler=cmd_demo)
 
-    p = sub.add_parser(
-        "lab", help="the live lab in the browser: the engine answers every interaction"
-    )
+    p = _command(sub, "lab", "the live lab in the browser: the engine answers every interaction")
     p.add_argument(
         "--port",
         type=_port,

@@ -196,15 +196,20 @@ def _is_terminal(stream):
 
 
 class _LineProgress:
-    """tqdm's calls (``update``, ``set_postfix``), printed as one line at the first step, at every
-    tenth of the run and at the end: ``moons relu: 10/100 epochs, loss=0.3312, acc=88%``."""
+    """tqdm's calls (``update``, ``set_postfix``), printed as one line at the start (as tqdm's bar
+    shows 0/N at once), at the first step, at every tenth of the run, at least every `QUIET_SECONDS`
+    and at the end: ``moons relu: 10/100 epochs, loss=0.3312, acc=88%``."""
+
+    QUIET_SECONDS = 30  # a long run's tenths are far apart: the log still says it is alive
 
     def __init__(self, total, desc, unit):
         self.total, self.desc, self.unit = total, desc, unit
         self.n, self.postfix, self.shown = 0, {}, 0
         self.every = max(1, total // 10)
+        self.last = time.monotonic()
 
     def __enter__(self):
+        self._line()
         return self
 
     def __exit__(self, *exc):
@@ -216,7 +221,8 @@ class _LineProgress:
 
     def update(self, n=1):
         self.n += n
-        if self.n == 1 or self.n % self.every == 0 or self.n == self.total:
+        quiet = time.monotonic() - self.last >= self.QUIET_SECONDS
+        if self.n == 1 or self.n % self.every == 0 or self.n == self.total or quiet:
             self._line()
 
     def _line(self):
@@ -224,7 +230,7 @@ class _LineProgress:
         print(
             f"{self.desc}: {self.n}/{self.total} {self.unit}s{values}", file=sys.stderr, flush=True
         )
-        self.shown = self.n
+        self.shown, self.last = self.n, time.monotonic()
 
 
 def _layer_magnitudes(layers):
