@@ -666,6 +666,8 @@ class Value:
         If `fn` returns something other than None, that replaces the gradient that is stored in
         ``.grad`` and passed on to the inputs. Several hooks run in the order they were registered,
         each given what the previous one left. Returns a handle whose ``remove()`` unregisters it.
+        An array gradient is handed over read-only (the pass may share it between nodes): change it
+        by returning the new one (``return g * 2``), not in place (``g *= 2`` is a ValueError).
 
         >>> x = Value(3.0)
         >>> y = x * x
