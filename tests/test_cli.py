@@ -225,6 +225,17 @@ def test_graph_refuses_a_variable_the_expression_does_not_use(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
+    "argv",
+    [["graph", "ℌ*2", "--set", "H=3"], ["graph", "H*2", "--set", "ℌ=3"]],
+)
+def test_graph_refuses_a_name_python_reads_as_another(argv, tmp_path, capsys):
+    assert main([*argv, "-o", str(tmp_path / "g.svg")]) == 2
+    line = one_error_line(capsys.readouterr().err, "graph")
+    assert "the name 'ℌ' is read by Python as 'H'" in line
+    assert not (tmp_path / "g.svg").exists()
+
+
+@pytest.mark.parametrize(
     ("text", "value", "first"),
     [
         ("log(x) * 2 + w", "-inf", "log(x) = -inf"),

@@ -20,6 +20,7 @@ from tinygrad_act.expression import (
     describe_language,
     parse_expression,
     parse_settings,
+    variable_names,
 )
 
 # ---- what it builds -----------------------------------------------------------------------------
@@ -363,3 +364,56 @@ def test_the_language_description_names_every_elementwise_function_with_its_para
     assert "softmax" not in text  # a tensor function: expressions are scalars
     for line in describe_language():
         assert len(line) <= 88
+
+
+# ---- papercuts: flat chains, a leading minus, names Python normalises, text that is not Unicode ---
+
+
+def test_a_flat_sum_is_not_nesting_only_real_nesting_is():
+    # 225 terms (599 syntax nodes) build, though Python nests them 225 deep to the left.
+    text = "+".join(["x*x"] * 75 + ["x"] * 150)
+    out = parse_expression(text, {"x": 2.0})
+    assert out.data == 75 * 4 + 150 * 2
+    out.backward()
+    (x,) = (v for v in _leaves(out) if v.label == "x")
+    assert x.grad == 75 * 2 * 2.0 + 150  # d(x²)/dx = 2x, 75 times, and 1, 150 times
+    # 500 terms are refused for their size, not for a depth they do not have.
+    with pytest.raises(ExpressionError, match=f"too large: more than {MAX_NODES}") as err:
+        parse_expression("+".join(["x"] * 500), {"x": 1.0})
+    assert "nested" not in str(err.value)
+    # Brackets are real nesting: ((x+x)*2+x)*2..., two levels a bracket, is still refused.
+    levels = MAX_DEPTH // 2 + 5
+    deep = "(" * levels + "x" + "+x)*2" * levels
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        parse_expression(deep, {"x": 1.0})
+
+
+def test_an_expression_may_start_with_a_minus():
+    out = parse_expression("-x*w", {"x": 2.0, "w": -3.0})
+    assert out.data == 6.0
+    out.backward()
+    grads = {v.label: v.grad for v in _leaves(out)}
+    assert grads == {"x": 3.0, "w": -2.0}  # d(-xw)/dx = -w, d(-xw)/dw = -x
+
+
+@pytest.mark.parametrize("name, plain", [("ℌ", "H"), ("ｘ", "x"), ("ﬁ", "fi")])
+def test_a_name_python_would_normalise_is_refused_everywhere(name, plain):
+    message = f"the name '{name}' is read by Python as '{plain}'"
+    with pytest.raises(ExpressionError, match=message):  # in the text
+        parse_expression(f"{name}*2", {name: 3.0})
+    with pytest.raises(ExpressionError, match=message):  # as a variable given a value
+        parse_expression(f"{plain}*2", {plain: 1.0, name: 3.0})
+    with pytest.raises(ExpressionError, match=message):  # as --set NAME=NUMBER
+        parse_settings([f"{name}=3"])
+    with pytest.raises(ExpressionError, match=message):
+        variable_names(f"{name}*2")
+
+
+def test_variable_names_are_listed_in_order_of_first_use():
+    assert variable_names("tanh(w*x + b) + leaky_relu(x, slope=0.2)*w") == ["w", "x", "b"]
+
+
+def test_text_that_is_not_valid_unicode_is_not_valid_text():
+    with pytest.raises(ExpressionError, match=r"not valid text: '\\udcff' at position 2") as err:
+        parse_expression("x+\udcff", {"x": 1.0})
+    assert "nested" not in str(err.value)

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from tinygrad_act import ACTIVATIONS, Value  # noqa: E402
 from tinygrad_act.backprop import topological_order  # noqa: E402
-from tinygrad_act.expression import parse_expression  # noqa: E402
-from tinygrad_act.lab import limits  # noqa: E402
+from tinygrad_act.expression import ExpressionError, parse_expression, variable_names  # noqa: E402
+from tinygrad_act.lab import graph_panel, limits  # noqa: E402
 from tinygrad_act.lab.app import create_app  # noqa: E402
 from tinygrad_act.lab.sessions import SessionStore  # noqa: E402
 
@@ -128,6 +128,21 @@ def test_a_division_by_zero_is_shown_as_inf_not_an_error(client):
 )
 def test_bad_expressions_are_one_line_400s(client, expression, message):
     assert message in _refused(client.post("/api/graph", json={"expression": expression}))
+
+
+def test_a_name_python_reads_as_another_is_refused_as_the_library_refuses_it(client):
+    body = {"expression": "ℌ*2", "values": {"ℌ": 3}}
+    error = _refused(client.post("/api/graph", json=body))
+    with pytest.raises(ExpressionError) as err:
+        parse_expression("ℌ*2", {"ℌ": 3.0})
+    assert error == str(err.value) and "read by Python as 'H'" in error
+    assert graph_panel.variable_names("tanh(w*x + b)") == variable_names("tanh(w*x + b)")
+
+
+def test_text_that_is_not_unicode_is_refused_as_not_valid_text(client):
+    body = b'{"expression": "x+\\udcff"}'  # JSON's escape of a lone surrogate
+    error = _refused(client.post("/api/graph", content=body))
+    assert error.startswith("not valid text")
 
 
 # ---- the activation explorer -------------------------------------------------------------------

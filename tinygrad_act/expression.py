@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import textwrap
+import unicodedata
 
 from tinygrad_act import activations
 from tinygrad_act.engine import Value, no_grad
@@ -122,6 +124,7 @@ def parse_expression(text, variables=None, *, allow_unused=True):
     _check(tree)
     leaves = {}
     for name, value in (variables or {}).items():
+        check_variable_name(name)
         try:
             leaves[name] = value if isinstance(value, Value) else Value(value, label=name)
         except (TypeError, ValueError) as err:
@@ -145,6 +148,47 @@ def parse_expression(text, variables=None, *, allow_unused=True):
     return result if isinstance(result, Value) else Value(result)
 
 
+def variable_names(text):
+    """The names `text` uses as values, in the order they first appear (the functions it calls
+    are not variables). The text is checked as `parse_expression` checks it.
+
+    >>> variable_names("tanh(x1*w1 + x2*w2 + b)")
+    ['x1', 'w1', 'x2', 'w2', 'b']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"an expression is a str, not {type(text).__name__}")
+    tree = _parse(text)
+    _check(tree)
+    callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    found = sorted(
+        (n.col_offset, n.id)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and id(n) not in callees
+    )
+    return list(dict.fromkeys(name for _, name in found))
+
+
+def check_variable_name(name):
+    """Refuse a variable name that Python's parser would read as another name: it folds names to
+    their NFKC form (``ℌ`` is read as ``H``), so a value given for ``ℌ`` would never be used.
+
+    >>> check_variable_name("ℌ")
+    Traceback (most recent call last):
+    ...
+    tinygrad_act.expression.ExpressionError: the name 'ℌ' is read by Python as 'H' (it normalises letters to their plain NFKC form); write 'H' instead
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ExpressionError(
+            f"a variable name is a Python identifier such as x or w1, got {name!r}"
+        )
+    plain = unicodedata.normalize("NFKC", name)
+    if plain != name:
+        raise ExpressionError(
+            f"the name {name!r} is read by Python as {plain!r} "
+            f"(it normalises letters to their plain NFKC form); write {plain!r} instead"
+        )
+
+
 def parse_settings(items):
     """``["x=2", "w=-3"]`` into ``{"x": 2.0, "w": -3.0}``: the ``--set NAME=NUMBER`` options.
 
@@ -157,6 +201,7 @@ def parse_settings(items):
         name, number = name.strip(), number.strip()
         if not sep or not name.isidentifier():
             raise ExpressionError(f"--set takes NAME=NUMBER, got {item!r}")
+        check_variable_name(name)
         try:
             value = float(number)
         except ValueError:
@@ -176,11 +221,23 @@ def _one_line(err):
     return " ".join(str(err).split())
 
 
+_WORD = re.compile(r"[^\W\d]\w*")  # what could be a name: a letter or _, then letters, digits, _
+
+
 def _parse(text):
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression too long: {len(text)} characters (limit {MAX_LENGTH})")
     if not text.strip():
         raise ExpressionError("the expression is empty")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # a lone surrogate, e.g. from undecodable bytes
+        raise ExpressionError(
+            f"not valid text: {text[err.start]!r} at position {err.start} is not a Unicode "
+            "character (a lone surrogate)"
+        ) from None
+    for word in _WORD.findall(text):  # before parsing: the parser folds ℌ into H silently
+        check_variable_name(word)
     try:
         # Leading spaces would be an IndentationError; newlines inside brackets are fine.
         return ast.parse(text.strip(), mode="eval")
@@ -203,7 +260,22 @@ def _check(tree):
         if depth > MAX_DEPTH:
             raise ExpressionError(f"expression nested too deeply (limit {MAX_DEPTH} levels)")
         children = _allowed_children(node, allowed)
-        stack.extend((child, depth + 1) for child in reversed(children))
+        stack.extend((child, depth + _nesting(node, child)) for child in reversed(children))
+
+
+_LEVELS = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.Div: 2}  # operators that chain to the left
+
+
+def _nesting(parent, child):
+    """The levels `child` adds below `parent`: none where it continues a flat chain such as
+    ``a + b - c + d`` (Python nests it to the left, but nothing is bracketed), else one."""
+    if (
+        child is getattr(parent, "left", None)
+        and isinstance(child, ast.BinOp)
+        and _LEVELS.get(type(child.op)) == _LEVELS.get(type(parent.op), 0)
+    ):
+        return 0
+    return 1
 
 
 def _allowed_children(node, allowed):
@@ -280,7 +352,8 @@ def _variables(tree):
 
 
 class _Builder:
-    """Walks a checked tree bottom-up. The depth is capped, so plain recursion is safe here."""
+    """Walks a checked tree bottom-up. Real nesting is capped (`MAX_DEPTH`) and flat chains are
+    walked in a loop, so plain recursion is safe here."""
 
     def __init__(self, leaves):
         self.leaves = leaves
@@ -295,11 +368,16 @@ class _Builder:
                 return Value(-_number(node.operand.value))
             return _apply("-", lambda v: -v, self.build(node.operand))
         if isinstance(node, ast.BinOp):
-            if isinstance(node.op, ast.Pow) and _is_constant(node.right):
-                return self._power(node)
-            op = _BINARY[type(node.op)]
-            left, right = self.build(node.left), self.build(node.right)
-            return _apply(op, _OPERATORS[op], left, right)
+            # Down the left operands first and back up in a loop: a flat chain of 300 terms is
+            # that deep, and recursion would run into Python's limit.
+            spine = []
+            while isinstance(node, ast.BinOp):
+                spine.append(node)
+                node = node.left
+            result = self.build(node)
+            for binop in reversed(spine):
+                result = self._binary(binop, result)
+            return result
         name = node.func.id
         arg = self.build(node.args[0])
         if name in _FUNCTIONS:
@@ -307,7 +385,14 @@ class _Builder:
         params = {kw.arg: _constant_number(kw.value) for kw in node.keywords}
         return _apply(name, lambda v: v.activate(name, **params), arg)
 
-    def _power(self, node):
+    def _binary(self, node, left):
+        """`node`'s operator on its left operand, already built, and its right one."""
+        if isinstance(node.op, ast.Pow) and _is_constant(node.right):
+            return self._power(node, left)
+        op = _BINARY[type(node.op)]
+        return _apply(op, _OPERATORS[op], left, self.build(node.right))
+
+    def _power(self, node, base):
         with no_grad():  # the exponent is a number, as in Python's x**2: no nodes of its own
             p = self.build(node.right).item()
         if math.isnan(p):
@@ -316,7 +401,7 @@ class _Builder:
             raise ExpressionError(
                 f"exponent {p:g} is too large (constant exponents are limited to ±{MAX_EXPONENT})"
             )
-        return _apply("**", lambda v: v**p, self.build(node.left))
+        return _apply("**", lambda v: v**p, base)
 
 
 _OPERATORS = {

@@ -7,7 +7,6 @@ The expression is the ``graph`` command's safe language (`tinygrad_act.expressio
 
 from __future__ import annotations
 
-import ast
 import collections
 import re
 import subprocess
@@ -16,6 +15,7 @@ import threading
 from pathlib import Path
 
 from tinygrad_act.expression import ExpressionError, parse_expression
+from tinygrad_act.expression import variable_names as expression_variables
 from tinygrad_act.lab import limits
 from tinygrad_act.lab.explain import drawing_order, explain_graph
 from tinygrad_act.lab.schema import LabError
@@ -27,24 +27,18 @@ _FRAMES_LOCK = threading.Lock()
 
 
 def variable_names(expression):
-    """The names an expression uses as values, in the order they first appear.
+    """The names an expression uses as values, in the order they first appear: the expression
+    language's own list (`tinygrad_act.expression.variable_names`), so the panel and the library
+    cannot disagree; a text it refuses is a `LabError` with its message.
 
     >>> variable_names("tanh(x1*w1 + x2*w2 + b)")
     ['x1', 'w1', 'x2', 'w2', 'b']
-
-    Text that does not parse has no names here; `parse_expression` then says what is wrong.
     """
+    _check_length(expression)
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    found = sorted(
-        (n.col_offset, n.id)
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Name) and id(n) not in callees
-    )
-    return list(dict.fromkeys(name for _, name in found))
+        return expression_variables(expression)
+    except ExpressionError as err:
+        raise LabError(err) from None
 
 
 def graph_view(expression, values, step=None):
@@ -105,12 +99,16 @@ def precise(x):
     return f"{float(x) + 0.0:.6g}"
 
 
-def _build(expression, values):
+def _check_length(expression):
     if len(expression) > limits.MAX_EXPRESSION_LENGTH:
         raise LabError(
             f"expression too long: {len(expression)} characters "
             f"(limit {limits.MAX_EXPRESSION_LENGTH})"
         )
+
+
+def _build(expression, values):
+    _check_length(expression)
     try:
         return parse_expression(expression, values)
     except ExpressionError as err:
