@@ -121,15 +121,16 @@ def test_show_local_labels_edges_with_local_derivatives_and_lecture_formulas(tmp
     assert edges["v1->o2"][0] == ["∂/∂w = x = 2"]  # d(xw)/dw = x
     assert edges["v2->o4"][0] == ["∂/∂(x*w) = 1"]
     assert edges["v3->o4"][0] == ["∂/∂b = 1"]
-    assert edges["v4->o5"][0] == [f"∂/∂(x*w + b) = 1-a² = {1 - math.tanh(-6 + B) ** 2:.4g}"]
+    slope = 1 - math.tanh(-6 + B) ** 2
+    assert edges["v4->o5"][0] == [f"∂/∂(x*w + b) = 1-a² = {slope:.4g} (a = o)"]  # o = tanh(..)
     assert edges["o5->v5"][0] == []  # only edges into an op carry a derivative
 
 
 @pytest.mark.parametrize(
     ("activation", "z", "expected"),
     [
-        ("sigmoid", 0.0, "a(1-a) = 0.25"),
-        ("tanh", 0.0, "1-a² = 1"),
+        ("sigmoid", 0.0, "a(1-a) = 0.25 (a = sigmoid(z))"),
+        ("tanh", 0.0, "1-a² = 1 (a = tanh(z))"),
         ("relu", 0.0, "1 if z≥0 else 0 = 1"),  # the lecture's slope at 0
         ("relu", -2.0, "1 if z≥0 else 0 = 0"),
         ("leaky_relu", -2.0, "1 if z≥0 else 0.01 = 0.01"),
@@ -142,7 +143,30 @@ def test_local_derivative_of_each_lecture_activation(activation, z, expected):
 
 def test_local_derivative_of_a_leaky_relu_with_its_own_slope():
     a = Value(-1.0).leaky_relu(slope=0.2)
-    assert "1 if z≥0 else 0.2 = 0.2" in draw_dot(a, show_local=True).source
+    assert "1 if (-1)≥0 else 0.2 = 0.2" in draw_dot(a, show_local=True).source  # z is -1
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda x, y: x.log(), ["∂/∂x = 1/x = 0.5"]),
+        (lambda x, y: x / y, ["∂/∂x = 1/y = -0.25", "∂/∂y = -x/y² = -0.125"]),
+        (lambda x, y: x.exp(), ["∂/∂x = e^x = 7.389"]),
+        (lambda x, y: x**3, ["∂/∂x = 3·x² = 12"]),
+        (lambda x, y: x**y, ["∂/∂x = y·x^(y-1) = -0.125", "∂/∂y = x^y·log(x) = 0.04332"]),
+        (lambda x, y: (x * y).log(), ["∂/∂(x*y) = 1/(x*y) = -0.125"]),
+        (lambda x, y: x / 4.0, ["∂/∂x = 1/4 = 0.25", "∂/∂4 = -x/4² = -0.125"]),  # by its value
+    ],
+)
+def test_edge_labels_use_the_graphs_own_names_from_the_one_table(make, expected):
+    # x = 2, y = -4; each number is the derivative worked by hand: d(log x)/dx = 1/2,
+    # d(x/y)/dy = -x/y² = -2/16, d(x³)/dx = 3·4, d(x^y)/dx = y·x^(y-1) = -4/32,
+    # d(x^y)/dy = x^y·log x = log(2)/16, d(log(xy))/d(xy) = 1/(xy) = -1/8, d(x/4)/d4 = -2/16.
+    x, y = Value(2.0, label="x"), Value(-4.0, label="y")
+    source = draw_dot(make(x, y), show_local=True).source
+    labels = re.findall(r'-> o\d+ \[label="([^"]+)"\]', source)
+    assert labels[-len(expected) :] == expected
+    assert not re.search(r"(?<![A-Za-z])[az](?![A-Za-z])", " ".join(labels))  # no a or z
 
 
 @pytest.mark.parametrize("op", ["-", "/", "**"])
@@ -176,7 +200,8 @@ def test_tensor_nodes_show_shape_dtype_and_values_or_a_summary(tmp_path):
     s = 1 / (1 + np.exp(-z))
     assert texts["v3"] == ["sigmoid(X @ w)", "(3,) float64", _values("data", s), "grad [1, 1, 1]"]
     assert texts["v4"] == ["sum(sigmoid(X @ w))", "() float64", f"data {s.sum():.4g}", "grad 1"]
-    assert edges["v2->o3"][0] == [_values("∂/∂(X @ w) = a(1-a) =", s * (1 - s))]
+    a_is = " (a = sigmoid(X @ w))"
+    assert edges["v2->o3"][0] == [_values("∂/∂(X @ w) = a(1-a) =", s * (1 - s)) + a_is]
 
 
 def _values(prefix, arr):
@@ -511,7 +536,7 @@ def test_cli_graph_end_to_end(tmp_path, capsys):
     texts = {t: v[0] for t, v in nodes.items()}
     assert texts["v0"] == ["x", "data 2", f"grad {-3 * slope:.4g}"]
     assert texts["o5"] == ["tanh"]
-    assert edges["v4->o5"][0] == [f"∂/∂(x*w + b) = 1-a² = {slope:.4g}"]
+    assert edges["v4->o5"][0] == [f"∂/∂(x*w + b) = 1-a² = {slope:.4g} (a = tanh(x*w + b))"]
     assert sorted(p.name for p in steps.iterdir()) == [f"step-00{k}.svg" for k in range(4)]
     printed = capsys.readouterr().out
     assert f"tanh(x*w + b) = {math.tanh(0.88):.6g}" in printed

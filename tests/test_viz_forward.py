@@ -35,7 +35,7 @@ def test_forward_frames_carry_the_tangent_of_the_lectures_neuron(tmp_path):
     assert "tangent –" in first  # not computed yet
     assert _title(tanh_step).splitlines() == [
         "forward step 5 of 5: tanh, which makes o",
-        "local derivative ∂/∂n = 1-a² = 0.5",
+        "local derivative ∂/∂n = 1-a² = 0.5 (a = o)",
         "its tangent = local derivative × input's tangent: 0.5 × -3 = -1.5",
     ]
     assert "1-a² = 0.5" in tanh_step and "class=highlight" in tanh_step

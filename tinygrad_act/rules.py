@@ -30,10 +30,42 @@ from tinygrad_act.numeric import RAW, data_of, log, pow_
 def add_rule(g, a, x, y):        return g, g
 def sub_rule(g, a, x, y):        return g, -g
 def mul_rule(g, a, x, y):        return g * y, g * x
-def div_rule(g, a, x, y):        return g / y, -g * a / y                         # d(x/y)/dy = -x/y² = -a/y
+def div_rule(g, a, x, y):        return g / y, -g * a / y                         # -x/y² from the output
 def neg_rule(g, a, z):           return (-g,)
-def exp_rule(g, a, z):           return (g * a,)                                  # (e^z)' = e^z = a
-def log_rule(g, a, z):           return (g / z,)                                  # (log z)' = 1/z
+def exp_rule(g, a, z):           return (g * a,)                                  # e^z is the output
+def log_rule(g, a, z):           return (g / z,)
+# fmt: on
+
+
+# The same local derivatives as formulas, one per input, for what shows them (drawings, the lab's
+# explanations) and what will generate code from them: Python syntax over the notation above, plus
+# p, a constant exponent. `tinygrad_act.formulas` puts a graph's names or numbers in. A rule may
+# compute its formula another way (x/y's -x/y² as -a/y); the tests check that both agree.
+# fmt: off
+FORMULAS = {
+    "+":   ("1",          "1"),
+    "-":   ("1",          "-1"),
+    "*":   ("y",          "x"),
+    "/":   ("1/y",        "-x/y**2"),
+    "neg": ("-1",),
+    "exp": ("exp(z)",),
+    "log": ("1/z",),
+    "**":  ("y*x**(y-1)", "x**y*log(x)"),                                         # x**y, y a Value
+    "**p": ("p*z**(p-1)",),                                                        # z**p, p a number
+}
+
+# The tensor ops, in words: what the backward pass does with the upstream gradient g.
+IN_WORDS = {
+    "@":         ("g@yᵀ", "xᵀ@g"),
+    "sum":       ("1",),
+    "mean":      ("1/n",),
+    "max":       ("1 at the max",),
+    "reshape":   ("g reshaped back",),
+    "transpose": ("g transposed back",),
+    "broadcast": ("g summed back",),
+    "[]":        ("g scattered back",),
+    "scatter":   ("g[index]",),
+}
 # fmt: on
 
 

@@ -28,8 +28,9 @@ import numpy as np
 from tinygrad_act.backprop import topological_order
 from tinygrad_act.engine import Value
 from tinygrad_act.files import write_atomically
+from tinygrad_act.formulas import formula_key, formula_text, uses_output
 from tinygrad_act.forward import tangent
-from tinygrad_act.node_names import ATOM, MUL, graph_names
+from tinygrad_act.node_names import ATOM, graph_names
 
 FORMATS = ("svg", "png", "pdf", "dot")
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -40,27 +41,6 @@ _PENDING = object()  # a gradient the backward pass has not reached yet (step fr
 _NODE_SIZE, _EDGE_SIZE, _TITLE_SIZE = 11, 10, 12  # font sizes in points
 _WIDEST = -8.888e-188  # the widest number `_show` writes (4 digits, signs, an exponent)
 _FIELD_PADDING = 17  # points Graphviz adds beside a record field's text
-
-# The local derivative of each input, in the engine's notation: x, y the inputs, a the output.
-_FORMULAS = {
-    "+": ("1", "1"),
-    "-": ("1", "-1"),
-    "*": ("y", "x"),
-    "/": ("1/y", "-a/y"),
-    "neg": ("-1",),
-    "exp": ("a",),
-    "log": ("1/z",),
-    "**": ("e·b^(e-1)", "a·log b"),
-    "@": ("g@yᵀ", "xᵀ@g"),
-    "sum": ("1",),
-    "mean": ("1/n",),
-    "max": ("1 at the max",),
-    "reshape": ("g reshaped back",),
-    "transpose": ("g transposed back",),
-    "broadcast": ("g summed back",),
-    "[]": ("g scattered back",),
-    "scatter": ("g[index]",),
-}
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -282,7 +262,7 @@ def _forward_frames(order, seeds, steps, names, max_steps):
             continue  # computed, not drawn: each frame runs Graphviz once
         locals_ = _locals(node)
         equations = [
-            _edge_text(names[p], formula, local)
+            _edge_text(names[p], formula, local, _where(node, names))
             for p, formula, local in zip(inputs, _named_formulas(node, names), locals_, strict=True)
             if local is not None
         ]
@@ -409,7 +389,7 @@ def _backward_frames(order, seed, steps, names, max_steps):
         out = names[node]
         formulas, locals_ = _named_formulas(node, names), _locals(node)
         derivatives = ", ".join(
-            _edge_text(names[p], formula, local)
+            _edge_text(names[p], formula, local, _where(node, names))
             for p, formula, local in zip(node._prev, formulas, locals_, strict=True)
             if local is not None
         )
@@ -497,7 +477,8 @@ class _Picture:
                     continue
                 attrs = {}
                 if locals_[j] is not None:
-                    text = _edge_text(self.names[p], formulas[j], locals_[j])
+                    where = _where(node, self.names)
+                    text = _edge_text(self.names[p], formulas[j], locals_[j], where)
                     attrs["label"] = graphviz.nohtml(_plain(text))
                     if node is highlight:
                         attrs.update(fontcolor=_HIGHLIGHT, color=_HIGHLIGHT, penwidth="2")
@@ -592,11 +573,13 @@ def _one(node):
     return 1.0 if node.is_scalar else np.ones_like(node.data)
 
 
-def _edge_text(name, formula, local):
-    """'∂/∂n = 1-a² = 0.5': the input's name, the formula, its value (the formula once if it is
-    already the number); 'local = ...' for an input without a short name."""
+def _edge_text(name, formula, local, where=None):
+    """'∂/∂n = 1-a² = 0.5 (a = o)': the input's name, the formula, its value (the formula once if
+    it is already the number), what a is; 'local = ...' for an input without a short name."""
     number = _show(local)
     value = number if formula in (number, "?") else f"{formula} = {number}"
+    if where is not None and formula != "?":
+        value += f" ({where})"
     return f"∂/∂{_d(name)} = {value}" if name.composable else f"local = {value}"
 
 
@@ -637,30 +620,26 @@ def _seed(root):
     return 1.0 if root.is_scalar else np.ones(root.shape, dtype=root.dtype)
 
 
-def _formulas(node):
-    """The local derivative of each input as text: the registry's formula for an activation."""
-    rule = node._rule
-    spec = getattr(rule, "spec", None)
-    if spec is not None:
-        return (spec.local_formula(**rule.params),)
-    p = getattr(rule, "p", None)
-    if node._op.startswith("**") and p is not None:
-        return (f"{p:g}·z^{p - 1:g}",)
-    return _FORMULAS.get(node._op, ("?",) * len(node._prev))
-
-
 def _named_formulas(node, names):
-    """`_formulas`, with the inputs' own names for x and y where a formula is one of them:
-    x1*w1 gives ∂/∂x1 = w1 and ∂/∂w1 = x1, not the y and x of a generic product."""
-    formulas = _formulas(node)
-    if len(node._prev) != 2 or node._op not in ("*", "/"):
-        return formulas
-    x, y = (names[p] for p in node._prev)
-    if not (x.composable and y.composable):
-        return formulas
-    if node._op == "*":
-        return (y.text, x.text)
-    return (f"1/{y.operand(MUL)}", formulas[1])
+    """Each input's local derivative as text, from the one table (`tinygrad_act.formulas`), with
+    the graph's names put in: x1*w1 gives ∂/∂x1 = w1, log(x) gives 1/x; "?" where an input's name
+    cannot stand in a formula."""
+    key, params = formula_key(node._op, node._rule)
+    symbols = _symbols(node, names)
+    return tuple(formula_text(key, j, symbols, params) or "?" for j in range(len(node._prev)))
+
+
+def _symbols(node, names):
+    """The formula's symbols as the graph's names: x, y the inputs (z the only one), a the output."""
+    inputs = [names[p] for p in node._prev]
+    symbols = dict(zip("xy", inputs)) | ({"z": inputs[0]} if len(inputs) == 1 else {})
+    symbols["a"] = names[node]
+    return {k: name for k, name in symbols.items() if name.composable}
+
+
+def _where(node, names):
+    """What an activation's a is, said beside its formula: 'a = tanh(n)'."""
+    return f"a = {names[node].text}" if uses_output(node._op) else None
 
 
 # ---- text --------------------------------------------------------------------------------------------
