@@ -67,6 +67,16 @@ def formula_text(op, index, names, params=None):
         return None
 
 
+def formula_symbols(inputs, output):
+    """{symbol: Name} for `formula_text`: x, y the inputs' names (z the only one's), a the
+    output's; a name that cannot stand inside an expression (``tanh (5, 8)``) is left out."""
+    symbols = dict(zip("xy", inputs, strict=False))  # a leaf has neither, a one-input op no y
+    if len(inputs) == 1:
+        symbols["z"] = inputs[0]
+    symbols["a"] = output
+    return {k: name for k, name in symbols.items() if name.composable}
+
+
 def uses_output(op, index=0):
     """Whether `formula_text` for this op writes the output as a (an activation's a(1-a), 1-a²)."""
     spec = ACTIVATIONS.get(op)

@@ -28,7 +28,7 @@ import numpy as np
 from tinygrad_act.backprop import topological_order
 from tinygrad_act.engine import Value
 from tinygrad_act.files import write_atomically
-from tinygrad_act.formulas import formula_key, formula_text, uses_output
+from tinygrad_act.formulas import formula_key, formula_symbols, formula_text, uses_output
 from tinygrad_act.forward import tangent
 from tinygrad_act.node_names import ATOM, graph_names
 
@@ -625,16 +625,8 @@ def _named_formulas(node, names):
     the graph's names put in: x1*w1 gives ∂/∂x1 = w1, log(x) gives 1/x; "?" where an input's name
     cannot stand in a formula."""
     key, params = formula_key(node._op, node._rule)
-    symbols = _symbols(node, names)
+    symbols = formula_symbols([names[p] for p in node._prev], names[node])
     return tuple(formula_text(key, j, symbols, params) or "?" for j in range(len(node._prev)))
-
-
-def _symbols(node, names):
-    """The formula's symbols as the graph's names: x, y the inputs (z the only one), a the output."""
-    inputs = [names[p] for p in node._prev]
-    symbols = dict(zip("xy", inputs)) | ({"z": inputs[0]} if len(inputs) == 1 else {})
-    symbols["a"] = names[node]
-    return {k: name for k, name in symbols.items() if name.composable}
 
 
 def _where(node, names):

@@ -4,8 +4,10 @@ plugged in, and the chain-rule product that gives its gradient.
 Every number comes from the engine: a local derivative is the node's own backward rule applied to
 an upstream gradient of 1 (what ``node._backward()`` adds to each input when ``node.grad`` is 1),
 a gradient is the ``.grad`` that ``backward()`` stored. This module only writes them out, in the
-lecture's notation: for ``o = tanh(n)``, ``∂o/∂n = 1-a² = 1-0.7071² = 0.5`` and
-``grad(n) = grad(o) × ∂o/∂n = 1 × 0.5 = 0.5``.
+lecture's notation: for ``o = tanh(n)``, ``∂o/∂n = 1-a² = 1-0.7071² = 0.5`` (where a = o) and
+``grad(n) = grad(o) × ∂o/∂n = 1 × 0.5 = 0.5``. The formulas are the one table's
+(`tinygrad_act.formulas`), with the graph's names put in; each number is written with the digits it
+takes for the arithmetic shown to be true (`tinygrad_act.formatting.true_operands`).
 
 Names are the drawing's (`tinygrad_act.node_names`: a label, else a short expression) and ids
 are the drawing's too (`tinygrad_act.viz.node_ids`), so the page can point at what it explains.
@@ -17,44 +19,49 @@ are the drawing's too (`tinygrad_act.viz.node_ids`), so the page can point at wh
 >>> info = explain_graph(o)
 >>> info[-1]["locals"][0]["text"]
 '∂o/∂(x*w + b) = 1-a² = 1-0.7071² = 0.5'
+>>> info[-1]["locals"][0]["where"]
+'where a = o, the output'
 >>> info[-2]["chain"]
 'grad(x*w + b) = grad(o) × ∂o/∂(x*w + b) = 1 × 0.5 = 0.5'
+>>> o = parse_expression("tanh(z)", {"z": 10.0})
+>>> o.backward()
+>>> explain_graph(o)[-1]["locals"][0]["text"]
+'∂(tanh(z))/∂z = 1-a² = 1-0.9999999958777² = 8.245e-09'
 """
 
 from __future__ import annotations
 
-import math
+import operator
 import re
 
 import numpy as np
 
+from tinygrad_act import numeric
 from tinygrad_act.activations import ACTIVATIONS
+from tinygrad_act.formatting import number, true_operands
+from tinygrad_act.formulas import (
+    formula_key,
+    formula_numbers,
+    formula_symbols,
+    formula_text,
+    uses_output,
+)
 from tinygrad_act.node_names import graph_names
 from tinygrad_act.viz import node_ids
 
 MAX_TERMS = 6  # a gradient made of more shares than this is summarised, not written out
 
-# Local derivatives of the arithmetic ops, one template per input. {x} and {y} are the inputs,
-# {z} the only input of a one-input op, {a} the output; they become names or numbers.
-_TEMPLATES = {
-    "+": ("1", "1"),
-    "-": ("1", "-1"),
-    "*": ("{y}", "{x}"),
-    "/": ("1/{y}", "-{x}/{y}²"),
-    "neg": ("-1",),
-    "exp": ("e^{z}",),
-    "log": ("1/{z}",),
-    "**": ("{y}·{x}^({y}-1)", "{x}^{y}·log {x}"),
-}
 _INFIX = {"+": " + ", "-": " - ", "*": " × ", "/": " / ", "**": " ^ "}
-
-
-def number(x):
-    """A float as the drawings write it: 4 significant digits ('0.7071', '-1.5', '1e+06')."""
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    return f"{x + 0.0:.4g}"  # + 0.0: no '-0'
+_FORWARD = {  # each op on numbers, to check the arithmetic an equation shows
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": numeric.pow_,
+    "neg": operator.neg,
+    "exp": numeric.exp,
+    "log": numeric.log,
+}
 
 
 def drawing_order(root):
@@ -85,13 +92,15 @@ def local_derivatives(node, upstream=1.0):
 def explain_graph(root):
     """One dict per node in topological order: id, name, op, data, grad, locals, equation, chain.
 
-    ``locals`` lists, for each input of the node's op, ``{"input", "value", "text"}`` with the
-    text ``∂out/∂in = formula = formula with numbers = value``; ``chain`` says how the node's
+    ``locals`` lists, for each input of the node's op, ``{"input", "value", "text", "share",
+    "where"}`` with the text ``∂out/∂in = formula = formula with numbers = value`` and, where the
+    formula is an activation's in the slide's a, what a is (``where a = o, the output``); ``chain`` says how the node's
     gradient was made from the gradients of the nodes that use it.
     """
     ids = node_ids(root)
     order = list(ids)
-    names = node_names(order)
+    full_names = graph_names(order)
+    names = {node: name.text for node, name in full_names.items()}
     uses = {node: [] for node in order}
     derivatives = {}
     for node in order:
@@ -115,7 +124,7 @@ def explain_graph(root):
             "chain": _chain(node, root, names, uses[node], derivatives),
         }
         shares = local_derivatives(node, float(node.grad)) if node.requires_grad else []
-        formulas = _formulas(node, names)
+        formulas = _formulas(node, full_names, derivatives[node])
         for j, (p, local, text) in enumerate(
             zip(node._prev, derivatives[node], formulas, strict=True)
         ):
@@ -124,8 +133,9 @@ def explain_graph(root):
                 {
                     "input": ids[p],
                     "value": local,
-                    "text": _derivative_text(names[node], names[p], text, local),
+                    "text": _derivative_text(node, names, names[p], text, local),
                     "share": _share_text(node, p, names, local, share),
+                    "where": _where(node, names),
                 }
             )
         rows.append(row)
@@ -141,12 +151,18 @@ def _kind(node, root):
 
 
 def _equation(node, names):
-    """'x*w = 2 × -3 = -6', 'tanh(n) = tanh(0.8814) = 0.7071', or 'x = 2' for a leaf."""
+    """'x*w = 2 × -3 = -6', 'tanh(n) = tanh(0.8814) = 0.7071', or 'x = 2' for a leaf; each input
+    with the digits it takes for the shown arithmetic to be true."""
     name = names[node]
     if not node._prev:
         return f"{name} = {number(node.data)}"
-    values = [number(p.data) for p in node._prev]
     op = node._op
+    forward = _forward(node)
+    inputs = [p.data for p in node._prev]
+    if forward is None:
+        values, result = [number(v) for v in inputs], number(node.data)
+    else:
+        values, result = true_operands(forward, inputs, node.data)
     if len(values) == 2 and op in _INFIX:
         left = _plug(values[0]) if op == "**" else values[0]
         computed = f"{left}{_INFIX[op]}{_plug(values[1])}"
@@ -156,61 +172,46 @@ def _equation(node, names):
         computed = f"{_plug(values[0])}^{op[2:]}"
     else:
         computed = f"{op}({', '.join(values)})"
-    return f"{name} = {computed} = {number(node.data)}"
+    return f"{name} = {computed} = {result}"
 
 
-def _formulas(node, names):
-    """(symbolic, with numbers) for each input edge, or (None, None) where the op has no template."""
-    op, inputs = node._op, node._prev
+def _forward(node):
+    """The node's op as a function of its inputs' numbers, or None for one not known here."""
+    op, (key, params) = node._op, formula_key(node._op, node._rule)
+    if key == "**p":
+        return lambda z: numeric.pow_(z, params["p"])
     spec = ACTIVATIONS.get(op)
-    params = getattr(node._rule, "params", {})
-    if spec is not None and len(inputs) == 1:  # the lecture's notation: a the output, z the input
-        written = spec.local_formula(**params)
-        return [(written, _fill(_placeholders(written), node, names)[1])]
-    if op.startswith("**") and op != "**":
-        p = getattr(node._rule, "p", None)
-        template = None if p is None else f"{number(p)}·{{z}}^{number(p - 1)}"
-    else:
-        templates = _TEMPLATES.get(op)
-        if templates is None or len(templates) != len(inputs):
-            return [(None, None)] * len(inputs)
-        return [_fill(t, node, names) for t in templates]
-    return [(None, None) if template is None else _fill(template, node, names)]
+    if spec is not None and not spec.tensor_only:
+        bound = spec.bind(params)
+        return lambda z: spec.forward(float(z), **bound)
+    fn = _FORWARD.get(op)
+    return (
+        None if fn is None or len(node._prev) != (1 if op in ("neg", "exp", "log") else 2) else fn
+    )
 
 
-def _placeholders(formula):
-    """A registry formula ('a(1-a)', '1 if z≥0 else 0.01') with a and z as {a} and {z}."""
-    return re.sub(r"(?<![A-Za-z_])([az])(?![A-Za-z_])", r"{\1}", formula.replace("{", "{{"))
-
-
-def _fill(template, node, names):
+def _formulas(node, names, locals_):
+    """(symbolic, with numbers) for each input edge, from the one table of formulas
+    (`tinygrad_act.formulas`); None where the op has no formula or no numbers to show."""
+    key, params = formula_key(node._op, node._rule)
     inputs = node._prev
-    symbols = {"a": names[node], "z": names[inputs[0]], "x": names[inputs[0]]}
-    values = {"a": node.data, "z": inputs[0].data, "x": inputs[0].data}
+    symbols = formula_symbols([names[p] for p in inputs], names[node])
+    values = {"x": inputs[0].data, "z": inputs[0].data, "a": node.data} if inputs else {}
     if len(inputs) == 2:
-        symbols["y"], values["y"] = names[inputs[1]], inputs[1].data
-    symbolic = template.format(**{k: _wrap_symbol(v, template) for k, v in symbols.items()})
-    plugged = _fill_numbers(template, values)
-    return symbolic, plugged
+        values["y"] = inputs[1].data
+    out = []
+    for j, local in enumerate(locals_):
+        symbolic = formula_text(key, j, symbols, params)
+        plugged = None
+        if symbolic is not None and local is not None:
+            plugged = formula_numbers(key, j, values, local, params)
+        out.append((symbolic, plugged))
+    return out
 
 
-def _wrap_symbol(name, template):
-    """A name inside a formula: bracketed unless it is a single word or number."""
-    single = re.fullmatch(r"[\w.]+", name) is not None
-    return name if single or template in ("{x}", "{y}", "{z}", "{a}") else f"({name})"
-
-
-def _fill_numbers(template, values):
-    """Numbers in place of the symbols; a multiplication dot where a number meets a bracket."""
-    out = template
-    for key, value in values.items():
-        shown = number(value)
-        if template != "{" + key + "}":
-            shown = _plug(shown)
-        out = out.replace("{" + key + "}", "\x01" + shown + "\x02")  # marks: start, end
-    out = re.sub(r"\x02(?=[(A-Za-z0-9])", "\x02·", out)  # a(1-a) reads 0.62·(1-0.62)
-    out = re.sub(r"(?<=[)A-Za-z0-9])\x01", "·\x01", out)  # 3z² reads 3·2²
-    return re.sub("[\x01\x02]", "", out).replace("{{", "{").replace("}}", "}")
+def _wrap_symbol(name):
+    """A name after ∂ or inside grad(): bracketed unless it is a single word or number."""
+    return name if re.fullmatch(r"[\w.]+", name) else f"({name})"
 
 
 def _plug(text):
@@ -218,9 +219,10 @@ def _plug(text):
     return f"({text})" if text.startswith("-") else text
 
 
-def _derivative_text(out, name, formulas, value):
+def _derivative_text(node, names, name, formulas, value):
+    """'∂o/∂n = 1-a² = 1-0.7071² = 0.5': the formula, with numbers, and its value."""
     symbolic, plugged = formulas
-    parts = [f"∂{_wrap_symbol(out, '')}/∂{_wrap_symbol(name, '')}"]
+    parts = [f"∂{_wrap_symbol(names[node])}/∂{_wrap_symbol(name)}"]
     shown = number(value) if value is not None else "?"
     for part in (symbolic, plugged):
         if part is not None and part != parts[-1] and part != shown:
@@ -229,14 +231,20 @@ def _derivative_text(out, name, formulas, value):
     return " = ".join(parts)
 
 
+def _where(node, names):
+    """What an activation's a is, for the line under its formula: 'where a = o, the output'."""
+    return f"where a = {names[node]}, the output" if uses_output(node._op) else None
+
+
 def _share_text(node, p, names, local, share):
     """The backward step along one edge: 'grad(n) += grad(o) × ∂o/∂n = 1 × 0.5 = 0.5'."""
     if share is None or not p.requires_grad:
         return f"{names[p]} is a constant: no gradient flows into it"
-    out, name = _wrap_symbol(names[node], ""), _wrap_symbol(names[p], "")
+    out, name = _wrap_symbol(names[node]), _wrap_symbol(names[p])
+    (g, d), shown = true_operands(operator.mul, [node.grad, local], share)
     return (
         f"grad({names[p]}) += grad({names[node]}) × ∂{out}/∂{name} = "
-        f"{_plug(number(node.grad))} × {_plug(number(local))} = {number(share)}"
+        f"{_plug(g)} × {_plug(d)} = {shown}"
     )
 
 
@@ -246,17 +254,20 @@ def _chain(node, root, names, uses, derivatives):
         return "no grad: a constant of the expression, backward gives it none"
     name = names[node]
     if node is root:
-        return f"grad({name}) = 1: the seed, ∂{_wrap_symbol(name, '')}/∂{_wrap_symbol(name, '')}"
-    symbolic, numeric = [], []
+        return f"grad({name}) = 1: the seed, ∂{_wrap_symbol(name)}/∂{_wrap_symbol(name)}"
     if len(uses) > MAX_TERMS:  # a value used by many nodes: the sum, not every term
         return (
             f"grad({name}) = the sum of its {len(uses)} shares, one per use "
             f"(hover each user to see its share) = {number(node.grad)}"
         )
+    symbolic, factors = [], []
     for user, j in uses:
-        local = derivatives[user][j]
-        symbolic.append(
-            f"grad({names[user]}) × ∂{_wrap_symbol(names[user], '')}/∂{_wrap_symbol(name, '')}"
-        )
-        numeric.append(f"{_plug(number(user.grad))} × {_plug(number(local))}")
-    return f"grad({name}) = {' + '.join(symbolic)} = {' + '.join(numeric)} = {number(node.grad)}"
+        symbolic.append(f"grad({names[user]}) × ∂{_wrap_symbol(names[user])}/∂{_wrap_symbol(name)}")
+        factors += [user.grad, derivatives[user][j]]
+    texts, shown = true_operands(_sum_of_products, factors, node.grad)
+    numeric_terms = [f"{_plug(texts[i])} × {_plug(texts[i + 1])}" for i in range(0, len(texts), 2)]
+    return f"grad({name}) = {' + '.join(symbolic)} = {' + '.join(numeric_terms)} = {shown}"
+
+
+def _sum_of_products(*factors):
+    return sum(factors[i] * factors[i + 1] for i in range(0, len(factors), 2))

@@ -217,7 +217,10 @@ export class GraphPanel {
     add("p", node.equation, "formula");
     if (node.locals.length) {
       add("h4", node.locals.length > 1 ? "Local derivatives of its op" : "Local derivative of its op");
-      for (const local of node.locals) add("p", local.text, "formula");
+      for (const local of node.locals) {
+        add("p", local.text, "formula");
+        if (local.where) add("p", local.where, "formula");
+      }
       add("h4", "Backward through this op passes down");
       for (const local of node.locals) add("p", local.share, "formula");
     }
