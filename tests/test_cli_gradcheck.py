@@ -15,6 +15,7 @@ from tinygrad_act.gradcheck import (
     check_activations,
     derivative_table,
     format_derivative_table,
+    table_cells,
 )
 
 ELEMENTWISE = [name for name, spec in ACTIVATIONS.items() if not spec.tensor_only]
@@ -137,6 +138,32 @@ def test_format_lines_up_columns_and_adds_a_footnote_per_kink():
     assert relu_zero.endswith("kink [1]")
     assert lines[7].startswith("[1] relu has a kink at z = 0.0: left slope 0, right slope 1")
     assert format_derivative_table([]) == "(no rows)"
+
+
+def test_g_is_printed_with_the_digits_that_make_the_written_formula_true():
+    # tanh(10) = 0.99999999588: printed as 1, the table read 1-1² = 8.24461e-09.
+    cells, _ = table_cells(derivative_table([10.0, -10.0, 3.0], ["tanh", "sigmoid"]))
+    for name, written, z, g, formula, *_ in cells:
+        a = float(g)
+        value = 1 - a * a if written == "1-a²" else a * (1 - a)  # the slide's formulas, by hand
+        assert f"{value + 0.0:.6g}" == formula, (name, z, g, formula)
+    tanh_ten = next(c for c in cells if c[0] == "tanh" and c[2] == "10.0")
+    assert tanh_ten[3].startswith("0.99999999") and tanh_ten[4] == "8.24461e-09"
+
+
+@pytest.mark.parametrize(("name", "z"), [("sigmoid", 40.0), ("tanh", 40.0), ("tanh", -40.0)])
+def test_a_slope_below_float64s_resolution_is_footnoted_not_just_agreed(name, z):
+    # At z = 40 sigmoid(z) rounds to 1: a(1-a), backprop and the central difference all give 0,
+    # though the exact slope is e^-40 ≈ 4.2e-18. The row says what its columns can show.
+    cells, notes = table_cells(derivative_table([z], [name]))
+    assert cells[0][4:7] == ["0", "0", "0"]
+    assert cells[0][-1] == "yes [1]"
+    assert notes[0].startswith(f"{name} at z = {z}: g(z) rounds to {cells[0][3]} in float64")
+    assert "cannot see a slope below 2.8e-12" in notes[0]  # spacing(1) / (2 · 4e-05)
+    # Where float64 does resolve the slope (sigmoid at -40, 4.2e-18), there is no note.
+    cells, notes = table_cells(derivative_table([-40.0, 10.0], ["sigmoid"]))
+    assert [c[-1] for c in cells] == ["yes", "yes"] and notes == []
+    assert cells[0][4] == f"{math.exp(-40) / (1 + math.exp(-40)) ** 2:.6g}"
 
 
 # ---- check_activations -----------------------------------------------------------------------------

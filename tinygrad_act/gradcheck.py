@@ -38,6 +38,7 @@ import numpy as np
 from tinygrad_act import activations as _registry
 from tinygrad_act.backprop import topological_order
 from tinygrad_act.engine import Value, enable_grad, gradients
+from tinygrad_act.formatting import number, true_operands
 from tinygrad_act.functional import jvp
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 SLIDE_POINTS = (-10.0, 0.0, 10.0)  # the z the slide works through for sigmoid and tanh
+_UNDERFLOW = 1e-300  # a float64 spacing below this is g ≈ 0, where a zero slope can be exact
 DEFAULT_EPS = 1e-6  # the relative step, when no eps is given
 MAX_DENSE_PASSES = 20_000  # evaluations of fn plus backward passes a dense check may take
 MAX_DENSE_ENTRIES = 4_000_000  # entries of a dense Jacobian (32 MB in float64)
@@ -926,12 +928,31 @@ def table_cells(rows):
             verdict = "NO"
         elif r.note:
             notes.append(r.note)
-            verdict = f"kink [{len(notes)}]"
+            verdict = f"{'kink' if r.kink else 'yes'} [{len(notes)}]"
         else:
             verdict = "yes"
-        numbers = [_num(r.z)] + [f"{x + 0.0:.6g}" for x in (r.g, r.formula, r.backprop, r.numeric)]
+        z, g = _true_z_and_g(r)
+        numbers = [z, g] + [number(x, 6) for x in (r.formula, r.backprop, r.numeric)]
         cells.append([r.name, r.written, *numbers, verdict])
     return cells, notes
+
+
+def _true_z_and_g(row):
+    """z and g(z) with the digits it takes for the written formula, on them as printed, to give
+    the formula column as printed: tanh at z = 10 shows g(z) = 0.999999995877693 beside
+    1-a² = 8.24461e-09, never 1 beside it."""
+    spec = _registry.ACTIVATIONS.get(row.name)
+    if spec is None or spec.derivative is None:
+        z, g = number(row.z, 6), number(row.g, 6)
+    else:
+        params = spec.defaults
+        (z, g), _ = true_operands(
+            lambda z, g: spec.derivative(float(z), float(g), **params),
+            [row.z, row.g],
+            row.formula,
+            digits=6,
+        )
+    return (z if any(c in z for c in ".enai") else z + ".0"), g
 
 
 def format_derivative_table(rows):
@@ -1078,6 +1099,16 @@ def _row(spec, z, eps):
             f"{spec.name} has a kink at z = {_num(z)}: left slope {_slope(left)}, right slope "
             f"{_slope(right)}; the central difference averages them ({numeric:.6g}), "
             f"the lecture's formula picks {formula:g}"
+        )
+    # The smallest slope the central difference can show: one step of g's float64 spacing over 2h.
+    resolution = float(np.spacing(max(abs(up), abs(down)))) / (2 * h)
+    if not note and abs(formula) < resolution and resolution > _UNDERFLOW:
+        note = (
+            f"{spec.name} at z = {_num(z)}: g(z) rounds to {number(g, 6)} in float64, so the "
+            f"formula on that g(z) and backprop give {number(formula, 6)}; the central "
+            f"difference (step h = {number(h, 2)}) cannot see a slope below "
+            f"{number(resolution, 2)} here. All three say only that the slope is below what "
+            "float64 resolves, not what it is"
         )
     return DerivativeRow(
         name=spec.name,
