@@ -130,6 +130,7 @@ def test_the_lab_in_chromium_shows_the_engines_numbers(browser, lab_server, shot
     page.hover(f'#graph-svg g.node[data-node="v{len(order) - 1}"] >> nth=0')
     info = page.locator("#node-info")
     sync_api.expect(info).to_contain_text("1-a² = 1-0.7071² = 0.5")
+    sync_api.expect(info).to_contain_text("where a = o, the output")  # the slide's a, said
     sync_api.expect(info).to_contain_text("= 1 × 0.5 = 0.5")
     page.locator("#graph-panel").screenshot(path=str(shots / "lab-expression.png"))
 
