@@ -1,6 +1,7 @@
 """`tinygrad-act demo`: the static walkthrough page, built end to end on the quick budget."""
 
 import html
+import math
 import shutil
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -158,8 +159,12 @@ def test_step_captions_number_the_frames_as_their_titles_do(page):
 
 
 @needs_dot
-def test_the_rounded_tanh_value_is_explained_beside_its_tiny_slope(page):
+def test_tanh_at_10_is_shown_with_the_digits_its_tiny_slope_needs(page):
+    # Rounded to -1, tanh(-10) beside 1-a² = 8.2e-09 read as false arithmetic (1-1² = 0).
     text = (page[0] / "index.html").read_text(encoding="utf-8")
     table = text[text.index('<section id="table">') : text.index('<section id="activations">')]
-    assert "<td>≈ -1 [3]</td>" in table and "<td>≈ 1 [4]</td>" in table
-    assert "tanh(-10) = -0.9999999959, shown rounded to -1" in table
+    a = math.tanh(-10.0)
+    shown = f"{a:.15g}"
+    assert f"<td>{shown}</td><td>{1 - a * a:.6g}</td>" in table
+    assert f"{1 - float(shown) ** 2:.6g}" == f"{1 - a * a:.6g}"  # the shown a gives the shown slope
+    assert "≈" not in table
