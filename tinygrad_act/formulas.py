@@ -77,7 +77,7 @@ def formula_symbols(inputs, output):
     return {k: name for k, name in symbols.items() if name.composable}
 
 
-def uses_output(op, index=0):
+def uses_output(op):
     """Whether `formula_text` for this op writes the output as a (an activation's a(1-a), 1-a²)."""
     spec = ACTIVATIONS.get(op)
     return spec is not None and _SYMBOL_A.search(spec.formula) is not None
