@@ -260,12 +260,17 @@ def _graph(src, alt, caption):
 
 
 def _table(head, rows):
-    """A table that scrolls sideways inside its own box on a narrow screen."""
+    """A table that stacks on a phone (each row a block of "column: value" lines, the column
+    names from data-label) and otherwise scrolls sideways inside its own box if it must."""
+    labels = [f' data-label="{_e(h)}"' for h in head]
     return (
         '<div class="scroll"><table><thead><tr>'
         + "".join(f"<th>{_e(h)}</th>" for h in head)
         + "</tr></thead><tbody>\n"
-        + "\n".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+        + "\n".join(
+            "<tr>" + "".join(f"<td{label}>{c}</td>" for label, c in zip(labels, row, strict=True)) + "</tr>"
+            for row in rows
+        )
         + "</tbody></table></div>\n"
     )
 
@@ -395,6 +400,22 @@ code { background: #f3f4f6; padding: 0 .2em; overflow-wrap: anywhere; }
 footer { margin-top: 3em; color: #555; font-size: .9em; }
 .graph .scroll { margin: 0; }
 @media (max-width: 700px) { .graph img { width: 760px; max-width: none; } }
+.phone-only { display: none; }
+/* On a phone a wide table stacks: each row a block, each cell a line "column: value". */
+@media (max-width: 560px) {
+  .scroll > table, table.stack { display: block; }
+  .scroll > table thead, table.stack thead { display: none; }
+  .scroll > table tbody, table.stack tbody, .scroll > table tr, table.stack tr { display: block; }
+  .scroll > table tr, table.stack tr { border: 1px solid #ccc; margin: 0 0 .6em; padding: .3em .6em; }
+  .scroll > table td, table.stack td { display: block; border: none; padding: .05em 0;
+                                       text-align: left; white-space: normal; }
+  .scroll > table td::before, table.stack td::before { content: attr(data-label) ": "; color: #555; }
+  .scroll > table td:first-child, table.stack td:first-child { font-weight: 600; }
+  .scroll > table td:first-child::before, table.stack td:first-child::before { content: none; }
+  .health-grid { overflow-x: auto; } .health-grid img { width: 1400px; max-width: none; }
+  .health-grid figcaption { position: sticky; left: 0; }
+  .phone-only { display: block; }
+}
 """
 
 

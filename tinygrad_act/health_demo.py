@@ -193,17 +193,35 @@ def _pct(x):
     return f"{x:.0%}" if x == 0 or x >= 0.01 else f"{x:.1%}"
 
 
+# Each column's name when the table stacks on a phone (its header cells are hidden there).
+_VANISHING_LABELS = (
+    "activation",
+    "std of dL/da at step 1, layer 1",
+    "std of dL/da at step 1, layer 5",
+    "layer 1 / layer 5",
+    "saturated, last step (worst layer)",
+    "dead, last step (worst layer)",
+    "final loss",
+    "points right",
+)
+
+
 def _vanishing_rows(vanishing):
     rows = []
     for name, run in vanishing.items():
         first, last = run.monitor.history[0], run.monitor.history[-1]
         low, high = first[0]["grad_std"], first[-1]["grad_std"]
         saturated = max(r["saturated"] for r in last)
+        cells = [_e(TITLES[name]), _sci(low), _sci(high), _sci(low / high), _pct(saturated)]
+        cells += [_pct(max(r["dead"] for r in last)), f"{run.losses[-1]:.3f}"]
+        cells += [f"{run.accuracy:.0%}"]
         rows.append(
-            f"<tr><td>{_e(TITLES[name])}</td><td>{_sci(low)}</td><td>{_sci(high)}</td>"
-            f"<td>{_sci(low / high)}</td><td>{_pct(saturated)}</td>"
-            f"<td>{_pct(max(r['dead'] for r in last))}</td>"
-            f"<td>{run.losses[-1]:.3f}</td><td>{run.accuracy:.0%}</td></tr>"
+            "<tr>"
+            + "".join(
+                f'<td data-label="{label}">{c}</td>'
+                for label, c in zip(_VANISHING_LABELS, cells, strict=True)
+            )
+            + "</tr>"
         )
     return "".join(rows)
 
@@ -338,7 +356,7 @@ def render(out, vanishing, dead, number=5):
         f"{vanishing['sigmoid'].monitor.threshold:.0%} of the activation's largest slope "
         "(saturated; dead when that holds for every example).</p>\n"
         + _vanishing_text(vanishing)
-        + '<div style="overflow-x: auto"><table><thead><tr><th>activation</th>'
+        + '<div style="overflow-x: auto"><table class="stack"><thead><tr><th>activation</th>'
         "<th>std of dL/da at step 1: layer 1</th><th>layer 5</th><th>layer 1 / layer 5</th>"
         "<th>saturated, last step (worst layer)</th><th>dead, last step (worst layer)</th>"
         "<th>final loss</th><th>points right</th></tr></thead>"
@@ -369,8 +387,10 @@ def render(out, vanishing, dead, number=5):
         "against the -3 guide. The monitor names each layer by its place in the "
         f"<code>Sequential</code>: {_names(vanishing)} are hidden layers 1 to {DEPTH}. "
         "Click to enlarge.</p>\n"
-        f'<figure><a href="{_e(health.name)}">'
-        f"{_img(health.name, 'activation health of the four runs', 1000)}</a></figure>"
+        f'<figure class="health-grid"><a href="{_e(health.name)}">'
+        f"{_img(health.name, 'activation health of the four runs', 1000)}</a>"
+        '<figcaption class="phone-only">One column per activation: scroll sideways.'
+        "</figcaption></figure>"
         "</section>"
     )
 

@@ -35,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 from tinygrad_act.activations import LECTURE
 from tinygrad_act.expression import allowed_functions
 from tinygrad_act.lab import limits, schema
-from tinygrad_act.lab.explorer import describe, elementwise_activations, explore
+from tinygrad_act.lab.explorer import describe, elementwise_activations, explore, slide_points
 from tinygrad_act.lab.graph_panel import graph_view
 from tinygrad_act.lab.schema import LabError
 from tinygrad_act.lab.sessions import SessionStore
@@ -150,6 +150,7 @@ async def activations(request):
         {
             "activations": [describe(spec) for spec in elementwise_activations()],
             "lecture": list(LECTURE),
+            "slide_points": slide_points(),
             "functions": list(allowed_functions()),
             "limits": {
                 "expression_length": limits.MAX_EXPRESSION_LENGTH,
@@ -183,7 +184,7 @@ async def graph(request):
 async def activation(request):
     body = schema.fields(await read_body(request), ACTIVATION["required"], ACTIVATION["optional"])
     view = await run_in_threadpool(
-        explore, body["name"], body["z"], body.get("params", {}), body.get("half_width", 6.0)
+        explore, body["name"], body["z"], body.get("params", {}), body.get("half_width")
     )
     return answer(view)
 

@@ -11,12 +11,16 @@ difference (`tinygrad_act.numerical_grad`), with the note where g' jumps.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from tinygrad_act import ACTIVATIONS, Value, gradients, numerical_grad
+from tinygrad_act.gradcheck import SLIDE_POINTS
 from tinygrad_act.lab import limits
-from tinygrad_act.lab.explain import explain_graph, number
+from tinygrad_act.lab.explain import number
 from tinygrad_act.lab.schema import LabError
+from tinygrad_act.numeric import digits_for_arithmetic
 
 EPS = 1e-6  # the central difference's step, as gradcheck's
 SIDE = 1e-9  # how far beside a kink the one-sided slopes are read
@@ -48,9 +52,27 @@ def parameter_range(name):
     return limits.PARAMETER_RANGES.get(name, limits.OTHER_PARAMETER_RANGE)
 
 
-def explore(name, z, params=None, half_width=6.0):
-    """Everything the explorer shows for activation `name` at `z`, plotted over [-w, w]."""
+def slide_points():
+    """The points the slide works through, one click away in the explorer: sigmoid and tanh at
+    z = -10, 0 and 10."""
+    return [{"name": name, "z": z} for name in ("sigmoid", "tanh") for z in SLIDE_POINTS]
+
+
+def plot_half_width(z):
+    """The narrowest of the plot's spans [-w, w] that shows z with a margin.
+
+    >>> plot_half_width(1.5), plot_half_width(-10.0), plot_half_width(20.0)
+    (6.0, 12.0, 24.0)
+    """
+    spans = limits.PLOT_WIDENING
+    return next((w for w in spans if abs(z) <= 0.9 * w), spans[-1])
+
+
+def explore(name, z, params=None, half_width=None):
+    """Everything the explorer shows for activation `name` at `z`, plotted over [-w, w]
+    (by default the narrowest span that shows z)."""
     spec = _lookup(name)
+    half_width = plot_half_width(z) if half_width is None else half_width
     params = _params(spec, params or {})
     leaf = Value(z, label="z")
     out = leaf.activate(spec.name, **params)
@@ -69,10 +91,10 @@ def explore(name, z, params=None, half_width=6.0):
         ),
     }
     written = spec.local_formula(**params)
-    (local,) = explain_graph(out)[-1]["locals"]
+    a_text, formula_text = _arithmetic(spec, written, z, a, at["formula"], params)
     at["texts"] = {
-        "a": f"a = {spec.name}({number(z)}) = {number(a)}",
-        "formula": local["text"].split(" = ", 1)[1],  # the slide's formula, numbers plugged in
+        "a": f"a = {spec.name}({_exact(z)}) = {a_text}",
+        "formula": formula_text,  # the slide's formula, numbers plugged in
         "backprop": f"z.grad after a.backward() = {number(at['backprop'])}",
         "numeric": f"(g(z+h) - g(z-h)) / 2h with h = {EPS:g}: {number(at['numeric'])}",
     }
@@ -153,6 +175,45 @@ def _kink(spec, z, params, at):
     if on_it:
         note += f", and the central difference averages the two sides: {number(at['numeric'])}"
     return {"at": k, "left": left, "right": right, "on_it": on_it, "note": note}
+
+
+def _arithmetic(spec, written, z, a, value, params):
+    """a, and the formula with z and a put in, printed so that the arithmetic shown is true:
+    ``1-a² = 1-0.99999999588² = 8.24e-09`` at tanh(10), never ``1-1² = 8.245e-09``.
+
+    a gets as many digits as evaluating the formula with the printed a needs to give the printed
+    result (`digits_for_arithmetic`, with the registry's own derivative as the evaluator); z is
+    printed exactly, as it was given.
+    """
+    uses_a = any(m[0] == "a" for m in _SYMBOL.finditer(written))
+    digits, shown = 4, 4
+    if uses_a and np.isfinite(a):
+        digits, shown = digits_for_arithmetic(
+            lambda a_: float(spec.derivative(z, a_, **params)), [a]
+        )
+    a_text = f"{a + 0.0:.{digits}g}" if np.isfinite(a) else number(a)
+    symbols = {"a": _plug(a_text), "z": _plug(_exact(z))}
+    plugged = _SYMBOL.sub(lambda m: "\x01" + symbols[m[0]] + "\x02", written)  # marks: start, end
+    plugged = re.sub("\x02(?=[(A-Za-z0-9σ])", "\x02·", plugged)  # a(1-a) reads 0.62·(1-0.62)
+    plugged = re.sub("(?<=[)A-Za-z0-9½²])\x01", "·\x01", plugged)  # 3z² reads 3·2²
+    plugged = re.sub("[\x01\x02]", "", plugged)
+    result = f"{value + 0.0:.{shown}g}" if np.isfinite(value) else number(value)
+    parts = [written] + ([plugged] if plugged != written else []) + [result]
+    return a_text, " = ".join(parts)
+
+
+_SYMBOL = re.compile(r"(?<![A-Za-z_])[az](?![A-Za-z_])")  # a or z of a formula, not in a word
+
+
+def _exact(z):
+    """z as given: the shortest text that reads back as the same float ('1.5', '10', '0.1')."""
+    text = repr(float(z) + 0.0)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _plug(text):
+    """A number inside a formula: negative ones in brackets, so 1-(-0.5)² is not 1--0.5²."""
+    return f"({text})" if text.startswith("-") else text
 
 
 def _agreement(at):

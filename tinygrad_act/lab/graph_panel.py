@@ -17,7 +17,7 @@ from pathlib import Path
 from tinygrad_act.expression import ExpressionError, parse_expression
 from tinygrad_act.expression import variable_names as expression_variables
 from tinygrad_act.lab import limits
-from tinygrad_act.lab.explain import drawing_order, explain_graph
+from tinygrad_act.lab.explain import drawing_order, explain_graph, local_derivatives
 from tinygrad_act.lab.schema import LabError
 from tinygrad_act.viz import draw_backward_steps, draw_dot
 
@@ -82,6 +82,8 @@ def graph_view(expression, values, step=None):
     }
     if step is not None:
         view["frame"] = _frame(expression, chosen, step, steps)
+        reached = _grads_at_step(order, step)
+        view["frame"]["variables"] = [_leaf_grad(order, name, reached) for name in names]
     try:
         view["svg"] = render(draw_dot(root, show_local=True).source)
         if step is not None:
@@ -119,6 +121,25 @@ def _name_output(root, taken):
     """The lecture calls the output o: so does the drawing, unless a variable is called that."""
     if not root.label:
         root.label = next(n for n in ("o", "out", "output", "result") if n not in taken)
+
+
+def _grads_at_step(order, step):
+    """Each value's gradient as step frame `step` shows it: the seed 1 at the output plus the
+    shares of the first `step` ops of the backward pass, from the output down (each op's own
+    rule, as `local_derivatives` applies it). A value backward has not reached is left out."""
+    grads = {order[-1]: 1.0}
+    ops = [node for node in reversed(order) if node._prev][:step]
+    for node in ops:
+        for p, share in zip(node._prev, local_derivatives(node, grads[node]), strict=True):
+            if share is not None and p.requires_grad:
+                grads[p] = grads.get(p, 0.0) + share
+    return grads
+
+
+def _leaf_grad(order, name, grads):
+    """A variable's gradient in a step frame, as the slider beside it shows it ('–': not yet)."""
+    grad = next((grads.get(n) for n in order if n.label == name and not n._prev), None)
+    return {"name": name, "grad": grad, "grad_text": "–" if grad is None else precise(grad)}
 
 
 def _grad_of(order, name):

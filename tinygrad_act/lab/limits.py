@@ -21,8 +21,9 @@ DRAWING_SECONDS = 3.0  # Graphviz's time for one layout; past it, the answer has
 FRAME_CACHE_SIZE = 16  # expressions whose step frames are kept
 
 # Activation explorer
-Z_RANGE = (-20.0, 20.0)  # where z can be dragged
-PLOT_HALF_WIDTHS = (1.0, 20.0)  # the plot spans z in [-w, w]
+Z_RANGE = (-20.0, 20.0)  # where z can be set: slider, number box, the address, the API
+PLOT_HALF_WIDTHS = (1.0, 24.0)  # the plot spans z in [-w, w]
+PLOT_WIDENING = (6.0, 12.0, 24.0)  # w without a half_width: the narrowest that shows z
 PLOT_POINTS = 241
 PARAMETER_RANGES = {"slope": (0.0, 1.0), "alpha": (0.0, 5.0)}  # an activation's parameters
 OTHER_PARAMETER_RANGE = (-10.0, 10.0)  # parameters of a user's registered activation

@@ -73,6 +73,7 @@ def number(low=-limits.MAX_NUMBER, high=limits.MAX_NUMBER):
     """A finite JSON number in [low, high] (true/false are not numbers), as a float."""
 
     def check(value, where):
+        _present(value, where)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise LabError(f"{where} must be a number, got {_kind(value)}")
         try:
@@ -92,6 +93,7 @@ def integer(low, high):
     """A whole JSON number in [low, high] (2.0 is accepted as 2, 2.5 is not)."""
 
     def check(value, where):
+        _present(value, where)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -179,6 +181,12 @@ def sequence(item_checker, min_items, max_items):
         return [item_checker(item, f"{where}[{i}]") for i, item in enumerate(value)]
 
     return check
+
+
+def _present(value, where):
+    """null where a number goes is a missing number (the page sends an empty box as null)."""
+    if value is None:
+        raise LabError(f"{where} is missing: give a number")
 
 
 def _kind(value):

@@ -54,7 +54,7 @@ export class Latest {
       if (this.pending === null) this.show(answer, input);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      if (this.pending === null) this.fail(error);
+      if (this.pending === null) this.fail(error, input);
     } finally {
       this.busy = false;
     }

@@ -16,11 +16,16 @@ export class ExplorerPanel {
     this.box = $("z-number");
     this.plot = $("explorer-plot");
     this.error = $("explorer-error");
+    this.body = document.querySelector("#explorer-panel .explorer-body");
     this.frame = null;
+    this.zRange = meta.limits.z_range;
+    // The slider and the box span the whole range the server accepts (the slide's ±10 and more).
+    for (const input of [this.slider, this.box]) [input.min, input.max] = this.zRange;
+    this.z = Number(this.slider.value);
     this.latest = new Latest(
       (body) => post("/api/activation", body),
       (view) => this.show(view),
-      (error) => showError(this.error, error),
+      (error) => this.fail(error),
     );
     for (const spec of meta.activations) {
       const option = document.createElement("option");
@@ -31,9 +36,11 @@ export class ExplorerPanel {
     const wanted = state.get("a");
     this.select.value = wanted && this.specs[wanted] ? wanted : "sigmoid";
     this.paramValues = parsePairs(state.get("p"));
-    const z = Number(state.get("z"));
-    if (state.has("z") && Number.isFinite(z)) this.setZ(z);
+    // A z from the address goes to the server as it is: out of range, it is refused with a
+    // message (never moved into range, and the address keeps what was shared).
+    if (state.has("z")) this.setZ(state.get("z") === "" ? null : Number(state.get("z")));
     this.buildParams();
+    this.buildSlidePoints(meta.slide_points);
 
     this.select.addEventListener("change", () => {
       this.paramValues = {};
@@ -41,21 +48,44 @@ export class ExplorerPanel {
       this.request();
     });
     this.slider.addEventListener("input", () => {
-      this.box.value = this.slider.value;
+      this.setZ(Number(this.slider.value));
       this.request();
     });
     this.box.addEventListener("change", () => {
-      if (this.box.value === "" || !Number.isFinite(Number(this.box.value))) return;
-      this.slider.value = this.box.value;
+      this.setZ(this.box.value === "" ? null : Number(this.box.value)); // empty: "missing"
       this.request();
     });
     this.wireDrag();
     this.request();
   }
 
+  // z as typed, dragged or clicked; the slider only shows it (a slider cannot hold 50).
   setZ(z) {
-    this.slider.value = z;
-    this.box.value = this.slider.value;
+    this.z = z;
+    if (z !== null && Number.isFinite(z)) this.slider.value = z;
+    if (document.activeElement !== this.box) this.box.value = z === null ? "" : z;
+  }
+
+  // The slide's worked points (sigmoid and tanh at z = -10, 0, 10), one click each.
+  buildSlidePoints(points) {
+    const holder = $("slide-points");
+    for (const point of points) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = `${point.name}(${point.z})`;
+      button.dataset.activation = point.name;
+      button.dataset.z = point.z;
+      button.addEventListener("click", () => {
+        if (this.select.value !== point.name) {
+          this.select.value = point.name;
+          this.paramValues = {};
+          this.buildParams();
+        }
+        this.setZ(point.z);
+        this.request();
+      });
+      holder.appendChild(button);
+    }
   }
 
   buildParams() {
@@ -85,7 +115,13 @@ export class ExplorerPanel {
     const params = {};
     for (const p of spec.parameters) params[p.name] = Number($(`param-${p.name}`).value);
     this.paramValues = params;
-    this.latest.request({ name: spec.name, z: Number(this.slider.value), params });
+    this.latest.request({ name: spec.name, z: Number.isFinite(this.z) ? this.z : null, params });
+  }
+
+  // A refused z (out of range, missing): the message, and the last answer dimmed as stale.
+  fail(error) {
+    showError(this.error, error);
+    this.body.classList.add("stale");
   }
 
   // Drag on the plot: z follows the pointer (snapped to the slider's steps by the slider).
@@ -96,7 +132,8 @@ export class ExplorerPanel {
       const box = this.plot.getBoundingClientRect();
       const [, , width] = this.plot.getAttribute("viewBox").split(" ").map(Number);
       const x = ((event.clientX - box.left) / box.width) * width;
-      this.setZ(this.frame.xAt(x));
+      const [lo, hi] = this.zRange; // a drag past the plot's edge stops at the range's end
+      this.setZ(Math.min(hi, Math.max(lo, Math.round(this.frame.xAt(x) * 100) / 100)));
       this.request();
     };
     this.plot.addEventListener("pointerdown", (event) => {
@@ -110,6 +147,7 @@ export class ExplorerPanel {
 
   show(view) {
     showError(this.error, null);
+    this.body.classList.remove("stale");
     const curve = view.curve;
     const g = curve.z.map((z, i) => [z, curve.g[i]]);
     const slope = curve.z.map((z, i) => [z, curve.slope[i]]);
@@ -137,7 +175,7 @@ export class ExplorerPanel {
     for (const [color, text, dash] of [
       [COLORS.g, `g(z) = ${view.name}(z)`, ""],
       [COLORS.slope, `g′(z) (backprop)`, ""],
-      [COLORS.tangent, `tangent at z = ${this.slider.value}: slope g′(z)`, "6 4"],
+      [COLORS.tangent, `tangent at z = ${at.z}: slope g′(z)`, "6 4"],
     ]) {
       const item = document.createElement("span");
       const swatch = svgElement("svg", { width: 26, height: 10, "aria-hidden": "true" });
@@ -164,6 +202,6 @@ export class ExplorerPanel {
     note.hidden = !view.kink;
     note.textContent = view.kink ? view.kink.note : "";
     note.classList.toggle("on-kink", Boolean(view.kink && view.kink.on_it));
-    writeState({ a: view.name, z: this.slider.value, p: formatPairs(this.paramValues) });
+    writeState({ a: view.name, z: at.z, p: formatPairs(this.paramValues) });
   }
 }

@@ -28,7 +28,7 @@ export class GraphPanel {
     this.latest = new Latest(
       (input) => post("/api/graph", input.body),
       (view, input) => this.show(view, input),
-      (error) => showError(this.error, error),
+      (error, input) => this.fail(error, input),
     );
     $("function-list").textContent = meta.activations.map((a) => a.name).join(", ");
 
@@ -37,6 +37,7 @@ export class GraphPanel {
     this.values = state.has("e") ? parsePairs(state.get("v")) : { ...NEURON.values };
     let timer = null;
     this.expression.addEventListener("input", () => {
+      this.values = {}; // a new expression starts from the default values
       clearTimeout(timer);
       timer = setTimeout(() => this.request({ leaveSteps: true }), 300);
     });
@@ -71,6 +72,26 @@ export class GraphPanel {
     this.step = next;
     this.pinned = null;
     this.request({});
+  }
+
+  // Refused (an invalid expression, a value out of range, no server): nothing of the last graph
+  // stays on screen under the message, as if it were the answer. A refused step frame (a graph
+  // too big to step through) leaves the finished graph as it is.
+  fail(error, input) {
+    showError(this.error, error);
+    if (input.body.step !== undefined && this.view) {
+      this.step = null;
+      return;
+    }
+    this.view = null;
+    this.step = null;
+    this.pinned = null;
+    this.result.replaceChildren();
+    this.svg.replaceChildren();
+    this.clearInfo();
+    for (const grad of this.variables.querySelectorAll(".grad")) grad.textContent = "";
+    this.status.textContent = "";
+    $("step-back").disabled = $("step-forward").disabled = true;
   }
 
   show(view, input) {
@@ -165,14 +186,19 @@ export class GraphPanel {
     }
   }
 
+  // Values, and beside them the gradients: after backward, or as far as the step frame shown.
   updateSliders(view) {
-    for (const v of view.variables) {
+    const frame = view.frame;
+    const partial = frame && frame.index < frame.count - 1;
+    view.variables.forEach((v, i) => {
       const slider = $(`var-${v.name}-slider`);
       const box = $(`var-${v.name}-number`);
       if (document.activeElement !== slider) slider.value = v.value;
       if (document.activeElement !== box) box.value = v.value;
-      $(`var-${v.name}-grad`).textContent = `∂${view.output}/∂${v.name} = ${v.grad_text}`;
-    }
+      const grad = frame ? frame.variables[i] : v;
+      const sofar = partial && grad.grad !== null ? " so far" : "";
+      $(`var-${v.name}-grad`).textContent = `∂${view.output}/∂${v.name}${sofar} = ${grad.grad_text}`;
+    });
   }
 
   // Hover, focus or tap a node of the drawing: its explanation. An op's ellipse (o7) explains

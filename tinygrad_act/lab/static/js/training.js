@@ -8,6 +8,15 @@ const $ = (id) => document.getElementById(id);
 const NET_COLORS = ["#2563eb", "#ea580c"];
 const NONE = "(none)";
 const HEALTH_AXIS = [-6, 0]; // log10 of the gradient size: bars from 1e-6 to 1
+// The settings' boxes, and the words a server message uses for each (its first one wins).
+const FIELDS = {
+  dataset: ["train-dataset", /\bdataset\b/],
+  depth: ["train-depth", /\bdepth\b|\bhidden layers\b/],
+  width: ["train-width", /\bwidth\b/],
+  activations: ["train-act-0", /\bactivations?\b/],
+  lr: ["train-lr", /\blr\b|\blearning rate\b/],
+  seed: ["train-seed", /\bseed\b/],
+};
 
 export class TrainingPanel {
   constructor(meta, session) {
@@ -22,6 +31,13 @@ export class TrainingPanel {
     fill($("train-act-0"), names);
     fill($("train-act-1"), [NONE, ...names]);
     this.setForm(this.settingsFromUrl(meta.defaults));
+    for (const [input] of Object.values(FIELDS)) {
+      const note = document.createElement("span");
+      note.className = "field-error";
+      note.id = `${input}-error`;
+      note.hidden = true;
+      $(input).after(note);
+    }
     for (const id of ["train-play", "train-pause", "train-step"]) $(id).disabled = true; // until the first run exists
     $("train-reset").addEventListener("click", () => this.act({ action: "reset", settings: this.readForm() }));
     $("train-play").addEventListener("click", () => this.act({ action: "play" }));
@@ -54,34 +70,58 @@ export class TrainingPanel {
   readForm() {
     const activations = [$("train-act-0").value];
     if ($("train-act-1").value !== NONE) activations.push($("train-act-1").value);
+    // An empty box is sent as null, which the server calls missing (Number("") would be 0).
+    const number = (id) => ($(id).value === "" ? null : Number($(id).value));
     return {
       dataset: $("train-dataset").value,
-      depth: Number($("train-depth").value),
-      width: Number($("train-width").value),
+      depth: number("train-depth"),
+      width: number("train-width"),
       activations,
-      lr: Number($("train-lr").value),
-      seed: Number($("train-seed").value),
+      lr: number("train-lr"),
+      seed: number("train-seed"),
     };
   }
 
   async act(body) {
     try {
       const state = await post(`/api/sessions/${this.session}/train`, body);
-      showError(this.error, null);
+      this.showRefusal(null);
       this.apply(state);
     } catch (error) {
-      showError(this.error, error);
+      this.showRefusal(error);
     }
+  }
+
+  // The server's message next to the field it names (or under the buttons if it names none).
+  showRefusal(error) {
+    const named = error ? fieldNamed(error.message) : null;
+    for (const [input] of Object.values(FIELDS)) {
+      const note = $(`${input}-error`);
+      const here = named === input;
+      note.hidden = !here;
+      note.textContent = here ? error.message : "";
+      $(input).toggleAttribute("aria-invalid", here);
+    }
+    showError(this.error, named ? null : error);
   }
 
   // The live stream: every chunk a playing run trains, and every change made by a button.
   listen() {
     const source = new EventSource(`/api/sessions/${this.session}/events`);
     source.addEventListener("train", (event) => this.apply(JSON.parse(event.data)));
+    // The stream ends when the server stops; the browser then keeps trying to reconnect.
     source.addEventListener("error", () => {
       if (source.readyState === EventSource.CLOSED) {
         showError(this.error, new Error("the live stream closed: reload the page to start again"));
+      } else {
+        this.lost = true;
+        this.status.textContent = "lost the server";
+        showError(this.error, new Error("lost the lab server: is `tinygrad-act lab` still running? Trying to reconnect…"));
       }
+    });
+    source.addEventListener("open", () => {
+      if (this.lost) showError(this.error, null);
+      this.lost = false;
     });
     this.source = source;
   }
@@ -124,10 +164,10 @@ export class TrainingPanel {
           <figure class="boundary-figure"><canvas id="net-${i}-boundary" width="40" height="40" aria-label="decision boundary"></canvas>
             <svg id="net-${i}-points" class="points" viewBox="0 0 200 200" aria-hidden="true"></svg>
             <figcaption>Decision boundary: blue predicts class 1, red class 0, white 50/50</figcaption></figure>
-          <figure class="health-figure"><table class="health" id="net-${i}-health">
+          <figure class="health-figure"><div class="health-scroll"><table class="health" id="net-${i}-health">
             <caption>Activation health per hidden layer (latest step)</caption>
             <thead><tr><th>layer</th><th>saturated</th><th>dead</th><th>gradient size |∂L/∂a| (log scale)</th></tr></thead>
-            <tbody></tbody></table>
+            <tbody></tbody></table></div>
             <p class="hint">Saturated: units where g′(z) is below 1% of its peak, so almost nothing flows back; dead: saturated for every example. Gradient size: the standard deviation of ∂L/∂a over the layer's outputs; bars run from 1e-6 to 1.</p>
           </figure>
         </div>`;
@@ -220,6 +260,16 @@ export class TrainingPanel {
       cell.textContent = "take a step to measure";
     }
   }
+}
+
+// The id of the box a server message is about: the field it names first.
+function fieldNamed(message) {
+  let best = null;
+  for (const [input, words] of Object.values(FIELDS)) {
+    const found = words.exec(message);
+    if (found && (best === null || found.index < best.index)) best = { input, index: found.index };
+  }
+  return best ? best.input : null;
 }
 
 function fill(select, values) {
