@@ -23,6 +23,7 @@ from tinygrad_act.activations import ACTIVATIONS, LECTURE
 from tinygrad_act.backprop import topological_order
 from tinygrad_act.engine import Value, gradients
 from tinygrad_act.gradcheck import TABLE_HEADER, table_cells
+from tinygrad_act.health_demo import STACKED_LABELS
 from tinygrad_act.health_demo import section as health_section
 
 # g'(z) as the slide writes it, evaluated on arrays here, independently of the engine, to draw over
@@ -260,17 +261,13 @@ def _graph(src, alt, caption):
 
 
 def _table(head, rows):
-    """A table that stacks on a phone (each row a block of "column: value" lines, the column
-    names from data-label) and otherwise scrolls sideways inside its own box if it must."""
-    labels = [f' data-label="{_e(h)}"' for h in head]
+    """A table that scrolls sideways inside its own box on a narrow screen (on a phone it stacks:
+    see `_PHONE`)."""
     return (
         '<div class="scroll"><table><thead><tr>'
         + "".join(f"<th>{_e(h)}</th>" for h in head)
         + "</tr></thead><tbody>\n"
-        + "\n".join(
-            "<tr>" + "".join(f"<td{label}>{c}</td>" for label, c in zip(labels, row, strict=True)) + "</tr>"
-            for row in rows
-        )
+        + "\n".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
         + "</tbody></table></div>\n"
     )
 
@@ -369,7 +366,7 @@ def _moons_section(runs, epochs, loss, boundary, compare):
         "layers the gradient reaching layer 1 is much the same for all four (their medians over "
         f"the steps differ by {spread:.1f} times at most); the next section shows where the "
         "sigmoid's small slope really bites.</p>\n"
-        + _table(["activation", "final loss", "train accuracy", "time"], rows)
+        + _table(MOONS_HEADER, rows)
         + f'<figure class="wide">{_img(compare, "loss and gradient size by activation")}'
         "<figcaption>Loss (top left) and mean |gradient| per layer, by activation.</figcaption>"
         "</figure></section>"
@@ -401,21 +398,46 @@ footer { margin-top: 3em; color: #555; font-size: .9em; }
 .graph .scroll { margin: 0; }
 @media (max-width: 700px) { .graph img { width: 760px; max-width: none; } }
 .phone-only { display: none; }
-/* On a phone a wide table stacks: each row a block, each cell a line "column: value". */
-@media (max-width: 560px) {
-  .scroll > table, table.stack { display: block; }
-  .scroll > table thead, table.stack thead { display: none; }
-  .scroll > table tbody, table.stack tbody, .scroll > table tr, table.stack tr { display: block; }
-  .scroll > table tr, table.stack tr { border: 1px solid #ccc; margin: 0 0 .6em; padding: .3em .6em; }
-  .scroll > table td, table.stack td { display: block; border: none; padding: .05em 0;
-                                       text-align: left; white-space: normal; }
-  .scroll > table td::before, table.stack td::before { content: attr(data-label) ": "; color: #555; }
-  .scroll > table td:first-child, table.stack td:first-child { font-weight: 600; }
-  .scroll > table td:first-child::before, table.stack td:first-child::before { content: none; }
-  .health-grid { overflow-x: auto; } .health-grid img { width: 1400px; max-width: none; }
-  .health-grid figcaption { position: sticky; left: 0; }
-  .phone-only { display: block; }
+.phone-only { display: none; }
+"""
+
+
+MOONS_HEADER = ["activation", "final loss", "train accuracy", "time"]
+_STACKED = {  # the tables that stack on a phone, and the name each cell gets there
+    "#table .scroll > table": TABLE_HEADER,
+    "#moons .scroll > table": MOONS_HEADER,
+    "#slope-zero table.stack": STACKED_LABELS,
 }
+
+
+def _css(text):
+    """Text inside a CSS string (a <style> element does not decode HTML entities)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ")
+
+
+def _phone_style():
+    """On a phone a wide table stacks: each row a block, each cell a line "column: value" (the
+    header row is hidden, so each cell names its column). The health grid keeps a readable size
+    and scrolls sideways, one activation per screen."""
+
+    def each(part):
+        return ", ".join(f"{table}{part}" for table in _STACKED)
+
+    names = "".join(
+        f'  {table} td:nth-child({i})::before {{ content: "{_css(name)}: "; color: #555; }}\n'
+        for table, head in _STACKED.items()
+        for i, name in enumerate(head[1:], start=2)
+    )
+    return f"""@media (max-width: 560px) {{
+  {each("")}, {each(" tbody")}, {each(" tr")}, {each(" td")} {{ display: block; }}
+  {each(" thead")} {{ display: none; }}
+  {each(" tr")} {{ border: 1px solid #ccc; margin: 0 0 .6em; padding: .3em .6em; }}
+  {each(" td")} {{ border: none; padding: .05em 0; text-align: left; white-space: normal; }}
+  {each(" td:first-child")} {{ font-weight: 600; }}
+{names}  .health-grid {{ overflow-x: auto; }} .health-grid img {{ width: 1400px; max-width: none; }}
+  .health-grid figcaption {{ position: sticky; left: 0; }}
+  .phone-only {{ display: block; }}
+}}
 """
 
 
@@ -429,7 +451,7 @@ def _page(sections, seconds, epochs, quick):
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         "<title>Derivatives of activation functions, shown</title>\n"
-        f"<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"<style>{_STYLE}{_phone_style()}</style>\n</head>\n<body>\n"
         "<h1>Derivatives of activation functions, shown</h1>\n"
         "<p>The lecture (deeplearning.ai C1W3L08) run on <code>tinygrad_act</code>: each "
         "activation's slope g'(z), written from its output a, is the local gradient backprop "

@@ -194,7 +194,7 @@ def _pct(x):
 
 
 # Each column's name when the table stacks on a phone (its header cells are hidden there).
-_VANISHING_LABELS = (
+STACKED_LABELS = (
     "activation",
     "std of dL/da at step 1, layer 1",
     "std of dL/da at step 1, layer 5",
@@ -212,16 +212,11 @@ def _vanishing_rows(vanishing):
         first, last = run.monitor.history[0], run.monitor.history[-1]
         low, high = first[0]["grad_std"], first[-1]["grad_std"]
         saturated = max(r["saturated"] for r in last)
-        cells = [_e(TITLES[name]), _sci(low), _sci(high), _sci(low / high), _pct(saturated)]
-        cells += [_pct(max(r["dead"] for r in last)), f"{run.losses[-1]:.3f}"]
-        cells += [f"{run.accuracy:.0%}"]
         rows.append(
-            "<tr>"
-            + "".join(
-                f'<td data-label="{label}">{c}</td>'
-                for label, c in zip(_VANISHING_LABELS, cells, strict=True)
-            )
-            + "</tr>"
+            f"<tr><td>{_e(TITLES[name])}</td><td>{_sci(low)}</td><td>{_sci(high)}</td>"
+            f"<td>{_sci(low / high)}</td><td>{_pct(saturated)}</td>"
+            f"<td>{_pct(max(r['dead'] for r in last))}</td>"
+            f"<td>{run.losses[-1]:.3f}</td><td>{run.accuracy:.0%}</td></tr>"
         )
     return "".join(rows)
 
