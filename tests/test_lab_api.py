@@ -6,6 +6,7 @@ central differences written here), never against the lab's own output.
 
 import json
 import math
+import re
 
 import pytest
 
@@ -212,6 +213,98 @@ def test_leaky_relu_takes_its_slope_from_the_slider(client):
 )
 def test_bad_explorer_requests_are_one_line_400s(client, body, message):
     assert message in _refused(client.post("/api/activation", json=body))
+
+
+SLIDE = {("sigmoid", -10.0), ("sigmoid", 0.0), ("sigmoid", 10.0)}
+SLIDE |= {("tanh", -10.0), ("tanh", 0.0), ("tanh", 10.0)}  # the slide's worked points
+
+
+def test_the_explorer_offers_the_slides_six_points(client):
+    points = client.get("/api/activations").json()["slide_points"]
+    assert {(p["name"], p["z"]) for p in points} == SLIDE and len(points) == 6
+
+
+@pytest.mark.parametrize("z", [-10.0, 10.0, limits.Z_RANGE[0], limits.Z_RANGE[1], 0.5])
+def test_the_explorer_reaches_the_slides_points_and_its_whole_range_and_plots_z(client, z):
+    assert limits.Z_RANGE[0] <= -10 and limits.Z_RANGE[1] >= 10
+    view = client.post("/api/activation", json={"name": "tanh", "z": z}).json()
+    assert view["at"]["z"] == z  # computed where asked, never moved into a range
+    assert view["at"]["a"] == pytest.approx(math.tanh(z), rel=1e-15)
+    low, high = view["curve"]["z"][0], view["curve"]["z"][-1]
+    margin = 0.05 * (high - low)
+    assert low + margin <= z <= high - margin  # the plot widened to show z
+    assert high <= 6.0 or abs(z) > 0.9 * 6.0  # and stays at ±6 near 0
+
+
+@pytest.mark.parametrize("z", [limits.Z_RANGE[1] + 0.5, limits.Z_RANGE[0] - 0.01, 40.0])
+def test_a_z_outside_the_range_is_refused_naming_the_range(client, z):
+    message = _refused(client.post("/api/activation", json={"name": "sigmoid", "z": z}))
+    low, high = limits.Z_RANGE
+    assert f"z must lie in [{low:g}, {high:g}], got {z:g}" in message
+
+
+def test_an_empty_number_is_missing_not_zero(client):
+    assert "z is missing" in _refused(
+        client.post("/api/activation", json={"name": "relu", "z": None})
+    )
+    sid = _session(client)
+    response = _train(client, sid, action="reset", settings={"lr": None})
+    assert "lr is missing" in _refused(response)
+
+
+def _decimal_value(text):
+    """A printed formula with its numbers in: the slide's a·(1-a) or 1-a², evaluated exactly."""
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 50
+    text = text.replace("(-", "(").replace(")", ")")
+    sigmoid = re.fullmatch(r"(\(?-?[\d.e+-]+\)?)·\(1-\1\)", text)
+    if sigmoid:
+        a = Decimal(sigmoid[1].strip("()"))
+        return a * (1 - a)
+    tanh = re.fullmatch(r"1-\(?(-?[\d.e+-]+)\)?²", text)
+    a = Decimal(tanh[1])
+    return 1 - a * a
+
+
+@pytest.mark.parametrize(
+    "name, z", [("tanh", 10.0), ("tanh", -10.0), ("tanh", 6.0), ("tanh", 0.3), ("sigmoid", 10.0),
+                ("sigmoid", -10.0), ("sigmoid", 40.0), ("sigmoid", -40.0), ("sigmoid", 1.5)],
+)  # fmt: skip
+def test_the_explorers_arithmetic_is_true_at_the_printed_precision(name, z):
+    from tinygrad_act.lab.explorer import explore  # ±40 lies past the API's range: called directly
+
+    texts = explore(name, z)["at"]["texts"]
+    head, a_text = texts["a"].rsplit(" = ", 1)
+    assert head == f"a = {name}({z:g})"
+    exact = math.tanh(z) if name == "tanh" else 1 / (1 + math.exp(-z))
+    digits = len(a_text.lstrip("-0.").split("e")[0].replace(".", ""))
+    assert float(a_text) == float(f"{exact:.{digits}g}")  # a, rounded to what is printed
+    written, plugged, result = texts["formula"].split(" = ")
+    assert written == ("1-a²" if name == "tanh" else "a(1-a)")
+    shown = len(result.lstrip("-0.").split("e")[0].replace(".", ""))
+    assert f"{float(_decimal_value(plugged)):.{shown}g}" == result  # the printed sum holds
+    if exact in (1.0, -1.0):  # sigmoid(40) is 1 - 4e-18, stored as 1: the page says so
+        assert result == "0" and "exactly 1 in float64" in texts["agreement"]
+        return
+    slope = 1 - exact**2 if name == "tanh" else exact * (1 - exact)
+    assert float(result) == pytest.approx(slope, rel=10 ** (1 - shown)) and shown >= 2
+    assert "1-1²" not in texts["formula"]
+
+
+def test_step_frames_give_each_variables_gradient_so_far(client):
+    # o = x*y + x at x = 2, y = -3, by hand: backward through + gives x 1 (and x*y 1); then
+    # through * gives x another y = -3 (so -2 in all) and y its x = 2.
+    body = {"expression": "x*y + x", "values": {"x": 2.0, "y": -3.0}}
+    expected = [{"x": None, "y": None}, {"x": 1.0, "y": None}, {"x": -2.0, "y": 2.0}]
+    for step, grads in enumerate(expected):
+        frame = client.post("/api/graph", json={**body, "step": step}).json()["frame"]
+        assert {v["name"]: v["grad"] for v in frame["variables"]} == grads
+        assert [v["grad_text"] for v in frame["variables"]] == [
+            "–" if g is None else f"{g:g}" for g in grads.values()
+        ]
+    final = client.post("/api/graph", json=body).json()["variables"]
+    assert {v["name"]: v["grad"] for v in final} == expected[-1]
 
 
 # ---- training ----------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def explore(name, z, params=None, half_width=None):
         "backprop": f"z.grad after a.backward() = {number(at['backprop'])}",
         "numeric": f"(g(z+h) - g(z-h)) / 2h with h = {EPS:g}: {number(at['numeric'])}",
     }
-    at["texts"]["agreement"] = _agreement(at)
+    at["texts"]["agreement"] = _agreement(at) + _saturated(written, a, at["formula"])
     slope = at["backprop"]
     ends = [zs[0], zs[-1]]
     return {
@@ -214,6 +214,17 @@ def _exact(z):
 def _plug(text):
     """A number inside a formula: negative ones in brackets, so 1-(-0.5)² is not 1--0.5²."""
     return f"({text})" if text.startswith("-") else text
+
+
+def _saturated(written, a, value):
+    """A note where a is exactly ±1 in float64 and a formula in a gives 0: true arithmetic, but
+    the slope is float64's, not the exact one (tanh(20) is 1 - 8.5e-18, stored as 1)."""
+    if abs(a) != 1.0 or value != 0.0 or not any(m[0] == "a" for m in _SYMBOL.finditer(written)):
+        return ""
+    return (
+        f"; here a is exactly {number(a)} in float64, whose 16 digits cannot hold the tiny rest, "
+        "so the formula gives 0: the exact slope is not 0 but smaller than about 2e-16"
+    )
 
 
 def _agreement(at):
