@@ -75,6 +75,17 @@ _LAYOUT = """() => {
         rows: new Set(plots.map(f => Math.round(f.getBoundingClientRect().top))).size,
         plotWidth: Math.round(plots[0].getBoundingClientRect().width),
         tableScrolls: table.scrollWidth > table.clientWidth,
+        // On a phone each wide table stacks: rows as blocks, each cell naming its column.
+        stacked: [...document.querySelectorAll('#table tbody tr, #slope-zero table.stack tr')]
+            .every(r => getComputedStyle(r).display === 'block'),
+        cellNames: [...document.querySelectorAll('#table tbody tr:first-child td')]
+            .map(td => getComputedStyle(td, '::before').content),
+        healthTable: (() => { const t = document.querySelector('#slope-zero table.stack');
+            return t.parentElement.scrollWidth > t.parentElement.clientWidth; })(),
+        healthGrid: (() => { const f = document.querySelector('.health-grid');
+            const cue = f.querySelector('.phone-only');
+            return { scrolls: f.scrollWidth > f.clientWidth, cue: cue.offsetParent !== null,
+                     width: f.querySelector('img').getBoundingClientRect().width }; })(),
         brokenImages: [...document.images].filter(i => !i.complete || i.naturalWidth === 0)
             .map(i => i.src),
         fontSize: parseFloat(getComputedStyle(document.querySelector('p')).fontSize),
@@ -92,8 +103,14 @@ def test_the_demo_page_fits_the_screen_and_reflows(browser, demo_page, width):
     assert layout["fontSize"] >= 14
     if width == 400:
         assert layout["rows"] == 4  # one plot per row on a phone
-        assert layout["tableScrolls"]  # the wide table scrolls inside its own box
+        # The wide tables stack instead of hiding most columns off screen (issue 23, item 7).
+        assert not layout["tableScrolls"] and not layout["healthTable"] and layout["stacked"]
+        assert layout["cellNames"][:3] == ["none", '"g\'(z) written: "', '"z: "']
+        # The health grid keeps a readable size, one activation per screen, and says it scrolls.
+        grid = layout["healthGrid"]
+        assert grid["scrolls"] and grid["cue"] and grid["width"] >= 1000
     else:
+        assert not layout["stacked"] and not layout["healthGrid"]["cue"]
         assert layout["rows"] <= 2  # side by side on a desktop, not one column with half empty
         assert layout["plotWidth"] >= 440
 

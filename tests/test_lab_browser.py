@@ -4,13 +4,16 @@ Loads the page from a uvicorn server on 127.0.0.1, types the lecture's neuron, m
 (and measures how long an update takes to reach the screen), hovers the tanh node, steps
 backward, trains for a few steps and checks that no console error was logged. With
 ``LAB_SCREENSHOTS=docs/_static`` it writes the screenshots the docs show (``make lab-screenshots``);
-otherwise they go to a temporary folder.
+otherwise they go to a temporary folder. The tests after it (the slide's points, refusals, step
+gradients, training errors and phones) put theirs, to look at, in ``LAB_LOOKS`` or a temporary folder.
 """
 
 import importlib.util
 import math
 import os
+import re
 import statistics
+import threading
 from pathlib import Path
 
 import pytest
@@ -70,6 +73,15 @@ def browser():
 def shots(tmp_path_factory):
     folder = os.environ.get("LAB_SCREENSHOTS")
     return Path(folder) if folder else tmp_path_factory.mktemp("lab-screenshots")
+
+
+@pytest.fixture(scope="module")
+def looks(tmp_path_factory):
+    """Screenshots to look at, not shown in the docs: ``LAB_LOOKS=folder``, else a temporary one."""
+    folder = os.environ.get("LAB_LOOKS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder) if folder else tmp_path_factory.mktemp("lab-looks")
 
 
 def _engine(values):
@@ -201,3 +213,195 @@ def test_the_lab_in_chromium_shows_the_engines_numbers(browser, lab_server, shot
     phone.close()
     page.close()
     assert problems == []
+
+
+def _open(browser, url, width, problems):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.set_default_timeout(15_000)
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]")
+    return page
+
+
+def _z_in_address(page):
+    return dict(p.split("=", 1) for p in page.url.split("#", 1)[1].split("&")).get("z")
+
+
+@pytest.mark.parametrize("width", [400, 1280])
+def test_the_explorer_reaches_the_slides_points_and_refuses_z_out_of_range(
+    browser, lab_server, looks, width
+):
+    problems = []
+    page = _open(browser, lab_server, width, problems)
+    table = page.locator("#explorer-table")
+
+    # The slide's six points, one click each: the activation and z change together.
+    buttons = page.locator("#slide-points button")
+    assert buttons.count() == 6
+    for k in range(6):
+        button = buttons.nth(k)
+        name, z = button.get_attribute("data-activation"), float(button.get_attribute("data-z"))
+        button.click()
+        sync_api.expect(page.locator("#way-a")).to_contain_text(f"a = {name}({z:g}) = ")
+        sync_api.expect(page.locator("#activation")).to_have_value(name)
+        assert float(page.locator("#z-slider").input_value()) == z
+        assert float(_z_in_address(page)) == z
+    # tanh(10): a has the digits 1-a² needs, and the printed arithmetic holds.
+    sync_api.expect(page.locator("#way-a")).to_contain_text("a = tanh(10) = 0.99999999588")
+    sync_api.expect(page.locator("#way-formula")).to_contain_text(
+        "1-a² = 1-0.99999999588² = 8.24e-09"
+    )
+    # The plot widened: z = 10 is inside its frame, not at its edge.
+    frame = page.locator("#explorer-plot rect.frame").bounding_box()
+    dot = page.locator("#explorer-plot circle.at-g").bounding_box()
+    assert frame["x"] + 0.05 * frame["width"] < dot["x"] < frame["x"] + 0.95 * frame["width"]
+    table.screenshot(path=str(looks / f"lab-explorer-tanh10-{width}.png"))
+    page.locator("#explorer-panel").screenshot(path=str(looks / f"lab-explorer-{width}.png"))
+
+    # The whole range by the box; past it, the server's message, nothing moved or rewritten.
+    low, high = page.evaluate(
+        "[document.getElementById('z-slider').min, document.getElementById('z-slider').max]"
+    )
+    assert float(low) <= -10 and float(high) >= 10
+    page.fill("#z-number", high)
+    page.dispatch_event("#z-number", "change")
+    sync_api.expect(page.locator("#way-a")).to_contain_text(f"a = tanh({float(high):g}) = ")
+    page.fill("#z-number", "25")
+    page.dispatch_event("#z-number", "change")
+    error = page.locator("#explorer-error")
+    sync_api.expect(error).to_contain_text(
+        f"z must lie in [{float(low):g}, {float(high):g}], got 25"
+    )
+    sync_api.expect(page.locator("#explorer-panel .explorer-body")).to_have_class(
+        re.compile("stale")
+    )
+    assert page.locator("#z-number").input_value() == "25"
+    assert float(_z_in_address(page)) == float(high)  # the last z that was computed
+    page.locator("#explorer-panel").screenshot(
+        path=str(looks / f"lab-explorer-refused-{width}.png")
+    )
+    page.close()
+
+    # A shared address past the range is refused too, and stays as it was shared.
+    shared = _open(browser, lab_server + "#a=tanh&z=30", width, problems)
+    sync_api.expect(shared.locator("#explorer-error")).to_contain_text("got 30")
+    assert _z_in_address(shared) == "30" and shared.locator("#z-number").input_value() == "30"
+    shared.close()
+    assert [p for p in problems if "400 (Bad Request)" not in p] == []
+
+
+def test_the_expression_panel_clears_on_a_refusal_resets_values_and_steps_its_gradients(
+    browser, lab_server, looks
+):
+    problems = []
+    page = _open(browser, lab_server + "#e=x*y%2Bx&v=x:2,y:-3", 1280, problems)
+    grad = {name: page.locator(f"#var-{name}-grad") for name in ("x", "y")}
+    sync_api.expect(grad["x"]).to_have_text("∂o/∂x = -2")
+
+    # Stepping backward: the gradients beside the sliders are the frame's (by hand: the + gives
+    # x 1, then the * gives x another y = -3 and y its x = 2).
+    page.click("#step-forward")
+    sync_api.expect(grad["x"]).to_have_text("∂o/∂x = –")
+    sync_api.expect(grad["y"]).to_have_text("∂o/∂y = –")
+    page.click("#step-forward")
+    sync_api.expect(grad["x"]).to_have_text("∂o/∂x so far = 1")
+    sync_api.expect(grad["y"]).to_have_text("∂o/∂y = –")
+    page.click("#step-forward")
+    sync_api.expect(grad["x"]).to_have_text("∂o/∂x = -2")
+    sync_api.expect(grad["y"]).to_have_text("∂o/∂y = 2")
+    page.click("#step-back")
+    sync_api.expect(grad["x"]).to_have_text("∂o/∂x so far = 1")
+    page.locator("#graph-panel").screenshot(path=str(looks / "lab-step-gradients.png"))
+    page.click("#step-live")
+    sync_api.expect(grad["x"]).to_have_text("∂o/∂x = -2")
+
+    # An invalid expression: the message, and nothing of the old graph under it.
+    page.fill("#expression", "x*(y+")
+    sync_api.expect(page.locator("#graph-error")).to_be_visible()
+    sync_api.expect(page.locator("#graph-value")).to_have_count(0)
+    sync_api.expect(page.locator("#graph-svg svg")).to_have_count(0)
+    assert page.locator("#var-x-grad").inner_text() == ""
+    page.locator("#graph-panel").screenshot(path=str(looks / "lab-expression-refused.png"))
+
+    # A new expression starts from the default values; the lecture's neuron sets its own.
+    page.fill("#expression", "x*y + 1")
+    sync_api.expect(page.locator("#graph-value")).to_have_text("o = 2")
+    assert page.locator("#var-x-number").input_value() == "1"
+    page.click("#neuron-preset")
+    _expect_numbers(page, VALUES)
+    page.close()
+    assert [p for p in problems if "400 (Bad Request)" not in p] == []
+
+
+@pytest.mark.parametrize("width", [400, 1280])
+def test_training_settings_errors_sit_by_their_field_and_the_card_fits(
+    browser, lab_server, looks, width
+):
+    problems = []
+    page = _open(browser, lab_server, width, problems)
+    sync_api.expect(page.locator("#train-status")).to_contain_text("step 0")
+    page.click("#train-step")
+    sync_api.expect(page.locator("#train-status")).to_contain_text("step 1 ")
+
+    # An empty learning rate is missing (not 0), shown by its box; the same for a width of 2.5.
+    page.fill("#train-lr", "")
+    page.click("#train-reset")
+    lr_error = page.locator("#train-lr-error")
+    sync_api.expect(lr_error).to_be_visible()
+    sync_api.expect(lr_error).to_contain_text("missing")
+    assert page.locator("#train-error").is_hidden()
+    page.fill("#train-lr", "0.3")
+    page.fill("#train-width", "2.5")
+    page.click("#train-reset")
+    sync_api.expect(page.locator("#train-width-error")).to_contain_text("width")
+    sync_api.expect(lr_error).to_be_hidden()
+    page.locator("#train-form").screenshot(path=str(looks / f"lab-train-field-error-{width}.png"))
+    page.fill("#train-width", "16")
+    page.click("#train-reset")
+    sync_api.expect(page.locator("#train-width-error")).to_be_hidden()
+    page.click("#train-step")
+    sync_api.expect(page.locator("#net-1-health tbody tr")).to_have_count(3)
+
+    # The cards stay inside the panel; the health table fits or scrolls with a visible cue.
+    layout = page.evaluate(
+        """() => {
+        const panel = document.getElementById('training-panel').getBoundingClientRect();
+        const cards = [...document.querySelectorAll('.network')].map(c => c.getBoundingClientRect());
+        const boxes = [...document.querySelectorAll('.health-scroll')];
+        return {
+            page: document.documentElement.scrollWidth,
+            inside: cards.every(c => c.left >= panel.left && c.right <= panel.right),
+            fits: boxes.every(b => b.scrollWidth <= b.clientWidth),
+            cue: boxes.every(b => getComputedStyle(b).backgroundImage.includes('gradient')),
+        };
+    }"""
+    )
+    assert layout["page"] <= width and layout["inside"]
+    assert layout["fits"] or layout["cue"]
+    page.locator("#training-panel").screenshot(path=str(looks / f"lab-training-{width}.png"))
+    page.close()
+    assert [p for p in problems if "400 (Bad Request)" not in p] == []
+
+
+def test_the_training_panel_says_when_it_lost_the_server(browser):
+    from tinygrad_act.lab.server import build_server, listen
+
+    sock, url = listen("127.0.0.1", 0)
+    server = build_server()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        threading.Event().wait(0.02)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(15_000)
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]")
+    sync_api.expect(page.locator("#train-status")).to_contain_text("step 0")
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+    sync_api.expect(page.locator("#train-error")).to_contain_text("lost the lab server")
+    sync_api.expect(page.locator("#train-status")).to_have_text("lost the server")
+    page.close()
