@@ -89,6 +89,8 @@ export class GraphPanel {
     this.result.replaceChildren();
     this.svg.replaceChildren();
     this.clearInfo();
+    // Another expression's sliders would show values it no longer has: they go too.
+    if (input.body.expression !== this.shownExpression) this.variables.replaceChildren();
     for (const grad of this.variables.querySelectorAll(".grad")) grad.textContent = "";
     this.status.textContent = "";
     $("step-back").disabled = $("step-forward").disabled = true;
@@ -98,6 +100,7 @@ export class GraphPanel {
     showError(this.error, null);
     const sameVariables = this.view && this.view.variables.map((v) => v.name).join() === view.variables.map((v) => v.name).join();
     this.view = view;
+    this.shownExpression = view.expression;
     for (const v of view.variables) this.values[v.name] = v.value;
     for (const name of Object.keys(this.values)) {
       if (!view.variables.some((v) => v.name === name)) delete this.values[name];
