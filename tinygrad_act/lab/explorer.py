@@ -185,9 +185,8 @@ def _arithmetic(spec, written, z, a, value, params):
     result (`digits_for_arithmetic`, with the registry's own derivative as the evaluator); z is
     printed exactly, as it was given.
     """
-    uses_a = any(m[0] == "a" for m in _SYMBOL.finditer(written))
     digits, shown = 4, 4
-    if uses_a and np.isfinite(a):
+    if _uses_a(written) and np.isfinite(a):
         digits, shown = digits_for_arithmetic(
             lambda a_: float(spec.derivative(z, a_, **params)), [a]
         )
@@ -205,6 +204,10 @@ def _arithmetic(spec, written, z, a, value, params):
 _SYMBOL = re.compile(r"(?<![A-Za-z_])[az](?![A-Za-z_])")  # a or z of a formula, not in a word
 
 
+def _uses_a(written):
+    return any(m[0] == "a" for m in _SYMBOL.finditer(written))
+
+
 def _exact(z):
     """z as given: the shortest text that reads back as the same float ('1.5', '10', '0.1')."""
     text = repr(float(z) + 0.0)
@@ -219,7 +222,7 @@ def _plug(text):
 def _saturated(written, a, value):
     """A note where a is exactly ±1 in float64 and a formula in a gives 0: true arithmetic, but
     the slope is float64's, not the exact one (tanh(20) is 1 - 8.5e-18, stored as 1)."""
-    if abs(a) != 1.0 or value != 0.0 or not any(m[0] == "a" for m in _SYMBOL.finditer(written)):
+    if abs(a) != 1.0 or value != 0.0 or not _uses_a(written):
         return ""
     return (
         f"; here a is exactly {number(a)} in float64, whose 16 digits cannot hold the tiny rest, "

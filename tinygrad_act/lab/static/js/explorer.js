@@ -124,7 +124,7 @@ export class ExplorerPanel {
     this.body.classList.add("stale");
   }
 
-  // Drag on the plot: z follows the pointer (snapped to the slider's steps by the slider).
+  // Drag on the plot: z follows the pointer, in the slider's steps of 0.01.
   wireDrag() {
     let dragging = false;
     const move = (event) => {
