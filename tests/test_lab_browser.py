@@ -252,9 +252,9 @@ def test_the_explorer_reaches_the_slides_points_and_refuses_z_out_of_range(
         assert float(page.locator("#z-slider").input_value()) == z
         assert float(_z_in_address(page)) == z
     # tanh(10): a has the digits 1-a² needs, and the printed arithmetic holds.
-    sync_api.expect(page.locator("#way-a")).to_contain_text("a = tanh(10) = 0.99999999588")
+    sync_api.expect(page.locator("#way-a")).to_contain_text("a = tanh(10) = 0.9999999958777")
     sync_api.expect(page.locator("#way-formula")).to_contain_text(
-        "1-a² = 1-0.99999999588² = 8.24e-09"
+        "1-a² = 1-0.9999999958777² = 8.245e-09"
     )
     # The plot widened: z = 10 is inside its frame, not at its edge.
     frame = page.locator("#explorer-plot rect.frame").bounding_box()

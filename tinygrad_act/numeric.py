@@ -83,32 +83,3 @@ def log(x):
         return x.log()
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(x)
-
-
-def digits_for_arithmetic(evaluate, operands, digits=4, most=12):
-    """(operand digits, result digits) so that shown arithmetic is true arithmetic.
-
-    The fewest significant digits (at least `digits`) for `operands` such that `evaluate` of the
-    operands as printed, printed, reads the same as `evaluate` of the operands themselves. When
-    `most` digits are not enough (1-a² next to a = 1 cancels all but a few), the result is printed
-    with fewer digits, down to 2; past that, the operands get all 17 of a float64.
-
-    >>> a = math.tanh(10.0)
-    >>> digits_for_arithmetic(lambda a: 1 - a * a, [a])
-    (11, 3)
-    >>> f"1-{a:.11g}² = {1 - a * a:.3g}"
-    '1-0.99999999588² = 8.24e-09'
-    >>> digits_for_arithmetic(lambda a: a * (1 - a), [0.8175744761936437])
-    (4, 4)
-    """
-    exact = evaluate(*operands)
-    if not math.isfinite(exact):
-        return digits, digits
-    for shown in range(digits, 1, -1):
-        target = f"{exact + 0.0:.{shown}g}"
-        for d in range(digits, most + 1):
-            printed = [float(f"{x:.{d}g}") for x in operands]
-            with np.errstate(all="ignore"):
-                if f"{evaluate(*printed) + 0.0:.{shown}g}" == target:
-                    return d, shown
-    return 17, digits

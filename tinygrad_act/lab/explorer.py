@@ -11,16 +11,14 @@ difference (`tinygrad_act.numerical_grad`), with the note where g' jumps.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from tinygrad_act import ACTIVATIONS, Value, gradients, numerical_grad
+from tinygrad_act.formatting import number, true_operands
+from tinygrad_act.formulas import formula_numbers, uses_output
 from tinygrad_act.gradcheck import SLIDE_POINTS
 from tinygrad_act.lab import limits
-from tinygrad_act.lab.explain import number
 from tinygrad_act.lab.schema import LabError
-from tinygrad_act.numeric import digits_for_arithmetic
 
 EPS = 1e-6  # the central difference's step, as gradcheck's
 SIDE = 1e-9  # how far beside a kink the one-sided slopes are read
@@ -98,7 +96,7 @@ def explore(name, z, params=None, half_width=None):
         "backprop": f"z.grad after a.backward() = {number(at['backprop'])}",
         "numeric": f"(g(z+h) - g(z-h)) / 2h with h = {EPS:g}: {number(at['numeric'])}",
     }
-    at["texts"]["agreement"] = _agreement(at) + _saturated(written, a, at["formula"])
+    at["texts"]["agreement"] = _agreement(at) + _saturated(spec.name, a, at["formula"])
     slope = at["backprop"]
     ends = [zs[0], zs[-1]]
     return {
@@ -179,33 +177,17 @@ def _kink(spec, z, params, at):
 
 def _arithmetic(spec, written, z, a, value, params):
     """a, and the formula with z and a put in, printed so that the arithmetic shown is true:
-    ``1-a² = 1-0.99999999588² = 8.24e-09`` at tanh(10), never ``1-1² = 8.245e-09``.
+    ``1-a² = 1-0.9999999958777² = 8.245e-09`` at tanh(10), never ``1-1² = 8.245e-09``.
 
-    a gets as many digits as evaluating the formula with the printed a needs to give the printed
-    result (`digits_for_arithmetic`, with the registry's own derivative as the evaluator); z is
-    printed exactly, as it was given.
+    The formula's numbers come from `formulas.formula_numbers`, as the hover explanations' do;
+    a gets the digits that the formula needs (`formatting.true_operands`), z is printed exactly.
     """
-    digits, shown = 4, 4
-    if _uses_a(written) and np.isfinite(a):
-        digits, shown = digits_for_arithmetic(
-            lambda a_: float(spec.derivative(z, a_, **params)), [a]
-        )
-    a_text = f"{a + 0.0:.{digits}g}" if np.isfinite(a) else number(a)
-    symbols = {"a": _plug(a_text), "z": _plug(_exact(z))}
-    plugged = _SYMBOL.sub(lambda m: "\x01" + symbols[m[0]] + "\x02", written)  # marks: start, end
-    plugged = re.sub("\x02(?=[(A-Za-z0-9σ])", "\x02·", plugged)  # a(1-a) reads 0.62·(1-0.62)
-    plugged = re.sub("(?<=[)A-Za-z0-9½²])\x01", "·\x01", plugged)  # 3z² reads 3·2²
-    plugged = re.sub("[\x01\x02]", "", plugged)
-    result = f"{value + 0.0:.{shown}g}" if np.isfinite(value) else number(value)
-    parts = [written] + ([plugged] if plugged != written else []) + [result]
+    a_text = number(a)
+    if uses_output(spec.name) and np.isfinite(a) and np.isfinite(value):
+        (a_text,), _ = true_operands(lambda a_: spec.derivative(z, a_, **params), [a], value)
+    plugged = formula_numbers(spec.name, 0, {"z": z, "a": a}, value, params)
+    parts = [written] + ([plugged] if plugged and plugged != written else []) + [number(value)]
     return a_text, " = ".join(parts)
-
-
-_SYMBOL = re.compile(r"(?<![A-Za-z_])[az](?![A-Za-z_])")  # a or z of a formula, not in a word
-
-
-def _uses_a(written):
-    return any(m[0] == "a" for m in _SYMBOL.finditer(written))
 
 
 def _exact(z):
@@ -214,15 +196,10 @@ def _exact(z):
     return text[:-2] if text.endswith(".0") else text
 
 
-def _plug(text):
-    """A number inside a formula: negative ones in brackets, so 1-(-0.5)² is not 1--0.5²."""
-    return f"({text})" if text.startswith("-") else text
-
-
-def _saturated(written, a, value):
+def _saturated(spec_name, a, value):
     """A note where a is exactly ±1 in float64 and a formula in a gives 0: true arithmetic, but
     the slope is float64's, not the exact one (tanh(20) is 1 - 8.5e-18, stored as 1)."""
-    if abs(a) != 1.0 or value != 0.0 or not _uses_a(written):
+    if abs(a) != 1.0 or value != 0.0 or not uses_output(spec_name):
         return ""
     return (
         f"; here a is exactly {number(a)} in float64, whose 16 digits cannot hold the tiny rest, "
