@@ -18,8 +18,7 @@ from tinygrad_act import ACTIVATIONS, Value  # noqa: E402
 from tinygrad_act.backprop import topological_order  # noqa: E402
 from tinygrad_act.expression import ExpressionError, parse_expression, variable_names  # noqa: E402
 from tinygrad_act.lab import graph_panel, limits  # noqa: E402
-from tinygrad_act.lab.app import create_app  # noqa: E402
-from tinygrad_act.lab.app import SWEEP_SECONDS  # noqa: E402
+from tinygrad_act.lab.app import SWEEP_SECONDS, create_app  # noqa: E402
 from tinygrad_act.lab.sessions import STEPS_PER_TICK, TICK_SECONDS, SessionStore  # noqa: E402
 
 NEURON = "tanh(x1*w1 + x2*w2 + b)"
