@@ -11,7 +11,8 @@ MAX_NUMBER = 1e6  # |x| of any number a request carries (slider values, z, param
 MAX_REQUESTS_PER_SESSION = 4  # computing requests of one tab in flight at once (the page sends 1-3)
 REQUEST_SECONDS = 5.0  # a request's head, and then its body, must arrive within this
 KEEP_ALIVE_SECONDS = 5.0  # an idle connection between requests is closed after this
-MAX_CONNECTIONS = 400  # open connections and requests at once; past it uvicorn answers 503
+MAX_HEAD_BYTES = 16_384  # a request's line and headers
+MAX_CONNECTIONS = 500  # open connections and requests at once; past it uvicorn answers 503
 
 # Expression panel
 MAX_EXPRESSION_LENGTH = 300  # characters
