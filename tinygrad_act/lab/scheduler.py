@@ -3,9 +3,9 @@
 A run that plays is queued; each worker thread takes the run at the head of the queue, trains
 it for one short chunk and puts it back at the tail. So with k runs playing each gets about
 1/k of the workers' time and slows down gracefully as more students press play: no run is
-refused and none waits for another to finish. There are as many workers as cores (the lab's
-other requests get the rest of the interpreter), and a run trains at most one chunk per
-`min_interval` seconds, so a lone run does not take a core for itself.
+refused and none waits for another to finish. There are fewer workers than cores
+(`training_workers`: the lab's requests need the rest), and a run trains at most one chunk
+per `min_interval` seconds, so a lone run does not take a core for itself.
 
 >>> import threading
 >>> done = threading.Event()
@@ -40,12 +40,19 @@ def cores():
         return os.cpu_count() or 1
 
 
+def training_workers():
+    """Threads that train: fewer than the cores, so one is left for the requests and Graphviz,
+    and at most two: the interpreter runs one thread's Python at a time, so more trainers would
+    only take turns from the requests (measured: 1 or 2 give the same steps per second)."""
+    return max(1, min(2, cores() - 1))
+
+
 class Scheduler:
     """Round-robin over jobs on `workers` threads. A job has ``turn()``, one chunk of work, and
     ``wants_turn()``, whether it should get another (asked under the scheduler's lock)."""
 
     def __init__(self, workers=None, min_interval=0.04):
-        self.workers = workers or cores()
+        self.workers = workers or training_workers()
         self.min_interval = min_interval
         self._queue = collections.deque()  # (job, not before), oldest turn first
         self._members = set()  # queued or on a worker right now

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+import sys
 
 from tinygrad_act.lab import limits
 from tinygrad_act.lab.gate import LOOPBACK_HOSTS
@@ -150,6 +151,9 @@ def build_server(app=None):
 
 def serve(sock, app=None):
     """Serve the lab on `sock` until Ctrl-C (uvicorn then shuts down and the interrupt re-raises)."""
+    # Training threads hold the interpreter in 5 ms slices by default; 1 ms slices let the event
+    # loop and the students' requests in sooner (slider p50 ~240 -> ~180 ms with 30 students).
+    sys.setswitchinterval(0.001)
     build_server(app).run(sockets=[sock])
 
 
