@@ -278,7 +278,9 @@ def _raw(port, data, read=True, linger=0.0):
         return int(first.split()[1]) if first.startswith(b"HTTP/1.1") else 0
 
 
-def _post(port, path, body, host="127.0.0.1", extra=""):
+def _post(port, path, body, host="127.0.0.1", extra="", session=None):
+    if session:
+        extra += f"x-lab-session: {session}\r\n"
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     head = (
         f"POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
@@ -288,12 +290,18 @@ def _post(port, path, body, host="127.0.0.1", extra=""):
 
 
 def mix(port, total, seed=0):
-    """`total` requests of every kind, a few at once; the statuses answered, by kind."""
+    """`total` requests of every kind, 8 at once from 4 tabs; the statuses answered, by kind."""
     rng = random.Random(seed)
     graph = {"expression": NEURON, "values": VALUES}
+    tabs = [_json(port, _post(port, "/api/sessions", {}))["session"] for _ in range(4)]
+
+    def good(path, body):
+        return _raw(port, _post(port, path, body, session=rng.choice(tabs)))
+
     kinds = {
-        "graph": lambda: _raw(port, _post(port, "/api/graph", graph)),
-        "explore": lambda: _raw(port, _post(port, "/api/activation", {"name": "tanh", "z": 0.5})),
+        "graph": lambda: good("/api/graph", graph),
+        "explore": lambda: good("/api/activation", {"name": "tanh", "z": 0.5}),
+        "train": lambda: _train_round(port),
         "bad json": lambda: _raw(port, _post(port, "/api/graph", b"{nope")),
         "foreign host": lambda: _raw(port, _post(port, "/api/sessions", {}, host="evil.example")),
         "foreign origin": lambda: _raw(
@@ -305,10 +313,9 @@ def mix(port, total, seed=0):
         "unfinished head": lambda: _raw(
             port, f"GET / HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n".encode(), read=False
         ),
-        "session": lambda: _session_round(port),
         "stream dropped": lambda: _stream_dropped(port),
     }
-    weights = [40, 15, 10, 5, 5, 8, 4, 8, 5]
+    weights = [40, 15, 8, 10, 5, 5, 8, 4, 5]
     names = rng.choices(list(kinds), weights, k=total)
     counts = {}
     from concurrent.futures import ThreadPoolExecutor
@@ -327,26 +334,34 @@ def mix(port, total, seed=0):
     return counts
 
 
-def _session_round(port):
+def _json(port, data):
+    """The JSON answer to one request (on its own connection, closed by the server)."""
     with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-        sock.sendall(_post(port, "/api/sessions", {}))
+        sock.sendall(data)
         answer = b""
-        while chunk := sock.recv(4096):
+        while chunk := sock.recv(65536):
             answer += chunk
-    status = int(answer.split()[1])
-    if status != 201:
-        return status
-    sid = json.loads(answer.split(b"\r\n\r\n", 1)[1])["session"]
-    return _raw(port, _post(port, f"/api/sessions/{sid}/close", {}))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return {"status": int(head.split()[1]), **json.loads(body)}
+
+
+def _train_round(port):
+    """A tab's life: a session, a run reset, played a moment, stepped, paused, closed."""
+    made = _json(port, _post(port, "/api/sessions", {}))
+    if made["status"] != 201:
+        return made["status"]
+    train = f"/api/sessions/{made['session']}/train"
+    for body in ({"action": "reset", "settings": {"depth": 1, "width": 4}}, {"action": "play"}):
+        _json(port, _post(port, train, body))
+    time.sleep(0.1)
+    for body in ({"action": "step", "steps": 2}, {"action": "pause"}):
+        status = _json(port, _post(port, train, body))["status"]
+    _json(port, _post(port, f"/api/sessions/{made['session']}/close", {}))
+    return status
 
 
 def _stream_dropped(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
-        sock.sendall(_post(port, "/api/sessions", {}))
-        answer = b""
-        while chunk := sock.recv(4096):
-            answer += chunk
-    sid = json.loads(answer.split(b"\r\n\r\n", 1)[1])["session"]
+    sid = _json(port, _post(port, "/api/sessions", {}))["session"]
     head = f"GET /api/sessions/{sid}/events HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n"
     return _raw(port, head.encode(), linger=0.05)  # read the head, then hang up
 
@@ -448,7 +463,9 @@ def _mix_report(total):
     for label, r in [("before", before), ("right after", after), ("idle again", settled)]:
         print(f"| {label} | {r['threads']} | {r['rss_mb']} MB | {r['fds']} |")
     log = [line for line in lab.stderr.splitlines() if line.strip()]
-    print(f"server log: {len(log)} lines, e.g. {log[:2]}")
+    print(f"server log: {len(log)} lines:")
+    for line in sorted(set(log)):
+        print(f"  {log.count(line)} x {line}")
 
 
 def limits_settle():
