@@ -424,11 +424,17 @@ class Lab:
 
 
 def _class_table(students, seconds):
-    print(f"{os.cpu_count()} cores; {seconds:g} s measured per class after a ramp-up; loopback")
     print(
-        "| students | slider p50 | slider p95 | steps/s min | steps/s median | errors | refusals |"
+        f"{os.cpu_count()} cores; {seconds:g} s measured per class after a ramp-up; loopback. "
+        "Server CPU: the cores the lab (and its Graphviz runs) got; load average: the machine's "
+        "over the last minute, the lab and this benchmark included (well above 2 on 2 cores: "
+        "other work was competing for them)."
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| students | slider p50 | slider p95 | steps/s min | steps/s median | errors | refusals "
+        "| server CPU | load average |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in students:
         with Lab() as lab:
             cpu0 = server_cpu(lab.proc.pid)
@@ -437,7 +443,8 @@ def _class_table(students, seconds):
         print(
             f"| {n} | {result['slider_p50_ms']:.0f} ms | {result['slider_p95_ms']:.0f} ms "
             f"| {result['steps_per_second_min']:.1f} | {result['steps_per_second_median']:.1f} "
-            f"| {len(result['errors'])} | {len(result['refusals'])} | {result['server_cpu']:.2f} |",
+            f"| {len(result['errors'])} | {len(result['refusals'])} "
+            f"| {result['server_cpu']:.2f} cores | {os.getloadavg()[0]:.1f} |",
             flush=True,
         )
         for line in (result["errors"] + result["refusals"])[:5]:
