@@ -361,7 +361,11 @@ def _train_round(port):
 
 
 def _stream_dropped(port):
-    sid = _json(port, _post(port, "/api/sessions", {}))["session"]
+    """A tab that opens its stream and vanishes (its session stays until swept: 30 s)."""
+    made = _json(port, _post(port, "/api/sessions", {}))
+    if made["status"] != 201:
+        return made["status"]  # the lab is full of vanished tabs for now
+    sid = made["session"]
     head = f"GET /api/sessions/{sid}/events HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n"
     return _raw(port, head.encode(), linger=0.05)  # read the head, then hang up
 
