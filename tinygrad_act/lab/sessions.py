@@ -43,7 +43,7 @@ class Session:
         self.changed = asyncio.Event()  # set whenever there is something new to stream
         self.closed = False  # its tab has gone: its turns and its stream end
         self._loop = None  # the event loop its stream waits on (training turns run elsewhere)
-        self._played = collections.deque()  # (time, step) of recent turns: the steps per second
+        self._played = collections.deque(maxlen=200)  # (time, step) of recent turns: steps/s
 
     # ---- training, on worker threads ------------------------------------------------------------
 
