@@ -461,3 +461,43 @@ def test_threads_memory_and_descriptors_stay_flat_over_a_mixed_run():
     assert all(
         line.startswith(("lab: a client went away", "tinygrad-act lab: stopped")) for line in log
     ), log
+
+
+def test_a_lab_for_a_class_prints_the_students_urls_and_answers_only_its_names():
+    proc = _lab("--host", "0.0.0.0", "--port", "0", "--allow-host", "Lab.School.example")
+    try:
+        first = _first_line(proc.stdout, proc)
+        students = _first_line(proc.stdout, proc)
+        port = urlsplit(first.split()[2]).port
+        assert students.startswith("students open: http://")
+        urls = students.split(": ", 1)[1].split()
+        # Each IPv4 address of the machine but loopback (`hostname -I` lists them), and the name.
+        listed = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+        expected = [f"http://{a}:{port}/" for a in listed if "." in a and not a.startswith("127.")]
+        assert urls == expected + [f"http://lab.school.example:{port}/"]
+        url = first.split()[2]
+        for host in [urlsplit(u).netloc for u in urls] + [f"localhost:{port}"]:
+            assert _raw_request(url, "GET", "/api/activations", {"host": host})[0] == 200, host
+        status, answer = _raw_request(
+            url, "GET", "/api/activations", {"host": f"evil.example:{port}"}
+        )
+        assert status == 403 and "--allow-host" in answer["error"]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+
+
+def test_the_help_explains_the_teachers_start():
+    out = subprocess.run(
+        [sys.executable, "-m", "tinygrad_act", "lab", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    ).stdout
+    text = " ".join(out.split())
+    assert "--host 0.0.0.0 listens on the network and prints the URLs students open" in text
+    assert "--allow-host NAME" in text and "DNS rebinding" in text

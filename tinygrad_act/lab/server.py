@@ -7,6 +7,7 @@ answers (the rest is refused: DNS rebinding), and `student_urls` what a class ty
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import socket
@@ -98,8 +99,10 @@ def served_hosts(host, allowed=()):
         names = {"localhost", *machine_addresses()}
     elif is_loopback(host):
         names = {*LOOPBACK_HOSTS, _bracketed(host)}
-    else:
-        names = {_bracketed(host)}
+    else:  # a name or an address of this machine; a name's addresses are served too
+        names = {_bracketed(host.lower())}
+        with contextlib.suppress(OSError):
+            names |= {_bracketed(info[4][0]) for info in socket.getaddrinfo(host, None)}
     return sorted(names | {name.lower() for name in allowed})
 
 
