@@ -285,7 +285,7 @@ class EventStream:
 
                 group.start_soon(watch)
                 with contextlib.suppress(OSError):
-                    await self._stream(send, self.store)  # returns when the stream ends
+                    await self._stream(send)  # returns when the stream ends
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                 group.cancel_scope.cancel()
         finally:
@@ -298,7 +298,7 @@ class EventStream:
         session = self.session
         return self.stopping() or session.closed or session.stream_id != self.stream_id
 
-    async def _stream(self, send, store):
+    async def _stream(self, send):
         session = self.session
         generation, sent = None, 0
         while not self._ended():
@@ -315,7 +315,7 @@ class EventStream:
             # A few events a second at most, fewer when many runs play: snapshots cost CPU time
             # that the runs and the other tabs' requests share.
             spacing = max(
-                limits.STREAM_INTERVAL_SECONDS, limits.STREAM_SECONDS_PER_RUN * store.playing()
+                limits.STREAM_INTERVAL_SECONDS, limits.STREAM_SECONDS_PER_RUN * self.store.playing()
             )
             await asyncio.sleep(max(0.0, began + spacing - time.monotonic()))
             await self._wait()
