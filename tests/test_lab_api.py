@@ -7,6 +7,7 @@ central differences written here), never against the lab's own output.
 import json
 import math
 import re
+import time
 
 import pytest
 
@@ -18,16 +19,20 @@ from tinygrad_act import ACTIVATIONS, Value  # noqa: E402
 from tinygrad_act.backprop import topological_order  # noqa: E402
 from tinygrad_act.expression import ExpressionError, parse_expression, variable_names  # noqa: E402
 from tinygrad_act.lab import graph_panel, limits  # noqa: E402
-from tinygrad_act.lab.app import create_app  # noqa: E402
-from tinygrad_act.lab.sessions import SessionStore  # noqa: E402
+from tinygrad_act.lab.app import SWEEP_SECONDS, create_app  # noqa: E402
+from tinygrad_act.lab.sessions import STEPS_PER_TICK, TICK_SECONDS, SessionStore  # noqa: E402
 
 NEURON = "tanh(x1*w1 + x2*w2 + b)"
 VALUES = {"x1": 2.0, "w1": -3.0, "x2": 0.0, "w2": 1.0, "b": 6.8813735870195432}
 
 
+# The lab answers its own host names only, and POST bodies are JSON: the client is the page's.
+PAGE = {"base_url": "http://127.0.0.1", "headers": {"content-type": "application/json"}}
+
+
 @pytest.fixture
 def client():
-    with TestClient(create_app()) as c:
+    with TestClient(create_app(), **PAGE) as c:
         yield c
 
 
@@ -405,7 +410,7 @@ def test_play_right_after_pause_keeps_playing_with_one_player(client):
     time.sleep(0.3)
     state = client.get(f"/api/sessions/{sid}/train").json()
     assert state["playing"] and state["step"] > 0
-    assert client.app.state.store.players == {sid}
+    assert client.app.state.store.playing() == 1
     _train(client, sid, action="pause")
 
 
@@ -415,15 +420,111 @@ def test_closing_a_session_removes_it(client):
     assert "no such session" in _refused(client.get(f"/api/sessions/{sid}/train"), 404)
 
 
-def test_the_number_of_sessions_and_of_playing_runs_is_bounded():
-    with TestClient(create_app(SessionStore(max_sessions=2, max_playing=1))) as client:
-        a, b = _session(client), _session(client)
-        assert "open sessions" in _refused(client.post("/api/sessions", json={}), 429)
-        for sid in (a, b):
+def test_the_number_of_sessions_is_bounded_and_every_session_can_train():
+    with TestClient(create_app(SessionStore(max_sessions=3)), **PAGE) as client:
+        sids = [_session(client) for _ in range(3)]
+        assert "the lab is full" in _refused(client.post("/api/sessions", json={}), 429)
+        for sid in sids:
             _train(client, sid, action="reset", settings={"depth": 1, "width": 2})
-        assert _train(client, a, action="play").json()["playing"] is True
-        assert "runs are training" in _refused(_train(client, b, action="play"), 429)
-        _train(client, a, action="pause")
+        for sid in sids:
+            assert _train(client, sid, action="play").json()["playing"] is True
+        assert client.app.state.store.playing() == 3
+        for sid in sids:
+            _train(client, sid, action="pause")
+
+
+def test_a_session_without_a_page_expires_within_a_minute(client):
+    store = client.app.state.store
+    watched, orphan = _session(client), _session(client)
+    store.sessions[watched].streams = 1  # as if its tab held the event stream open
+    store.sweep(now=time.monotonic() + limits.SESSION_IDLE_SECONDS + 0.1)
+    assert set(store.sessions) == {watched}
+    assert limits.SESSION_IDLE_SECONDS + SWEEP_SECONDS <= 60
+    assert "no such session" in _refused(client.get(f"/api/sessions/{orphan}/train"), 404)
+
+
+def test_a_playing_run_reports_its_steps_per_second(client):
+    sid = _session(client)
+    _train(client, sid, action="reset", settings={"depth": 1, "width": 4})
+    assert _train(client, sid, action="play").json()["steps_per_second"] is None  # not measured yet
+    deadline = time.monotonic() + 30
+    while (state := client.get(f"/api/sessions/{sid}/train").json())["step"] < 20:
+        assert time.monotonic() < deadline, state["step"]
+        time.sleep(0.05)
+    measured = client.get(f"/api/sessions/{sid}/train").json()
+    _train(client, sid, action="pause")
+    assert measured["steps_per_second"] > 0
+    # A lone run trains at most STEPS_PER_TICK steps per TICK_SECONDS.
+    assert measured["steps_per_second"] <= STEPS_PER_TICK / TICK_SECONDS * 1.2
+    assert client.get(f"/api/sessions/{sid}/train").json()["steps_per_second"] is None
+
+
+# ---- only the lab's own page drives the lab ------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "127.0.0.2", "[::2]:80", ""])
+def test_a_request_for_another_host_is_refused_as_dns_rebinding_would_send(client, host):
+    # A page on evil.example, its name rebound to this machine, sends its own name as Host.
+    for method, path in [("GET", "/"), ("GET", "/api/activations"), ("POST", "/api/sessions")]:
+        response = client.request(method, path, headers={"host": host}, json={})
+        assert "this lab answers requests for 127.0.0.1, [::1], localhost" in _refused(
+            response, 403
+        )
+    assert client.app.state.store.sessions == {}
+
+
+@pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "LOCALHOST"])
+def test_the_loopback_names_are_served(client, host):
+    assert client.get("/api/activations", headers={"host": host}).status_code == 200
+
+
+def test_a_cross_site_text_plain_post_is_refused_and_changes_nothing(client):
+    # What a form or fetch(mode: "no-cors") on any page can send without a preflight.
+    evil = {"origin": "http://evil.example", "content-type": "text/plain;charset=UTF-8"}
+    message = _refused(client.post("/api/sessions", content=b"{}", headers=evil), 403)
+    assert "requests from 'http://evil.example' are refused" in message
+    sid = _session(client)
+    _train(client, sid, action="reset", settings={"seed": 3})
+    bad = client.post(f"/api/sessions/{sid}/close", content=b"{}", headers=evil)
+    _refused(bad, 403)
+    assert set(client.app.state.store.sessions) == {sid}
+
+
+@pytest.mark.parametrize(
+    "headers, status, message",
+    [
+        ({"origin": "http://127.0.0.1:9999"}, 403, "only the lab's own page"),  # another local app
+        ({"origin": "null"}, 403, "requests from 'null'"),  # a sandboxed frame or a file
+        ({"sec-fetch-site": "cross-site"}, 403, "a cross-site request is refused"),
+        ({"sec-fetch-site": "same-site"}, 403, "a same-site request is refused"),
+        ({"content-type": "text/plain"}, 415, "must be JSON"),
+        ({"content-type": "application/x-www-form-urlencoded"}, 415, "must be JSON"),
+        ({"content-type": ""}, 415, "got 'none'"),
+    ],
+)
+def test_a_post_not_from_the_labs_own_page_is_refused(client, headers, status, message):
+    response = client.post("/api/sessions", content=b"{}", headers=headers)
+    assert message in _refused(response, status)
+    assert client.app.state.store.sessions == {}
+
+
+def test_the_pages_own_posts_are_accepted(client):
+    own = {"origin": "http://127.0.0.1", "sec-fetch-site": "same-origin"}
+    assert client.post("/api/sessions", json={}, headers=own).status_code == 201
+    on_a_port = {"host": "localhost:8000", "origin": "http://localhost:8000"}
+    assert client.post("/api/sessions", json={}, headers=on_a_port).status_code == 201
+    charset = {"content-type": "application/json; charset=utf-8"}
+    assert client.post("/api/sessions", content=b"{}", headers=charset).status_code == 201
+
+
+def test_a_lab_for_the_network_serves_the_names_it_was_given():
+    app = create_app(hosts=["192.0.2.7", "lab.school.example"])
+    with TestClient(app, base_url="http://lab.school.example:8000") as client:
+        assert client.get("/api/activations").status_code == 200
+        assert client.get("/", headers={"host": "192.0.2.7:8000"}).status_code == 200
+        assert "not for host 'localhost'" in _refused(
+            client.get("/", headers={"host": "localhost"}), 403
+        )
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,14 @@ gradients, training errors and phones) put theirs, to look at, in ``LAB_LOOKS`` 
 """
 
 import importlib.util
+import json
 import math
 import os
 import re
 import statistics
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,7 @@ sync_api = pytest.importorskip(
 pytest.importorskip("uvicorn", reason="the lab extra (starlette, uvicorn) is not installed")
 
 from tinygrad_act.expression import parse_expression  # noqa: E402
+from tinygrad_act.lab import limits  # noqa: E402
 from tinygrad_act.lab.explain import drawing_order  # noqa: E402
 
 # The machine is shared: a first training step can take seconds when other work runs.
@@ -408,3 +412,59 @@ def test_the_training_panel_says_when_it_lost_the_server(browser):
     sync_api.expect(page.locator("#train-error")).to_contain_text("lost the lab server")
     sync_api.expect(page.locator("#train-status")).to_have_text("lost the server")
     page.close()
+
+
+def _post(url, path):
+    request = urllib.request.Request(
+        url.rstrip("/") + path, data=b"{}", headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_a_tab_past_the_labs_capacity_says_why_and_disables_training(browser, lab_server, shots):
+    taken = []  # fill the lab with sessions, as other tabs would
+    while (answer := _post(lab_server, "/api/sessions"))[0] == 201:
+        taken.append(answer[1]["session"])
+    assert answer[0] == 429 and len(taken) <= limits.MAX_SESSIONS
+    problems = []
+    try:
+        for width in (400, 1280):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on(
+                "console",
+                lambda m: (
+                    problems.append(m.text)
+                    if m.type == "error" and "429" not in m.text  # the refused session itself
+                    else None
+                ),
+            )
+            page.set_default_timeout(15_000)
+            page.goto(lab_server)
+            page.wait_for_selector("body[data-ready=true]")
+            error = page.locator("#train-error")
+            sync_api.expect(error).to_be_visible()
+            sync_api.expect(error).to_contain_text("No training here: the lab is full")
+            sync_api.expect(page.locator("#train-status")).to_have_text(
+                "training is off in this tab"
+            )
+            controls = page.locator(
+                "#training-panel button, #training-panel input, #training-panel select"
+            )
+            assert controls.count() >= 8
+            for k in range(controls.count()):
+                assert controls.nth(k).is_disabled()
+            # What needs no session still works: the expression panel answers.
+            page.fill("#expression", "x*y")
+            page.wait_for_selector("#var-y-number")
+            sync_api.expect(page.locator("#graph-value")).to_have_text("o = 1")
+            page.locator("#training-panel").screenshot(path=str(shots / f"lab-full-{width}.png"))
+            page.close()
+    finally:
+        for sid in taken:
+            _post(lab_server, f"/api/sessions/{sid}/close")
+    assert problems == []

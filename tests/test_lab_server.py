@@ -291,3 +291,217 @@ def test_a_bad_port_is_refused_by_the_parser(port):
     proc = _lab("--port", port)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and len(err.strip().splitlines()) == 1
+
+
+# ---- a class on one lab: only its own page drives it, every student trains, connections end --------
+
+
+def _raw_request(url, method, path, headers, body=b""):
+    """(status, parsed JSON) of a request with exactly these headers (Host included)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in {**headers, "content-length": str(len(body))}.items():
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_dns_rebinding_and_cross_site_posts_are_refused_by_the_running_lab(lab_server):
+    port = urlsplit(lab_server).port
+    # A page on evil.example whose name now resolves to 127.0.0.1: its Host is its own name.
+    status, answer = _raw_request(
+        lab_server, "GET", "/api/activations", {"host": f"evil.example:{port}"}
+    )
+    assert status == 403 and "not for host 'evil.example:" in answer["error"]
+    # A page on any site posting plain text (no preflight) to the lab's real address.
+    cross = {
+        "host": f"127.0.0.1:{port}",
+        "origin": "https://evil.example",
+        "content-type": "text/plain;charset=UTF-8",
+        "sec-fetch-site": "cross-site",
+    }
+    status, answer = _raw_request(lab_server, "POST", "/api/sessions", cross, b"{}")
+    assert status == 403 and "only the lab's own page" in answer["error"]
+    own = {
+        "host": f"127.0.0.1:{port}",
+        "origin": f"http://127.0.0.1:{port}",
+        "content-type": "application/json",
+    }
+    assert _raw_request(lab_server, "POST", "/api/sessions", own, b"{}")[0] == 201
+
+
+def test_eight_students_each_train_while_moving_sliders_and_other_sessions_stay_intact(lab_server):
+    from benchmarks.lab_load import run_class
+
+    bystander = _session(lab_server)  # a tab that stepped its run and left it
+    _train(lab_server, bystander, action="reset", settings={"activations": ["tanh"], "seed": 5})
+    _train(lab_server, bystander, action="step", steps=4)
+    before = _request(lab_server, "GET", f"/api/sessions/{bystander}/train")[1]
+
+    result = run_class(lab_server, students=8, seconds=4.0, ramp=3.0)
+    assert result["errors"] == [] and result["refusals"] == []
+    assert result["runs"] == 8 and result["steps_per_second_min"] > 0  # every run advanced
+    assert result["slider_updates"] > 0
+    assert _request(lab_server, "GET", f"/api/sessions/{bystander}/train")[1] == before
+
+
+def _hold(url, path, session=None):
+    """A request whose head is sent and whose body never comes: it stays in flight (for up to
+    limits.REQUEST_SECONDS, then a 408)."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    head = f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{parts.port}\r\ncontent-type: application/json\r\ncontent-length: 50\r\n"
+    if session:
+        head += f"x-lab-session: {session}\r\n"
+    sock.sendall((head + "\r\n{").encode())
+    return sock
+
+
+def test_one_session_cannot_hold_more_than_its_share_of_requests(lab_server):
+    from tinygrad_act.lab import limits
+
+    busy, other = _session(lab_server), _session(lab_server)
+    _train(lab_server, other, action="reset", settings={"depth": 1, "width": 4})
+    held = [_hold(lab_server, "/api/graph", busy) for _ in range(limits.MAX_REQUESTS_PER_SESSION)]
+    try:
+        time.sleep(0.5)  # the held requests reach the app
+        parts = urlsplit(lab_server)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        headers = {"content-type": "application/json", "x-lab-session": busy}
+        conn.request("POST", "/api/graph", body=json.dumps({"expression": "x"}), headers=headers)
+        response = conn.getresponse()
+        assert response.status == 429
+        assert "requests in flight" in json.loads(response.read())["error"]
+        conn.close()
+        # The other tab is served meanwhile, its training requests and its drawings alike.
+        assert _train(lab_server, other, action="step", steps=2)[0] == 200
+        status, view = _request(
+            lab_server, "POST", "/api/graph", {"expression": NEURON, "values": VALUES}
+        )
+        assert status == 200 and view["value"] == parse_expression(NEURON, VALUES).data
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_a_session_has_one_stream_a_newer_one_ends_the_older(lab_server):
+    sid = _session(lab_server)
+    _train(lab_server, sid, action="reset", settings={"depth": 1, "width": 4})
+    first = _Events(lab_server, sid)
+    first.next()
+    second = _Events(lab_server, sid)
+    try:
+        second.next()
+        with pytest.raises(AssertionError, match="the stream ended"):
+            while True:
+                first.next()
+    finally:
+        first.conn.close()
+        second.close()
+
+
+def test_unfinished_requests_and_idle_connections_are_closed(lab_server):
+    from tinygrad_act.lab import limits
+
+    parts = urlsplit(lab_server)
+    deadline = limits.REQUEST_SECONDS + 10  # generous on a busy machine; a hung one fails
+    silent = socket.create_connection((parts.hostname, parts.port), timeout=deadline)
+    half_head = socket.create_connection((parts.hostname, parts.port), timeout=deadline)
+    half_head.sendall(f"GET / HTTP/1.1\r\nhost: 127.0.0.1:{parts.port}\r\n".encode())
+    half_body = _hold(lab_server, "/api/graph")
+    half_body.settimeout(deadline)
+    try:
+        assert silent.recv(100) == b""  # closed by the server, no answer owed
+        assert half_head.recv(100) == b""
+        answer = b""
+        while not answer.endswith(b"}"):  # the head and the JSON body may come apart
+            chunk = half_body.recv(1000)
+            assert chunk, answer
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within" in answer
+    finally:
+        for sock in (silent, half_head, half_body):
+            sock.close()
+
+
+def test_a_client_gone_mid_body_is_one_log_line(lab_server, caplog):
+    caplog.set_level("WARNING")
+    sock = _hold(lab_server, "/api/graph")
+    time.sleep(0.3)
+    sock.close()
+    for _ in range(100):
+        if caplog.records:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["lab: a client went away during its request to /api/graph"]
+    assert all(r.exc_info is None for r in caplog.records)
+    assert _request(lab_server, "GET", "/api/activations")[0] == 200
+
+
+def test_threads_memory_and_descriptors_stay_flat_over_a_mixed_run():
+    pytest.importorskip("psutil")
+    from benchmarks.lab_load import Lab, limits_settle, mix, resources
+
+    with Lab() as lab:
+        mix(lab.port, 60, seed=1)  # warm up: imports, the first drawings, the worker threads
+        time.sleep(limits_settle())
+        before = resources(lab.proc.pid)
+        counts = mix(lab.port, 300)
+        time.sleep(limits_settle())
+        after = resources(lab.proc.pid)
+    statuses = {status for by_status in counts.values() for status in by_status}
+    assert not any(isinstance(s, int) and s >= 500 for s in statuses), counts
+    assert after["fds"] <= before["fds"] + 2, (before, after)
+    assert after["threads"] <= before["threads"] + 2, (before, after)
+    assert after["rss_mb"] - before["rss_mb"] < 30, (before, after)
+    log = lab.stderr.strip().splitlines()
+    assert all(
+        line.startswith(("lab: a client went away", "tinygrad-act lab: stopped")) for line in log
+    ), log
+
+
+def test_a_lab_for_a_class_prints_the_students_urls_and_answers_only_its_names():
+    proc = _lab("--host", "0.0.0.0", "--port", "0", "--allow-host", "Lab.School.example")
+    try:
+        first = _first_line(proc.stdout, proc)
+        students = _first_line(proc.stdout, proc)
+        port = urlsplit(first.split()[2]).port
+        assert students.startswith("students open: http://")
+        urls = students.split(": ", 1)[1].split()
+        # Each IPv4 address of the machine but loopback (`hostname -I` lists them), and the name.
+        listed = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+        expected = [f"http://{a}:{port}/" for a in listed if "." in a and not a.startswith("127.")]
+        assert urls == expected + [f"http://lab.school.example:{port}/"]
+        url = first.split()[2]
+        for host in [urlsplit(u).netloc for u in urls] + [f"localhost:{port}"]:
+            assert _raw_request(url, "GET", "/api/activations", {"host": host})[0] == 200, host
+        status, answer = _raw_request(
+            url, "GET", "/api/activations", {"host": f"evil.example:{port}"}
+        )
+        assert status == 403 and "--allow-host" in answer["error"]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+
+
+def test_the_help_explains_the_teachers_start():
+    out = subprocess.run(
+        [sys.executable, "-m", "tinygrad_act", "lab", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    ).stdout
+    text = " ".join(out.split())
+    assert "--host 0.0.0.0 listens on the network and prints the URLs students open" in text
+    assert "--allow-host NAME" in text and "DNS rebinding" in text

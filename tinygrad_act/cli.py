@@ -341,7 +341,15 @@ def cmd_demo(args):
 
 def cmd_lab(args):
     try:
-        from tinygrad_act.lab.server import LabStartError, is_loopback, listen, serve
+        from tinygrad_act.lab.app import create_app
+        from tinygrad_act.lab.server import (
+            LabStartError,
+            is_loopback,
+            listen,
+            serve,
+            served_hosts,
+            student_urls,
+        )
     except ImportError as err:  # the web stack is the `lab` extra
         raise UsageError(
             f"the lab needs its extra ({err.name} is missing): pip install 'tinygrad_act[lab]'"
@@ -350,6 +358,8 @@ def cmd_lab(args):
         sock, url = listen(args.host, args.port)
     except LabStartError as err:
         raise UsageError(err) from None
+    port = sock.getsockname()[1]
+    app = create_app(hosts=served_hosts(args.host, args.allow_host))
     if not is_loopback(args.host):
         print(
             f"warning: --host {args.host} listens beyond this machine: anyone on the network "
@@ -357,17 +367,30 @@ def cmd_lab(args):
             file=sys.stderr,
         )
     print(f"tinygrad_act lab: {url}  (Ctrl-C stops it)", flush=True)
+    if not is_loopback(args.host):
+        urls = student_urls(args.host, port) + [f"http://{n}:{port}/" for n in args.allow_host]
+        shown = "  ".join(urls) or "(this machine has no network address: is it connected?)"
+        print(f"students open: {shown}", flush=True)
     if not args.no_browser:
         import threading
         import webbrowser
 
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
     try:
-        serve(sock)
+        serve(sock, app)
     except KeyboardInterrupt:
         pass
     print("tinygrad-act lab: stopped", file=sys.stderr)
     return 130
+
+
+def _host_name(text):
+    name = text.strip().lower()
+    if not name or (any(c in name for c in "/:@ \t") and not name.startswith("[")):
+        raise argparse.ArgumentTypeError(
+            f"a host name is a name or an address without scheme, port or path, got {text!r}"
+        )
+    return name
 
 
 def _port(text):
@@ -455,7 +478,16 @@ def build_parser():
     p.add_argument("--quick", action="store_true", help="the same path on a smaller budget")
     p.set_defaults(handler=cmd_demo)
 
-    p = _command(sub, "lab", "the live lab in the browser: the engine answers every interaction")
+    p = _command(
+        sub,
+        "lab",
+        "the live lab in the browser: the engine answers every interaction",
+        epilog="It listens on this machine only; for a class, --host 0.0.0.0 listens on the "
+        "network and prints the URLs students open (this machine's addresses). It answers "
+        "requests addressed to those addresses only (a page elsewhere cannot drive it, even by "
+        "DNS rebinding): add a name students type, such as the machine's network name, with "
+        "--allow-host.",
+    )
     p.add_argument(
         "--port",
         type=_port,
@@ -463,7 +495,11 @@ def build_parser():
         help="port to listen on (default: 8000; 0 picks a free one)",
     )
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default: 127.0.0.1, this machine only)")  # fmt: skip
+                   help="address to listen on (default: 127.0.0.1, this machine only; "
+                        "0.0.0.0: every network of this machine, for a class)")  # fmt: skip
+    p.add_argument("--allow-host", action="append", default=[], type=_host_name, metavar="NAME",
+                   help="also answer requests addressed to NAME, e.g. the machine's network "
+                        "name (repeatable)")  # fmt: skip
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.set_defaults(handler=cmd_lab)
     return parser

@@ -12,6 +12,8 @@
     POST /api/sessions/{id}/close         the tab is going away
 
 Every refusal is a 4xx with a JSON body ``{"error": "one line"}``, unknown paths and methods too.
+In front of the routes, `gate.RequestGate` refuses requests that did not come from the lab's own
+page and bounds each session's requests in flight.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -36,6 +40,7 @@ from tinygrad_act.activations import LECTURE
 from tinygrad_act.expression import allowed_functions
 from tinygrad_act.lab import limits, schema
 from tinygrad_act.lab.explorer import describe, elementwise_activations, explore, slide_points
+from tinygrad_act.lab.gate import LOOPBACK_HOSTS, RequestGate
 from tinygrad_act.lab.graph_panel import graph_view
 from tinygrad_act.lab.schema import LabError
 from tinygrad_act.lab.sessions import SessionStore
@@ -80,11 +85,19 @@ async def read_body(request):
     if declared.isdigit() and int(declared) > limits.MAX_BODY_BYTES:
         raise LabError(f"request body too large (limit {limits.MAX_BODY_BYTES} bytes)", 413)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limits.MAX_BODY_BYTES:
-            raise LabError(f"request body too large (limit {limits.MAX_BODY_BYTES} bytes)", 413)
-        chunks.append(chunk)
+    try:
+        with anyio.fail_after(limits.REQUEST_SECONDS):  # a body sent slowly holds a connection
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limits.MAX_BODY_BYTES:
+                    raise LabError(
+                        f"request body too large (limit {limits.MAX_BODY_BYTES} bytes)", 413
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise LabError(
+            f"the request body did not arrive within {limits.REQUEST_SECONDS:g} s", 408
+        ) from None
     return schema.parse_json(b"".join(chunks))
 
 
@@ -219,7 +232,7 @@ async def train(request):
         session.pause()
         state = await run_in_threadpool(session.step, body.get("steps", 1))
     elif action == "play":
-        session.play(request.app.state.store)
+        session.play(request.app.state.store.scheduler)
         state = await run_in_threadpool(session.snapshot)
     else:
         session.pause()
@@ -235,18 +248,20 @@ async def close(request):
 
 async def events(request):
     session = _session(request)
-    return EventStream(session, request.app.state.stopping)
+    return EventStream(session, request.app.state.store, request.app.state.stopping)
 
 
 class EventStream:
     """The session's run as server-sent events: everything first, then what is new.
 
     It watches for the client going away while it waits (Starlette's streaming response only
-    notices at its next write), so a closed tab stops its run at once.
+    notices at its next write), so a closed tab stops its run at once. A session has one stream:
+    a newer one (the page reconnecting) ends the older.
     """
 
-    def __init__(self, session, stopping):
+    def __init__(self, session, store, stopping):
         self.session = session
+        self.store = store
         self.stopping = stopping  # true once the server shuts down: the stream then ends
         self.status_code = 200
         headers = {"content-type": "text/event-stream", "cache-control": "no-cache"}
@@ -256,6 +271,9 @@ class EventStream:
     async def __call__(self, scope, receive, send):
         session = self.session
         session.streams += 1
+        session.stream_id += 1
+        self.stream_id = session.stream_id
+        session.changed.set()  # an older stream of the session wakes up and ends
         session.detached_at = None
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         try:
@@ -268,7 +286,7 @@ class EventStream:
 
                 group.start_soon(watch)
                 with contextlib.suppress(OSError):
-                    await self._stream(send)  # returns when the server stops
+                    await self._stream(send)  # returns when the stream ends
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                 group.cancel_scope.cancel()
         finally:
@@ -277,10 +295,15 @@ class EventStream:
                 session.detached_at = time.monotonic()
                 session.pause()  # nobody is watching: the run stops with its tab
 
+    def _ended(self):
+        session = self.session
+        return self.stopping() or session.closed or session.stream_id != self.stream_id
+
     async def _stream(self, send):
         session = self.session
         generation, sent = None, 0
-        while not self.stopping() and not session.closed:
+        while not self._ended():
+            began = time.monotonic()
             session.changed.clear()
             if session.run is not None:
                 if generation != session.generation:
@@ -290,13 +313,19 @@ class EventStream:
                 await send(_event("train", state))
             else:
                 await send(_comment("waiting for a run"))
+            # A few events a second at most, fewer when many runs play: snapshots cost CPU time
+            # that the runs and the other tabs' requests share.
+            spacing = max(
+                limits.STREAM_INTERVAL_SECONDS, limits.STREAM_SECONDS_PER_RUN * self.store.playing()
+            )
+            await asyncio.sleep(max(0.0, began + spacing - time.monotonic()))
             await self._wait()
             session.touch()
 
     async def _wait(self):
-        """Until the session changes, a heartbeat is due, or the server stops."""
+        """Until the session changes, a heartbeat is due, or the stream ends."""
         waited = 0.0
-        while waited < limits.HEARTBEAT_SECONDS and not (self.stopping() or self.session.closed):
+        while waited < limits.HEARTBEAT_SECONDS and not self._ended():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.session.changed.wait(), 0.25)
                 return
@@ -331,6 +360,11 @@ async def http_error(request, exc):
     return refusal(messages.get(exc.status_code, exc.detail), exc.status_code)
 
 
+async def client_gone(request, exc):  # nobody reads the answer: one line in the log
+    log.warning("lab: a client went away during its request to %s", request.url.path)
+    return refusal("the client went away", 400)
+
+
 async def unexpected(request, exc):  # a bug: say so in one line, keep serving
     log.exception("lab: unexpected error on %s", request.url.path)
     return refusal(f"internal error: {type(exc).__name__}: {exc}", 500)
@@ -339,8 +373,9 @@ async def unexpected(request, exc):  # a bug: say so in one line, keep serving
 # ---- the app ---------------------------------------------------------------------------------------
 
 
-def create_app(store=None):
-    """The lab as an ASGI app; `store` holds its sessions (a fresh `SessionStore` by default)."""
+def create_app(store=None, hosts=LOOPBACK_HOSTS):
+    """The lab as an ASGI app; `store` holds its sessions (a fresh `SessionStore` by default);
+    it answers requests addressed to `hosts` only (names or addresses, IPv6 in brackets)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -352,6 +387,7 @@ def create_app(store=None):
             sweeper.cancel()
             for session in list(app.state.store.sessions.values()):
                 session.pause()
+            await anyio.to_thread.run_sync(app.state.store.scheduler.stop)
 
     sid = "{sid:str}"
     routes = [
@@ -366,19 +402,29 @@ def create_app(store=None):
         Route(f"/api/sessions/{sid}/close", close, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+    store = store or SessionStore()
     app = Starlette(
         routes=routes,
-        exception_handlers={LabError: lab_error, HTTPException: http_error, Exception: unexpected},
+        middleware=[Middleware(RequestGate, hosts=hosts, sessions=store.sessions)],
+        exception_handlers={
+            LabError: lab_error,
+            HTTPException: http_error,
+            ClientDisconnect: client_gone,
+            Exception: unexpected,
+        },
         lifespan=lifespan,
     )
-    app.state.store = store or SessionStore()
+    app.state.store = store
     app.state.stopping = lambda: False  # `server.build_server` asks uvicorn instead
     return app
 
 
+SWEEP_SECONDS = 5.0  # how often gone tabs' sessions are looked for
+
+
 async def _sweep(store):
     while True:
-        await asyncio.sleep(5.0)
+        await asyncio.sleep(SWEEP_SECONDS)
         store.sweep()
 
 

@@ -1,12 +1,18 @@
 """Every bound the lab enforces, in one place: requests past them get a 4xx naming the limit.
 
 The numbers keep one request cheap (well under a second on a 2-core machine) and the whole server
-small: a few sessions, a few training runs, nothing that grows without end.
+small: a class's worth of sessions (measured in docs/lab.md, "Teaching a class"), training runs
+that share the cores in turns, nothing that grows without end.
 """
 
 # Requests
 MAX_BODY_BYTES = 16_384  # a request body; the largest real one is under 2 kB
 MAX_NUMBER = 1e6  # |x| of any number a request carries (slider values, z, parameters)
+MAX_REQUESTS_PER_SESSION = 4  # computing requests of one tab in flight at once (the page sends 1-3)
+REQUEST_SECONDS = 5.0  # a request's head, and then its body, must arrive within this
+KEEP_ALIVE_SECONDS = 5.0  # an idle connection between requests is closed after this
+MAX_HEAD_BYTES = 16_384  # a request's line and headers
+MAX_CONNECTIONS = 500  # open connections and requests at once; past it uvicorn answers 503
 
 # Expression panel
 MAX_EXPRESSION_LENGTH = 300  # characters
@@ -42,8 +48,9 @@ CHUNK_SECONDS = 0.05  # a playing run computes this long, then streams what it d
 BOUNDARY_GRID = 40  # the decision boundary's cells per side
 
 # Sessions
-MAX_SESSIONS = 32  # browser tabs at once, over all clients
-MAX_PLAYING = 3  # runs training at the same moment, over all sessions (one per session at most)
-SESSION_IDLE_SECONDS = 600.0  # no request and no open stream for this long: removed
+MAX_SESSIONS = 60  # browser tabs at once, over all clients; every one can train
+SESSION_IDLE_SECONDS = 45.0  # no request and no open stream for this long: removed
+STREAM_INTERVAL_SECONDS = 0.25  # a stream sends at most one event per this ...
+STREAM_SECONDS_PER_RUN = 0.02  # ... or per this times the runs playing, if longer
 DETACHED_SECONDS = 30.0  # a session whose stream closed (its tab closed) is removed after this
 HEARTBEAT_SECONDS = 2.0  # a stream writes at least this often, so a closed tab is noticed

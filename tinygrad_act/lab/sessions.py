@@ -1,26 +1,29 @@
 """One session per browser tab: its training run, who is watching it, and the bounds on both.
 
 A session is made when a page loads and removed when its tab goes away: the page says so as it
-closes, and a session whose event stream has closed, or that has seen no request for a long time,
-is swept away by `SessionStore.sweep`. A playing run trains in short chunks on a worker thread
-(`Session.play`) and stops when it is paused, reaches its limits, or its session ends.
+closes, and a session whose event stream has closed, or that has neither a stream nor a request
+for `limits.SESSION_IDLE_SECONDS`, is swept away by `SessionStore.sweep`. A playing run trains in
+turns given by the store's `Scheduler` (round-robin over every playing run) and stops when it is
+paused, reaches its limits, or its session ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import secrets
 import threading
 import time
 
-import anyio
-
 from tinygrad_act.lab import limits
+from tinygrad_act.lab.scheduler import Scheduler
 from tinygrad_act.lab.schema import LabError
 from tinygrad_act.lab.training import Run
 
-STEPS_PER_TICK = 4  # a playing run shows about STEPS_PER_TICK / TICK_SECONDS steps a second
+STEPS_PER_TICK = 4  # a lone playing run shows about STEPS_PER_TICK / TICK_SECONDS steps a second
 TICK_SECONDS = 0.04
+RATE_WINDOW_SECONDS = 3.0  # steps per second are measured over this last stretch of play
 
 
 class Session:
@@ -35,10 +38,12 @@ class Session:
         self.message = None  # why the run stopped, shown on the page
         self.last_seen = time.monotonic()
         self.streams = 0
+        self.stream_id = 0  # the newest stream's number: an older stream of the session ends
         self.detached_at = None  # when the last stream closed
         self.changed = asyncio.Event()  # set whenever there is something new to stream
-        self.closed = False  # its tab has gone: the player and the stream end
-        self._player = None
+        self.closed = False  # its tab has gone: its turns and its stream end
+        self._loop = None  # the event loop its stream waits on (training turns run elsewhere)
+        self._played = collections.deque(maxlen=200)  # (time, step) of recent turns: steps/s
 
     # ---- training, on worker threads ------------------------------------------------------------
 
@@ -61,17 +66,46 @@ class Session:
         with self.lock:
             run = self._need_run()
             state = run.snapshot(since)
-            state.update(generation=self.generation, playing=self.playing, message=self.message)
+            state.update(
+                generation=self.generation,
+                playing=self.playing,
+                message=self.message,
+                steps_per_second=self._steps_per_second() if self.playing else None,
+            )
             return state
 
-    def _advance_chunk(self):
+    # ---- the scheduler's turns, on its worker threads -------------------------------------------
+
+    def turn(self):
+        """One chunk of training (a few steps, at most `limits.CHUNK_SECONDS`)."""
         with self.lock:
             run = self.run
-            if run is None:
-                return "no run"
+            if run is None or not self.playing:
+                return
             run.advance(STEPS_PER_TICK, budget_seconds=limits.CHUNK_SECONDS)
             self.message = run.finished
-            return run.finished
+            if run.finished:
+                self.playing = False
+            self._played.append((time.monotonic(), run.steps))
+        self._notify()
+
+    def wants_turn(self):
+        return self.playing and not self.closed
+
+    def _steps_per_second(self):
+        now = time.monotonic()
+        while self._played and now - self._played[0][0] > RATE_WINDOW_SECONDS:
+            self._played.popleft()
+        if len(self._played) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._played[0], self._played[-1]
+        return (s1 - s0) / max(now - t0, t1 - t0) if t1 > t0 else None
+
+    def _notify(self):
+        """Wake the stream (it waits on the event loop; this runs on a worker thread)."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the server has stopped: nobody waits
+                self._loop.call_soon_threadsafe(self.changed.set)
 
     def _need_run(self):
         if self.run is None:
@@ -80,33 +114,16 @@ class Session:
 
     # ---- playing, on the event loop ----------------------------------------------------------
 
-    def play(self, store):
-        """Start training in the background; refused past the server's limit of playing runs."""
-        if self.playing:
-            return
+    def play(self, scheduler):
+        """Train in turns with every other playing run until paused, finished or closed."""
         self._need_run()
         if self.run.finished:
             raise LabError(self.run.finished)
-        if self._player is not None and not self._player.done():
-            self.playing = True  # paused a moment ago, its last chunk still running: go on
-            return
-        store.claim_player(self)
+        if not self.playing:
+            self._played.clear()
+        self._loop = asyncio.get_running_loop()
         self.playing = True
-        self._player = asyncio.get_running_loop().create_task(self._play(store))
-
-    async def _play(self, store):
-        try:
-            while self.playing and not self.closed:
-                began = time.monotonic()
-                stopped = await anyio.to_thread.run_sync(self._advance_chunk)
-                self.changed.set()
-                if stopped:
-                    break
-                await asyncio.sleep(max(0.0, TICK_SECONDS - (time.monotonic() - began)))
-        finally:
-            self.playing = False
-            store.release_player(self)
-            self.changed.set()
+        scheduler.add(self)  # nothing happens if its last turn is still queued or running
 
     def pause(self):
         self.playing = False  # the player stops after its chunk
@@ -117,20 +134,20 @@ class Session:
 
 
 class SessionStore:
-    """Every session of the server, bounded in number; playing runs bounded over all of them."""
+    """Every session of the server, bounded in number; their runs share one `Scheduler`."""
 
-    def __init__(self, max_sessions=limits.MAX_SESSIONS, max_playing=limits.MAX_PLAYING):
+    def __init__(self, max_sessions=limits.MAX_SESSIONS, scheduler=None):
         self.sessions = {}
-        self.players = set()
-        self.max_sessions, self.max_playing = max_sessions, max_playing
+        self.max_sessions = max_sessions
+        self.scheduler = scheduler or Scheduler(min_interval=TICK_SECONDS)
 
     def create(self):
         if len(self.sessions) >= self.max_sessions:
             self.sweep()
         if len(self.sessions) >= self.max_sessions:
             raise LabError(
-                f"the lab already has {self.max_sessions} open sessions (its limit); "
-                "close a tab or try again later",
+                f"the lab is full: it has {self.max_sessions} open sessions, one per tab (its "
+                "limit); close a tab or try again later",
                 429,
             )
         sid = secrets.token_urlsafe(12)
@@ -153,20 +170,13 @@ class SessionStore:
             session.closed = True
             session.pause()
 
-    def claim_player(self, session):
-        if len(self.players) >= self.max_playing:
-            raise LabError(
-                f"{self.max_playing} runs are training on this server already (its limit); "
-                "pause one or try again in a moment",
-                429,
-            )
-        self.players.add(session.id)
-
-    def release_player(self, session):
-        self.players.discard(session.id)
+    def playing(self):
+        """How many runs are training now."""
+        return len(self.scheduler)
 
     def sweep(self, now=None):
-        """Remove sessions whose tab has gone: stream closed a while ago, or idle for long."""
+        """Remove sessions whose tab has gone: stream closed a while ago, or no stream and no
+        request for long (a session made by a script that never opened the page)."""
         now = time.monotonic() if now is None else now
         for sid, session in list(self.sessions.items()):
             detached = (

@@ -2,12 +2,24 @@
 
 export class ApiError extends Error {}
 
+// This tab's session, named in every request: the server bounds each tab's requests in flight.
+let session = null;
+export function useSession(id) {
+  session = id;
+}
+
+function headers(body) {
+  const out = body === undefined ? {} : { "content-type": "application/json" };
+  if (session) out["x-lab-session"] = session;
+  return out;
+}
+
 async function call(method, path, body) {
   let response;
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? {} : { "content-type": "application/json" },
+      headers: headers(body),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {

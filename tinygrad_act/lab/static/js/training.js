@@ -179,7 +179,8 @@ export class TrainingPanel {
   render(state) {
     const nets = this.state.networks;
     const stopped = state.message ? ` · ${state.message}` : "";
-    this.status.textContent = `${state.playing ? "training" : "paused"} · step ${state.step} of at most ${state.max_steps}${stopped}`;
+    const rate = state.steps_per_second ? ` · ${state.steps_per_second.toFixed(1)} steps/s` : "";
+    this.status.textContent = `${state.playing ? "training" : "paused"} · step ${state.step} of at most ${state.max_steps}${rate}${stopped}`;
     this.status.dataset.step = String(state.step);
     $("train-play").disabled = state.playing || Boolean(state.finished);
     $("train-pause").disabled = !state.playing;
