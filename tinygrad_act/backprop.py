@@ -17,18 +17,26 @@ a million-node chain works. The counts and the pending gradients live in two slo
 
 This module never imports `Value`: it reads the nodes' slots, and the root's own class builds
 any node it needs (a seed under ``create_graph``).
+
+Readers of a graph (drawings, the lab's explanations, generated code) take the same pass through
+the public functions at the end: `apply_rule` (one node's rule, with the pass's IEEE fallback and
+broadcast reduction), `local_derivatives`, and `backward_steps` (the pass one node at a time,
+leaving every ``.grad`` alone).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
 from tinygrad_act import grad_mode, observe
 from tinygrad_act.activations import FITTED as _FITTED_ACTIVATIONS
-from tinygrad_act.numeric import RAW, data_of
+from tinygrad_act.numeric import RAW, data_of, on_numpy_floats
 from tinygrad_act.rules import FITTED as _FITTED_OPS
 from tinygrad_act.rules import sum_to
 
@@ -235,23 +243,16 @@ def backward_step(node):
     The lecture calls this by hand on each node (``node._backward()``) to show one chain-rule step
     at a time; `_backprop` does the same for every node in one loop.
     """
-    rule = node._rule
-    if rule is None:
+    if node._rule is None:
         return  # a leaf
-    inputs = node._prev
     g = data_of(node.grad)
-    data = [p.data for p in inputs]
-    try:
-        with np.errstate(all="ignore"):
-            shares = rule(g, node.data, *data)
-    except ArithmeticError:
-        shares = _ieee_rule(rule, g, node.data, data)
+    shares = apply_rule(node, g)
     check = observe.backward_watcher()  # None unless detect_anomaly() is on
     if check is not None:
         check(node, g, shares)
-    for p, share in zip(inputs, shares, strict=True):
+    for p, share in zip(node._prev, shares, strict=True):
         if p.requires_grad and share is not None:
-            total = p.grad + _reduce_to(share, p)  # out of place: no memory shared with `node`
+            total = p.grad + share  # out of place: no memory shared with `node`
             p._grad = total if p.is_scalar else np.asarray(total, dtype=p.dtype)
 
 
@@ -327,8 +328,7 @@ def _shape_of(x):
 
 def _ieee_rule(rule, g, a, inputs):
     """Rerun a rule on numpy scalars, which give inf and nan where Python floats raise."""
-    as_np = [np.float64(x) if type(x) is float else x for x in (g, a, *inputs)]
-    return [_plain(r) for r in rule(*as_np)]
+    return [_plain(r) for r in on_numpy_floats(rule, g, a, *inputs)]
 
 
 def _plain(x):
@@ -436,3 +436,96 @@ def gradients(root, inputs, grad=None, create_graph=False):
         elif not create_graph and not v.is_scalar:
             found[i] = np.array(found[i], dtype=v.dtype)
     return found
+
+
+# --------------------------------------------------------------------------------------------------
+# The pass for readers: drawings, the lab's explanations, generated code. Off the hot path.
+
+
+def apply_rule(node, g):
+    """What `node`'s rule passes to each input, in ``_prev`` order, for the upstream gradient `g`:
+    local derivative × g, fitted to the input as the pass fits it (broadcast axes summed away, a
+    float for a scalar); None where the rule gives an input nothing (every input of a node made
+    without a rule), () for a leaf. Raw data in and
+    out; where Python's float math raises (x/0, an overflow) the rule is redone on numpy floats,
+    whose answers are inf and nan, as in the pass.
+
+    >>> from tinygrad_act import Value
+    >>> x, w = Value(2.0), Value(-3.0)
+    >>> apply_rule(x * w, 0.5)
+    (-1.5, 1.0)
+    >>> apply_rule(x / Value(0.0), 1.0)
+    (inf, -inf)
+    """
+    rule, inputs = node._rule, node._prev
+    if rule is None:
+        return (None,) * len(inputs)
+    data = [p.data for p in inputs]
+    try:
+        with np.errstate(all="ignore"):
+            shares = rule(g, node.data, *data)
+    except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
+        shares = _ieee_rule(rule, g, node.data, data)
+    return tuple(
+        None if share is None else _reduce_to(share, p)
+        for p, share in zip(inputs, shares, strict=True)
+    )
+
+
+def local_derivatives(node):
+    """The local derivative along each input edge of `node` (∂node/∂input, in ``_prev`` order):
+    its rule applied to an upstream gradient of 1; () for a leaf.
+
+    >>> from tinygrad_act import Value
+    >>> z = Value(0.0)
+    >>> local_derivatives(z.tanh()), local_derivatives(z * 3)
+    ((1.0,), (3.0, 0.0))
+    """
+    one = 1.0 if type(node.data) is float else np.ones_like(node.data)
+    return apply_rule(node, one)
+
+
+class BackwardStep(NamedTuple):
+    """One node's turn in `backward_steps`."""
+
+    node: object  # every node that uses it has passed its share down
+    grad: object  # so this is its complete gradient dL/dnode
+    shares: tuple  # what it passes to each input (`_prev` order); None where nothing flows
+    grads: Mapping  # every gradient known after this step (a view the walk keeps updating)
+
+
+def backward_steps(root, grad=None):
+    """The backward pass one node at a time: a `BackwardStep` for the root, then for each node that
+    a gradient reaches, in the drawings' order (reversed `topological_order`: a node comes once
+    every node that uses it has come, so its gradient is complete). ``step.grads`` holds, after the
+    step, the complete gradients so far and the partial sums of the inputs still waiting for shares.
+
+    The gradients are summed into new objects in a dictionary of the walk's own: no ``.grad``
+    changes, and no array is changed in place. The seed is `backward`'s (`grad`, or 1 for a root
+    with one element); a bad one is refused here, before the first step.
+
+    >>> from tinygrad_act import Value
+    >>> x = Value(3.0, label="x")
+    >>> [(step.node.label or step.node._op, step.grad, step.shares) for step in backward_steps(x * x + x)]
+    [('+', 1.0, (1.0, 1.0)), ('*', 1.0, (3.0, 3.0)), ('x', 7.0, ())]
+    >>> x.grad
+    0.0
+    """
+    return _walk(root, _seed(root, grad, create_graph=False))
+
+
+def _walk(root, seed):
+    grads = {root: seed}
+    view = MappingProxyType(grads)
+    for node in reversed(topological_order(root)):
+        g = grads.get(node)
+        if g is None:
+            continue  # nothing flows into it (a constant)
+        shares = tuple(
+            share if p.requires_grad else None
+            for p, share in zip(node._prev, apply_rule(node, g), strict=True)
+        )
+        for p, share in zip(node._prev, shares, strict=True):
+            if share is not None:
+                grads[p] = grads[p] + share if p in grads else share  # out of place
+        yield BackwardStep(node, g, shares, view)

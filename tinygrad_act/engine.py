@@ -6,6 +6,12 @@ result, then records its inputs (read as the tuple ``_prev``, in a stable order)
 activation table (`activations`). The inputs live in two slots rather than a tuple: one object per
 node is half the work for Python's cycle collector, which scans every live node as a graph grows.
 
+The graph's public face, for everything outside the engine (drawings, the lab, checks, generated
+code): ``_prev`` and ``_op`` (micrograd's names, which the lecture's notebooks read), ``rule``,
+``grad_data``, ``label``, ``data`` and ``requires_grad``; `make_node` records a node for an op
+defined elsewhere; `backprop` applies rules and walks the pass. The other underscored slots are the
+engine's own (a test keeps the rest of the package off them).
+
 Where the rest lives: grad mode in `grad_mode`, the backward pass and `gradients` in `backprop`.
 This module re-exports them, so ``from tinygrad_act.engine import Value, no_grad, gradients`` works.
 """
@@ -152,6 +158,11 @@ def _make(data, x, y, op, rule):
     return out
 
 
+# The public name of `_make`, for an op defined outside the engine (nn's cross_entropy): the ops
+# here call it by the short name.
+make_node = _make
+
+
 def _shape_error(op, x, y):
     return ValueError(f"{op}: shapes {x.shape} and {y.shape} do not broadcast together")
 
@@ -218,12 +229,32 @@ class Value:
 
     @property
     def _prev(self):
-        """The inputs this value was computed from, in order: (), (x,) or (x, y)."""
+        """The inputs this value was computed from, in order: (), (x,) or (x, y). Public, as
+        micrograd's ``_prev`` and ``_op`` (the name of the op that made it, "" for a leaf)."""
         x = self._x
         if x is None:
             return ()
         y = self._y
         return (x,) if y is None else (x, y)
+
+    @property
+    def rule(self):
+        """The local-gradient rule that made this value, ``rule(g, a, *inputs) -> one share per
+        input``: a row of `rules` or of `activations`; None for a leaf. `backprop.apply_rule`
+        applies it as the backward pass does."""
+        return self._rule
+
+    @property
+    def grad_data(self):
+        """The stored gradient as raw data (a float, an array, or a ``create_graph`` gradient's
+        data), or None for a tensor no backward pass has reached: unlike ``.grad``, reading it
+        allocates no zeros.
+
+        >>> Value([1.0, 2.0]).grad_data is None, Value(1.0).grad_data
+        (True, 0.0)
+        """
+        grad = self._grad
+        return None if grad is None else data_of(grad)
 
     # ---- gradient ---------------------------------------------------------------------------------
 

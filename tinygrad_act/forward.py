@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygrad_act.numeric import on_numpy_floats
 from tinygrad_act.rules import (
     GetitemRule,
     MatmulRule,
@@ -119,8 +120,7 @@ def tangent(rule, op, a, x, y, dx, dy):
         try:
             da = _tangent(rule, op, a, x, y, dx, dy)
         except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
-            as_np = [np.float64(v) if type(v) is float else v for v in (a, x, y, dx, dy)]
-            da = _tangent(rule, op, *as_np)
+            da = on_numpy_floats(_tangent, rule, op, a, x, y, dx, dy)
     return _fit(da, a)
 
 

@@ -41,6 +41,17 @@ def ieee(ufunc, *args):
         return float(ufunc(*args))
 
 
+def on_numpy_floats(fn, *args):
+    """fn(*args) with each Python float given as a numpy float64, which answers inf and nan where
+    Python's float math raises (x/0, an overflow): how a rule is redone after an ArithmeticError.
+
+    >>> on_numpy_floats(lambda g, y: g / y, 1.0, 0.0)
+    np.float64(inf)
+    """
+    with np.errstate(all="ignore"):
+        return fn(*(np.float64(x) if type(x) is float else x for x in args))
+
+
 def _scalar_pow(x, p):
     try:
         r = x**p

@@ -2,8 +2,9 @@
 plugged in, and the chain-rule product that gives its gradient.
 
 Every number comes from the engine: a local derivative is the node's own backward rule applied to
-an upstream gradient of 1 (what ``node._backward()`` adds to each input when ``node.grad`` is 1),
-a gradient is the ``.grad`` that ``backward()`` stored. This module only writes them out, in the
+an upstream gradient of 1 (`tinygrad_act.backprop.local_derivatives`), a share is the rule applied
+to the node's gradient (`tinygrad_act.backprop.apply_rule`), a gradient is the ``.grad`` that
+``backward()`` stored. This module only writes them out, in the
 lecture's notation: for ``o = tanh(n)``, ``∂o/∂n = 1-a² = 1-0.7071² = 0.5`` (where a = o) and
 ``grad(n) = grad(o) × ∂o/∂n = 1 × 0.5 = 0.5``. The formulas are the one table's
 (`tinygrad_act.formulas`), with the graph's names put in; each number is written with the digits it
@@ -34,10 +35,9 @@ from __future__ import annotations
 import operator
 import re
 
-import numpy as np
-
 from tinygrad_act import numeric
 from tinygrad_act.activations import ACTIVATIONS
+from tinygrad_act.backprop import apply_rule, local_derivatives
 from tinygrad_act.formatting import number, true_operands
 from tinygrad_act.formulas import (
     formula_key,
@@ -69,23 +69,7 @@ def drawing_order(root):
     return list(node_ids(root))
 
 
-def node_names(order):
-    """{node: name text} as the drawing writes them, for nodes in topological order."""
-    return {node: name.text for node, name in graph_names(order).items()}
-
-
-def local_derivatives(node, upstream=1.0):
-    """What the node's backward rule passes to each input for an upstream gradient `upstream`:
-    with 1, the local derivative along each input edge; with ``node.grad``, each input's share."""
-    rule = node._rule
-    if rule is None:
-        return []
-    inputs = [p.data for p in node._prev]
-    with np.errstate(all="ignore"):
-        try:
-            shares = rule(upstream, node.data, *inputs)
-        except ArithmeticError:  # Python floats raise (1/0); numpy's give inf, as the engine does
-            shares = rule(*(np.float64(v) for v in (upstream, node.data, *inputs)))
+def _floats(shares):
     return [None if s is None else float(s) for s in shares]
 
 
@@ -104,7 +88,7 @@ def explain_graph(root):
     uses = {node: [] for node in order}
     derivatives = {}
     for node in order:
-        derivatives[node] = local_derivatives(node)
+        derivatives[node] = _floats(local_derivatives(node))
         for j, p in enumerate(node._prev):
             uses[p].append((node, j))
     rows = []
@@ -123,7 +107,7 @@ def explain_graph(root):
             "locals": [],
             "chain": _chain(node, root, names, uses[node], derivatives),
         }
-        shares = local_derivatives(node, float(node.grad)) if node.requires_grad else []
+        shares = _floats(apply_rule(node, float(node.grad))) if node.requires_grad else []
         formulas = _formulas(node, full_names, derivatives[node])
         for j, (p, local, text) in enumerate(
             zip(node._prev, derivatives[node], formulas, strict=True)
@@ -177,7 +161,7 @@ def _equation(node, names):
 
 def _forward(node):
     """The node's op as a function of its inputs' numbers, or None for one not known here."""
-    op, (key, params) = node._op, formula_key(node._op, node._rule)
+    op, (key, params) = node._op, formula_key(node._op, node.rule)
     if key == "**p":
         return lambda z: numeric.pow_(z, params["p"])
     spec = ACTIVATIONS.get(op)
@@ -193,7 +177,7 @@ def _forward(node):
 def _formulas(node, names, locals_):
     """(symbolic, with numbers) for each input edge, from the one table of formulas
     (`tinygrad_act.formulas`); None where the op has no formula or no numbers to show."""
-    key, params = formula_key(node._op, node._rule)
+    key, params = formula_key(node._op, node.rule)
     inputs = node._prev
     symbols = formula_symbols([names[p] for p in inputs], names[node])
     values = {"x": inputs[0].data, "z": inputs[0].data, "a": node.data} if inputs else {}
