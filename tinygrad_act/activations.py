@@ -397,22 +397,45 @@ BUILTIN = (
 LECTURE = ("sigmoid", "tanh", "relu", "leaky_relu")  # the four on the slide
 
 
-def lookup(name):
+def lookup(name, *, elementwise=False):
     """The registered activation called `name` (a clear error naming the known ones otherwise,
-    with the closest name when one is close: a typo such as ``tanhh``).
+    with the closest name when one is close: a typo such as ``tanhh``). With ``elementwise=True``
+    only one with a slope g'(z) is accepted (softmax maps a vector to a vector), and the error
+    names those.
 
     >>> lookup("tanhh")
     Traceback (most recent call last):
     ...
     ValueError: unknown activation 'tanhh'; registered: sigmoid, tanh, relu, leaky_relu, softplus, elu, silu, gelu, softmax, log_softmax; did you mean tanh?
+    >>> lookup("softmax", elementwise=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: softmax maps a vector to a vector: its derivative is a Jacobian, not a slope g'(z)
     """
     try:
-        return ACTIVATIONS[name]
+        spec = ACTIVATIONS[name]
     except (KeyError, TypeError):
-        known = ", ".join(ACTIVATIONS)
-        close = difflib.get_close_matches(name, ACTIVATIONS, n=1) if isinstance(name, str) else []
+        known = [s.name for s in elementwise_activations()] if elementwise else list(ACTIVATIONS)
+        close = difflib.get_close_matches(name, known, n=1) if isinstance(name, str) else []
         hint = f"; did you mean {close[0]}?" if close else ""
-        raise ValueError(f"unknown activation {name!r}; registered: {known}{hint}") from None
+        which = "registered elementwise activations" if elementwise else "registered"
+        raise ValueError(
+            f"unknown activation {name!r}; {which}: {', '.join(known)}{hint}"
+        ) from None
+    if elementwise and spec.tensor_only:
+        raise ValueError(
+            f"{spec.name} maps a vector to a vector: its derivative is a Jacobian, not a slope g'(z)"
+        )
+    return spec
+
+
+def elementwise_activations():
+    """The registered activations that have a slope g'(z), in the order they were registered.
+
+    >>> [spec.name for spec in elementwise_activations()][:4]
+    ['sigmoid', 'tanh', 'relu', 'leaky_relu']
+    """
+    return [spec for spec in ACTIVATIONS.values() if not spec.tensor_only]
 
 
 def register_activation(

@@ -60,6 +60,7 @@ __all__ = [
 SLIDE_POINTS = (-10.0, 0.0, 10.0)  # the z the slide works through for sigmoid and tanh
 _UNDERFLOW = 1e-300  # a float64 spacing below this is g ≈ 0, where a zero slope can be exact
 DEFAULT_EPS = 1e-6  # the relative step, when no eps is given
+ATOL, RTOL = 1e-5, 1e-3  # the default tolerances: |analytic - numeric| <= ATOL + RTOL·|numeric|
 MAX_DENSE_PASSES = 20_000  # evaluations of fn plus backward passes a dense check may take
 MAX_DENSE_ENTRIES = 4_000_000  # entries of a dense Jacobian (32 MB in float64)
 _SHOWN = 10  # rows of the failure table, and kink explanations, shown at most
@@ -152,8 +153,8 @@ def gradcheck(
     fn,
     inputs,
     eps=None,
-    atol=1e-5,
-    rtol=1e-3,
+    atol=ATOL,
+    rtol=RTOL,
     raise_exception=True,
     check_forward_ad=False,
     fast_mode=False,
@@ -198,8 +199,8 @@ def gradgradcheck(
     inputs,
     grad_outputs=None,
     eps=None,
-    atol=1e-5,
-    rtol=1e-3,
+    atol=ATOL,
+    rtol=RTOL,
     raise_exception=True,
     check_forward_ad=False,
     fast_mode=False,
@@ -1091,7 +1092,7 @@ def _row(spec, z, eps):
     numeric = (up - down) / (2 * h)
     kink = z in spec.kinks
     same = formula == backprop or math.isclose(formula, backprop, rel_tol=1e-12)
-    numeric_ok = abs(formula - numeric) <= 1e-5 + 1e-3 * abs(numeric)
+    numeric_ok = abs(formula - numeric) <= ATOL + RTOL * abs(numeric)
     note = ""
     if kink and not numeric_ok:
         left, right, _ = _one_sided(spec, params, z, h)

@@ -2,9 +2,9 @@
 plugged in, and the chain-rule product that gives its gradient.
 
 Every number comes from the engine: a local derivative is the node's own backward rule applied to
-an upstream gradient of 1 (`tinygrad_act.backprop.local_derivatives`), a share is the rule applied
-to the node's gradient (`tinygrad_act.backprop.apply_rule`), a gradient is the ``.grad`` that
-``backward()`` stored. This module only writes them out, in the
+an upstream gradient of 1, a share is the rule applied to the node's gradient (both by
+`tinygrad_act.backprop.apply_rule`, as the backward pass applies it), a gradient is the ``.grad``
+that ``backward()`` stored. This module only writes them out, in the
 lecture's notation: for ``o = tanh(n)``, ``∂o/∂n = 1-a² = 1-0.7071² = 0.5`` (where a = o) and
 ``grad(n) = grad(o) × ∂o/∂n = 1 × 0.5 = 0.5``. The formulas are the one table's
 (`tinygrad_act.formulas`), with the graph's names put in; each number is written with the digits it
@@ -37,7 +37,7 @@ import re
 
 from tinygrad_act import numeric
 from tinygrad_act.activations import ACTIVATIONS
-from tinygrad_act.backprop import apply_rule, local_derivatives
+from tinygrad_act.backprop import apply_rule
 from tinygrad_act.formatting import number, true_operands
 from tinygrad_act.formulas import (
     formula_key,
@@ -69,8 +69,11 @@ def drawing_order(root):
     return list(node_ids(root))
 
 
-def _floats(shares):
-    return [None if s is None else float(s) for s in shares]
+def local_derivatives(node, upstream=1.0):
+    """What the node's backward rule passes to each input for an upstream gradient `upstream`
+    (`tinygrad_act.backprop.apply_rule`), as floats: with 1, the local derivative along each
+    input edge; with ``node.grad``, each input's share."""
+    return [None if s is None else float(s) for s in apply_rule(node, upstream)]
 
 
 def explain_graph(root):
@@ -88,7 +91,7 @@ def explain_graph(root):
     uses = {node: [] for node in order}
     derivatives = {}
     for node in order:
-        derivatives[node] = _floats(local_derivatives(node))
+        derivatives[node] = local_derivatives(node)
         for j, p in enumerate(node._prev):
             uses[p].append((node, j))
     rows = []
@@ -107,7 +110,7 @@ def explain_graph(root):
             "locals": [],
             "chain": _chain(node, root, names, uses[node], derivatives),
         }
-        shares = _floats(apply_rule(node, float(node.grad))) if node.requires_grad else []
+        shares = local_derivatives(node, float(node.grad)) if node.requires_grad else []
         formulas = _formulas(node, full_names, derivatives[node])
         for j, (p, local, text) in enumerate(
             zip(node._prev, derivatives[node], formulas, strict=True)

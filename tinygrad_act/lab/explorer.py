@@ -13,24 +13,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_act import ACTIVATIONS, Value, gradients, numerical_grad
+from tinygrad_act import Value, gradients, numerical_grad
+from tinygrad_act.activations import (
+    elementwise_activations,  # noqa: F401 (the menu: lab.app)
+    lookup,
+)
 from tinygrad_act.formatting import number, true_operands
 from tinygrad_act.formulas import formula_numbers, uses_output
-from tinygrad_act.gradcheck import SLIDE_POINTS
+from tinygrad_act.gradcheck import ATOL, RTOL, SLIDE_POINTS
+from tinygrad_act.gradcheck import DEFAULT_EPS as EPS  # the central difference's step
 from tinygrad_act.lab import limits
 from tinygrad_act.lab.schema import LabError
 
-EPS = 1e-6  # the central difference's step, as gradcheck's
 SIDE = 1e-9  # how far beside a kink the one-sided slopes are read
 _OTHERS = {  # what other libraries pick at the kink, where students will meet it
     "relu": " (PyTorch and micrograd pick 0)",
     "leaky_relu": " (PyTorch picks the slope)",
 }
-
-
-def elementwise_activations():
-    """The registered activations that have a slope g'(z) (softmax maps a vector to a vector)."""
-    return [spec for spec in ACTIVATIONS.values() if not spec.tensor_only]
 
 
 def describe(spec):
@@ -112,29 +111,24 @@ def explore(name, z, params=None, half_width=None):
 
 
 def _lookup(name):
-    spec = ACTIVATIONS.get(name)
-    if spec is None:
-        known = ", ".join(s.name for s in elementwise_activations())
-        raise LabError(f"unknown activation {name!r} (registered: {known})")
-    if spec.tensor_only:
-        raise LabError(
-            f"{name} maps a vector to a vector: it has a Jacobian, not a slope g'(z), "
-            "so the explorer cannot plot it"
-        )
-    return spec
+    """The registry's elementwise activation `name`; its refusal, a `LabError`."""
+    try:
+        return lookup(name, elementwise=True)
+    except ValueError as err:
+        raise LabError(err) from None
 
 
 def _params(spec, given):
-    unknown = [key for key in given if key not in spec.defaults]
-    if unknown:
-        accepted = ", ".join(spec.defaults) or "no parameters"
-        raise LabError(f"{spec.name} takes {accepted}; got {unknown[0]!r}")
-    params = dict(spec.defaults)
-    for key, value in given.items():
+    """The registry's binding of `given` (names and kinds checked, defaults filled in), then the
+    explorer's own limit: each parameter within its slider's range."""
+    try:
+        params = dict(spec.bind(given))
+    except (TypeError, ValueError) as err:
+        raise LabError(err) from None
+    for key in given:
         low, high = parameter_range(key)
-        if not low <= value <= high:
-            raise LabError(f"params.{key} must lie in [{low:g}, {high:g}], got {value:g}")
-        params[key] = value
+        if not low <= params[key] <= high:
+            raise LabError(f"params.{key} must lie in [{low:g}, {high:g}], got {params[key]:g}")
     return params
 
 
@@ -209,7 +203,7 @@ def _saturated(spec_name, a, value):
 
 def _agreement(at):
     same = at["formula"] == at["backprop"]
-    close = abs(at["formula"] - at["numeric"]) <= 1e-5 + 1e-3 * abs(at["numeric"])
+    close = abs(at["formula"] - at["numeric"]) <= ATOL + RTOL * abs(at["numeric"])
     first = "the formula and backprop give the same number" if same else "formula ≠ backprop"
     second = "the central difference agrees" if close else "the central difference differs"
     return f"{first}; {second}"
