@@ -239,7 +239,7 @@ def test_graph_refuses_a_name_python_reads_as_another(argv, tmp_path, capsys):
     ("text", "value", "first"),
     [
         ("log(x) * 2 + w", "-inf", "log(x) = -inf"),
-        ("w / x + 1", "inf", "w / x = inf"),
+        ("w / x + 1", "inf", "w/x = inf"),  # named as the drawing names it (node_names)
         ("(x - x) * log(x)", "nan", "log(x) = -inf"),
     ],
 )

@@ -23,6 +23,7 @@ import numpy as np
 
 from tinygrad_act import observe
 from tinygrad_act.backprop import topological_order
+from tinygrad_act.node_names import graph_names
 from tinygrad_act.numeric import data_of
 
 __all__ = ["AnomalyError", "detect_anomaly", "find_anomaly"]
@@ -100,7 +101,7 @@ def find_anomaly(root):
         if problem:
             return _error(node, "forward", problem, in_mode=False)
     for node in reversed(order):  # the root first: a rule's shares arrive after its own gradient
-        if node._rule is None or _nonfinite(_grad_of(node)):
+        if node.rule is None or _nonfinite(_grad_of(node)):
             continue
         for k, p in enumerate(node._prev):
             problem = _nonfinite(_grad_of(p)) if p.requires_grad else ""
@@ -142,7 +143,8 @@ def _error(node, phase, problem, k=None, upstream="", in_mode=True):
     where, trace = _where(stack)
     op = node._op
     if not node._prev:
-        name = f"the input {node.label}" if node.label else "an input"
+        # An unlabelled number's name is the number itself, which the message says already.
+        name = f"the input {_name(node)}" if node.label or not node.is_scalar else "an input"
         text = f"{name} holds {problem} (a leaf: the data it was given)"
     elif phase == "forward":
         text = f"{_named(node)} gave {problem} in the forward pass"
@@ -150,10 +152,9 @@ def _error(node, phase, problem, k=None, upstream="", in_mode=True):
         if any(before):
             text += f" (its input already held {next(b for b in before if b)})"
     else:
-        p = node._prev[k]
-        which = f" {p.label}" if p.label else (f" {k + 1}" if len(node._prev) > 1 else "")
         text = (
-            f"{_named(node)} gave {problem} in the backward pass (the gradient of its input{which})"
+            f"{_named(node)} gave {problem} in the backward pass "
+            f"(the gradient of its input {_name(node._prev[k])})"
         )
         if upstream:
             text += f"; the gradient arriving from above already held {upstream}"
@@ -168,12 +169,19 @@ _UNRECORDED = "made outside detect_anomaly(), so its line was not recorded"
 
 
 def _named(node):
-    return f"{node._op} ({node.label})" if node.label else node._op
+    """The op, and the node's name when the user gave it one: 'log (y)'."""
+    return f"{node._op} ({_name(node)})" if node.label else node._op
+
+
+def _name(node):
+    """The node's name as the drawings write it (`tinygrad_act.node_names`): its label, else its
+    expression ('x*2') or number, else its op and shape."""
+    return graph_names(topological_order(node))[node].text
 
 
 def _grad_of(node):
-    grad = node._grad  # not .grad: reading that would create the zeros it stands for
-    return 0.0 if grad is None else data_of(grad)
+    grad = node.grad_data  # not .grad: reading that would create the zeros it stands for
+    return 0.0 if grad is None else grad
 
 
 def _nonfinite(data):

@@ -237,15 +237,16 @@ def cmd_graph(args):
         detail = (err.stderr or b"").decode(errors="replace").strip().splitlines()
         raise UsageError(f"Graphviz's dot failed: {detail[0] if detail else err}") from None
     from tinygrad_act.backprop import topological_order
+    from tinygrad_act.formatting import PRECISE, number
 
     nodes = topological_order(root)
     leaves = sorted((p for p in nodes if p.label and not p._prev), key=lambda v: v.label)
-    print(f"{args.expression} = {root.data:.6g}")
+    print(f"{args.expression} = {number(root.data, PRECISE)}")
     for leaf in leaves:
-        print(f"  d/d{leaf.label} = {leaf.grad:.6g}")
+        print(f"  d/d{leaf.label} = {number(leaf.grad, PRECISE)}")
     print(f"wrote {path}")
     if args.steps:
-        steps = sum(1 for node in nodes if node._rule is not None)
+        steps = sum(1 for node in nodes if node.rule is not None)
         left = steps - (len(frames) - 1)
         note = ""
         if left:
@@ -259,29 +260,16 @@ def _warn_if_not_finite(root):
     if math.isfinite(root.data):
         return
     from tinygrad_act.backprop import topological_order
+    from tinygrad_act.node_names import graph_names
 
-    first = next(n for n in topological_order(root) if not math.isfinite(n.data))
+    order = topological_order(root)
+    first = next(n for n in order if not math.isfinite(n.data))
+    name = graph_names(order)[first].text  # as the drawing names it
     print(
         f"tinygrad-act graph: warning: the result is {root.data}; the first node that is not "
-        f"finite is {_describe(first)} = {first.data}",
+        f"finite is {name} = {first.data}",
         file=sys.stderr,
     )
-
-
-def _describe(node):
-    """How a node reads in the expression: its label, a number, or its op on its inputs."""
-    if node.label:
-        return node.label
-    if not node._prev:
-        return f"{node.data:g}"
-    args = [p.label or (f"{p.data:g}" if not p._prev else f"({p._op} node)") for p in node._prev]
-    if len(args) == 2:
-        return f"{args[0]} {node._op} {args[1]}"
-    if node._op.startswith("**"):
-        return f"{args[0]}{node._op}"
-    if node._op == "neg":
-        return f"-{args[0]}"
-    return f"{node._op}({args[0]})"
 
 
 def cmd_train(args):

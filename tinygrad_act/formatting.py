@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 DIGITS = 4  # significant digits of a number in a drawing or an explanation
+PRECISE = 6  # significant digits of a result line: the graph command's summary, the lab's values
 MOST = 17  # digits that write any float64 exactly
 
 

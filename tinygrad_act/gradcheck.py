@@ -607,7 +607,7 @@ class _KinkSite:
 def _kink_sites(order, h):
     sites = []
     for pos, node in enumerate(order):
-        rule = node._rule
+        rule = node.rule
         if rule is None or not node._prev:
             continue
         spec = getattr(rule, "spec", None)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tinygrad_act.formatting import number
+
 MAX_EXPRESSION = 24  # characters: longer expressions read worse than "op and shape"
 
 # How tightly each kind of expression binds, as in Python: a child binding less gets parentheses.
@@ -86,8 +88,8 @@ def _name(node, names, params):
 
 def _leaf_name(node):
     if node.is_scalar or node.size == 1:
-        number = f"{float(node.data):.4g}"
-        return Name(number, NEG if number.startswith("-") else ATOM)
+        text = number(node.data)
+        return Name(text, NEG if text.startswith("-") else ATOM)
     kind = "tensor" if node.requires_grad else "constant"
     return Name(f"{kind} {node.shape}", None)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tinygrad_act.expression import ExpressionError, parse_expression
 from tinygrad_act.expression import variable_names as expression_variables
+from tinygrad_act.formatting import PRECISE, number
 from tinygrad_act.lab import limits
 from tinygrad_act.lab.explain import drawing_order, explain_graph, local_derivatives
 from tinygrad_act.lab.schema import LabError
@@ -98,7 +99,7 @@ def graph_view(expression, values, step=None):
 
 def precise(x):
     """A number for the summary line: 6 significant digits, as the ``graph`` command prints."""
-    return f"{float(x) + 0.0:.6g}"
+    return number(x, PRECISE)
 
 
 def _check_length(expression):
