@@ -125,8 +125,9 @@ _ndarray = np.ndarray
 
 
 def _make(data, x, y, op, rule):
-    """A new output node of inputs x (and y). It records them and its rule only if one of them
-    needs a gradient (and not under `no_grad`); otherwise it is a leaf that needs none."""
+    """A new node holding `data`, made by the op named `op` from x (and y; None for one input),
+    whose backward rule is ``rule(g, a, *inputs)``. It records its inputs and rule only if one of
+    them needs a gradient (and not under `no_grad`); otherwise it is a leaf that needs none."""
     out = _new_value(Value)
     if type(data) is float:
         out._grad = 0.0

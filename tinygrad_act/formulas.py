@@ -26,8 +26,8 @@ import numpy as np
 
 from tinygrad_act import numeric
 from tinygrad_act.activations import ACTIVATIONS
-from tinygrad_act.formatting import number, true_operands
-from tinygrad_act.node_names import ADD, ATOM, CALL, MUL, NEG, POW, Name
+from tinygrad_act.formatting import true_operands
+from tinygrad_act.node_names import ADD, ATOM, CALL, MUL, NEG, POW, Name, number_name
 from tinygrad_act.rules import FORMULAS, IN_WORDS
 
 _SUPERSCRIPTS = {2: "²", 3: "³"}
@@ -116,7 +116,7 @@ def formula_numbers(op, index, values, result, params=None):
         return _evaluate(tree, dict(zip(used, numbers, strict=True)))
 
     texts, _ = true_operands(evaluate, [values[s] for s in used], result)
-    return _show(tree, {s: _number_name(t) for s, t in zip(used, texts, strict=True)})[0]
+    return _show(tree, {s: number_name(t) for s, t in zip(used, texts, strict=True)})[0]
 
 
 # ---- the table's entries ------------------------------------------------------------------------------
@@ -130,12 +130,6 @@ def _entry(table, op, index):
     if formulas is None or index >= len(formulas):
         return None
     return formulas[index]
-
-
-def _number_name(x):
-    """A number standing in a formula: an atom, or a negative one that gets brackets as an operand."""
-    text = x if isinstance(x, str) else number(x)
-    return Name(text, NEG if text.startswith("-") else ATOM)
 
 
 def _wrapped(name, written):
@@ -186,7 +180,7 @@ def _value(node):
 def _show(node, symbols):
     """(text, binding) of a formula's syntax tree, each symbol written as its Name in `symbols`."""
     if isinstance(node, (ast.Name, ast.Constant)):
-        name = symbols[node.id] if isinstance(node, ast.Name) else _number_name(node.value)
+        name = symbols[node.id] if isinstance(node, ast.Name) else number_name(node.value)
         # A negative number or a negated name is bracketed as any operand: 1/(-3), 2·(-x).
         return name.text, ADD if name.binding == NEG else name.binding
     if isinstance(node, ast.UnaryOp):

@@ -86,10 +86,20 @@ def _name(node, names, params):
     return Name(f"{node._op or '?'} {shape}", None)
 
 
+def number_name(x):
+    """A number as a name: `tinygrad_act.formatting.number`'s text (a str is taken as written),
+    an atom, or a negative one that gets brackets as an operand.
+
+    >>> number_name(-0.0), number_name(-2.5).operand(ATOM)
+    (Name(text='0', binding=6), '(-2.5)')
+    """
+    text = x if isinstance(x, str) else number(x)
+    return Name(text, NEG if text.startswith("-") else ATOM)
+
+
 def _leaf_name(node):
     if node.is_scalar or node.size == 1:
-        text = number(node.data)
-        return Name(text, NEG if text.startswith("-") else ATOM)
+        return number_name(node.data)
     kind = "tensor" if node.requires_grad else "constant"
     return Name(f"{kind} {node.shape}", None)
 
