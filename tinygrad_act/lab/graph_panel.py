@@ -8,17 +8,19 @@ The expression is the ``graph`` command's safe language (`tinygrad_act.expressio
 from __future__ import annotations
 
 import collections
+import itertools
 import re
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
 
+from tinygrad_act.backprop import backward_steps
 from tinygrad_act.expression import ExpressionError, parse_expression
 from tinygrad_act.expression import variable_names as expression_variables
 from tinygrad_act.formatting import PRECISE, number
 from tinygrad_act.lab import limits
-from tinygrad_act.lab.explain import drawing_order, explain_graph, local_derivatives
+from tinygrad_act.lab.explain import drawing_order, explain_graph
 from tinygrad_act.lab.schema import LabError
 from tinygrad_act.viz import draw_backward_steps, draw_dot
 
@@ -83,7 +85,7 @@ def graph_view(expression, values, step=None):
     }
     if step is not None:
         view["frame"] = _frame(expression, chosen, step, steps)
-        reached = _grads_at_step(order, step)
+        reached = _grads_at_step(root, step)
         view["frame"]["variables"] = [_leaf_grad(order, name, reached) for name in names]
     try:
         view["svg"] = render(draw_dot(root, show_local=True).source)
@@ -124,17 +126,15 @@ def _name_output(root, taken):
         root.label = next(n for n in ("o", "out", "output", "result") if n not in taken)
 
 
-def _grads_at_step(order, step):
-    """Each value's gradient as step frame `step` shows it: the seed 1 at the output plus the
-    shares of the first `step` ops of the backward pass, from the output down (each op's own
-    rule, as `local_derivatives` applies it). A value backward has not reached is left out."""
-    grads = {order[-1]: 1.0}
-    ops = [node for node in reversed(order) if node._prev][:step]
-    for node in ops:
-        for p, share in zip(node._prev, local_derivatives(node, grads[node]), strict=True):
-            if share is not None and p.requires_grad:
-                grads[p] = grads.get(p, 0.0) + share
-    return grads
+def _grads_at_step(root, step):
+    """Each value's gradient as step frame `step` shows it: the engine's walk
+    (`tinygrad_act.backprop.backward_steps`, the one the frames draw) after its first `step` ops,
+    from the output down. A value backward has not reached is left out."""
+    grads = {root: 1.0}  # step 0: the seed
+    ops = (done for done in backward_steps(root) if done.node.rule is not None)
+    for done in itertools.islice(ops, step):  # stops without asking the walk for one more
+        grads = done.grads
+    return dict(grads)  # a copy of the walk's view, which moves on with the walk
 
 
 def _leaf_grad(order, name, grads):
