@@ -24,7 +24,8 @@ import numpy as np
 
 from tinygrad_act.activations import lookup
 from tinygrad_act.engine import Value
-from tinygrad_act.nn import Activation, Layer, Linear, Module, Neuron, _grad_data
+from tinygrad_act.nn import Activation, Layer, Linear, Module, Neuron
+from tinygrad_act.nn.optimizers import _grad_data
 
 PEAK_RANGE = (-10.0, 10.0)  # where the peak slope is looked for: the slide's z = -10 ... 10
 ROW_KEYS = (

@@ -1,20 +1,8 @@
-"""Neural networks on the engine: modules, losses and optimizers.
+"""Modules: the `Module` base (parameters by name, forward hooks, state dicts, save and load), the
+scalar networks in micrograd's vocabulary (`Neuron`, `Layer`, `MLP`) and the tensor networks in
+PyTorch's (`Linear`, `Sequential`, the activation modules, `mlp`).
 
-Two families share one `Module` base:
-
-- scalar networks in micrograd's vocabulary (`Neuron`, `Layer`, `MLP`), whose parameters are scalar
-  `Value`\\ s; they accept lists of scalar Values, numbers, or (for a whole batch at once) tensors;
-- tensor networks in PyTorch's vocabulary (`Linear`, `Sequential`, activation modules such as `ReLU`).
-
-Losses are written with the engine's ops, so their gradients come from backprop; the optimizers
-update scalar parameters (float ``data``) and tensor parameters (arrays, updated in place) alike.
-
->>> import random
->>> model = MLP(2, [4, 1], rng=random.Random(0))
->>> model
-MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(4)]]
->>> len(model.parameters())
-17
+The file format of `Module.save` and `Module.load` is `tinygrad_act.nn.checkpoint`'s.
 """
 
 from __future__ import annotations
@@ -22,14 +10,13 @@ from __future__ import annotations
 import math
 import numbers
 import random
-import zipfile
-import zlib
 
 import numpy as np
 
-from tinygrad_act.activations import _log_softmax, lookup, softmax
-from tinygrad_act.engine import Value, _make
-from tinygrad_act.files import check_path, open_regular_file, write_atomically
+from tinygrad_act.activations import lookup
+from tinygrad_act.engine import Value
+from tinygrad_act.files import check_path, open_regular_file
+from tinygrad_act.nn.checkpoint import ARCHIVE_ERRORS, name_problems, read_checked_npz, write_npz
 
 # --------------------------------------------------------------------------------------------------
 # Module
@@ -135,7 +122,7 @@ class Module:
         True
         """
         params = dict(self._named_values())
-        problems = _name_problems(params, state)
+        problems = name_problems(params, state)
         arrays = {}
         for name, p in params.items():
             if name not in state:
@@ -163,8 +150,7 @@ class Module:
         The archive is written to a temporary file in the same folder and then renamed over `path`,
         so a failed write (a full disk, Ctrl-C) leaves the previous file at `path` as it was.
         """
-        state = self.state_dict()
-        write_atomically(check_path(path, "Module.save"), lambda f: np.savez(f, **state))
+        write_npz(check_path(path, "Module.save"), self.state_dict())
         return path
 
     def load(self, path):
@@ -178,77 +164,11 @@ class Module:
         """
         with open_regular_file(path, "Module.load") as f:
             try:
-                state = _read_checked_npz(f, dict(self._named_values()), type(self).__name__)
-            except _ERRORS as err:
+                state = read_checked_npz(f, dict(self._named_values()), type(self).__name__)
+            except ARCHIVE_ERRORS as err:
                 raise ValueError(f"cannot load parameters from {path}: {err}") from None
         self.load_state_dict(state)
         return self
-
-
-# What a damaged or hostile archive raises inside zipfile, zlib and numpy's .npy reader.
-_ERRORS = (
-    ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError,
-    RuntimeError, zlib.error,
-)  # fmt: skip
-_NPY_MAGIC = b"\x93NUMPY"
-
-
-def _read_checked_npz(f, params, owner):
-    """The arrays of an .npz file, after checking every member's name, dtype and shape from its
-    .npy header: nothing is decompressed until the whole archive is known to fit."""
-    if f.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
-        raise ValueError(
-            "it holds a single array, not an .npz archive of named parameters "
-            "(write one with Module.save)"
-        )
-    f.seek(0)
-    with zipfile.ZipFile(f) as archive:
-        members = {}
-        for member in archive.namelist():
-            name = member.removesuffix(".npy")
-            if name in members:
-                raise ValueError(f"the archive holds {name!r} twice")
-            members[name] = member
-        problems = _name_problems(params, members)
-        for name, p in params.items():
-            if name not in members:
-                continue
-            with archive.open(members[name]) as m:
-                shape, dtype = _npy_header(m)
-            if dtype.hasobject or dtype.kind not in "biuf":
-                problems.append(f"{name} holds dtype {dtype}, not real numbers")
-            elif shape != p.shape:
-                problems.append(f"{name} has shape {shape}, the model expects {p.shape}")
-        if problems:
-            raise ValueError(f"it does not fit {owner}: " + "; ".join(problems))
-        state = {}
-        for name in params:  # every header fits: each read is now bounded by a known shape
-            with archive.open(members[name]) as m:
-                state[name] = np.lib.format.read_array(m, allow_pickle=False)
-    return state
-
-
-def _name_problems(params, state):
-    problems = []
-    missing = [name for name in params if name not in state]
-    unexpected = [name for name in state if name not in params]
-    if missing:
-        problems.append("missing keys: " + ", ".join(missing))
-    if unexpected:
-        problems.append("unexpected keys: " + ", ".join(unexpected))
-    return problems
-
-
-def _npy_header(m):
-    """(shape, dtype) from a .npy header, reading nothing past it."""
-    version = np.lib.format.read_magic(m)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(m)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(m)
-    else:
-        raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
-    return shape, dtype
 
 
 class _ForwardHookHandle:
@@ -643,349 +563,3 @@ def mlp(sizes, activation="relu", *, rng=None, dtype=np.float64):
         if i < len(sizes) - 2:
             modules.append(Activation(activation))
     return Sequential(*modules)
-
-
-# --------------------------------------------------------------------------------------------------
-# Losses. Each takes a tensor Value, or a list of scalar Values (then it computes as micrograd would).
-
-
-def _numbers(target, what):
-    try:
-        arr = np.asarray(target.data if isinstance(target, Value) else target)
-    except ValueError:  # a ragged list
-        arr = np.asarray(None)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must be numbers, got {_kind(target, arr)}")
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        first = np.argwhere(np.isnan(arr))[0].tolist()
-        raise ValueError(f"{what} contain NaN (first at index {first})")
-    return arr
-
-
-def _kind(x, arr):
-    return type(x).__name__ if arr.dtype == object else f"dtype {arr.dtype}"
-
-
-def _predictions(pred, loss, what):
-    """A Value (tensor or scalar) or a non-empty list of Values; the rest is refused by name."""
-    if isinstance(pred, Value):
-        if pred.size == 0:
-            raise ValueError(f"{loss}: the batch is empty ({what} of shape {pred.shape})")
-        return pred
-    if isinstance(pred, (list, tuple)):
-        if not pred:
-            raise ValueError(f"{loss}: the batch is empty (no {what})")
-        bad = next((p for p in pred if not isinstance(p, Value)), None)
-        if bad is None:
-            return pred
-        got = f"a {type(pred).__name__} holding {type(bad).__name__}"
-    else:
-        got = type(pred).__name__
-    raise TypeError(
-        f"{loss} takes {what} as a Value or a list of Values (the outputs of a model), got {got}; "
-        "wrap an array in Value(...)"
-    )
-
-
-def _check_same_shape(loss, pred, target):
-    if pred.shape != target.shape:
-        raise ValueError(
-            f"{loss}: predictions have shape {pred.shape} but targets have shape {target.shape}"
-        )
-
-
-def mse_loss(pred, target):
-    """Mean squared error, mean((pred - target)²).
-
-    >>> mse_loss(Value(np.array([1.0, 2.0])), np.array([0.0, 0.0])).item()
-    2.5
-    """
-    pred = _predictions(pred, "mse_loss", "predictions")
-    if isinstance(pred, (list, tuple)):
-        target = list(_numbers(target, "mse_loss targets").ravel())
-        if len(pred) != len(target):
-            raise ValueError(f"mse_loss: {len(pred)} predictions but {len(target)} targets")
-        return sum((p - float(t)) ** 2 for p, t in zip(pred, target, strict=True)) * (
-            1.0 / len(pred)
-        )
-    checked = _numbers(target, "mse_loss targets")
-    if not isinstance(target, Value):
-        target = checked
-    if pred.is_scalar:
-        return (pred - target) ** 2
-    _check_same_shape("mse_loss", pred, target)
-    diff = pred - target
-    return (diff * diff).mean()
-
-
-def binary_cross_entropy_with_logits(logits, targets):
-    """Mean of -y·log σ(z) - (1-y)·log(1-σ(z)), computed stably as softplus(z) - y·z.
-
-    softplus(z) = log(1+e^z) never overflows (see activations), so logits of ±1000 give finite
-    losses; its gradient is σ(z) - y.
-
-    >>> round(binary_cross_entropy_with_logits(Value(np.array([0.0])), [1.0]).item(), 6)
-    0.693147
-    """
-    logits = _predictions(logits, "binary_cross_entropy_with_logits", "logits")
-    y = _numbers(targets, "binary_cross_entropy_with_logits targets")
-    if y.size and (y.min() < 0 or y.max() > 1):
-        raise ValueError(
-            f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got {y.min():g}..{y.max():g}"
-        )
-    if isinstance(logits, (list, tuple)):
-        ys = [float(t) for t in y.ravel()]
-        if len(logits) != len(ys):
-            raise ValueError(
-                f"binary_cross_entropy_with_logits: {len(logits)} logits but {len(ys)} targets"
-            )
-        terms = [z.softplus() - z * t for z, t in zip(logits, ys, strict=True)]
-        return sum(terms) * (1.0 / len(terms))
-    if logits.is_scalar:
-        return logits.softplus() - logits * float(y)
-    _check_same_shape("binary_cross_entropy_with_logits", logits, y)
-    return (logits.softplus() - logits * y).mean()
-
-
-def cross_entropy(logits, labels):
-    """Softmax cross-entropy from logits (N, C) and integer class labels (N,), averaged over N.
-
-    -log softmax(z)[label], computed as log_softmax (shifted by the row max, so it is stable) and
-    integer-array indexing: the gradient is softmax(z) - onehot(label), divided by N.
-
-    >>> round(cross_entropy(Value(np.zeros((2, 4))), [0, 3]).item(), 6) == round(math.log(4), 6)
-    True
-    """
-    if not isinstance(logits, Value):
-        raise TypeError(
-            f"cross_entropy takes logits as a tensor Value of shape (N, C), got "
-            f"{type(logits).__name__}; wrap an array in Value(...)"
-        )
-    _predictions(logits, "cross_entropy", "logits")
-    # Our own copy: the backward pass reads the labels, and the caller may reuse its array.
-    y = np.array(labels.data if isinstance(labels, Value) else labels, copy=True)
-    if y.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {y.dtype}")
-    if logits.ndim == 1:
-        logits, y = logits.reshape(1, -1), y.reshape(-1)
-    if logits.ndim != 2 or y.shape != (logits.shape[0],):
-        raise ValueError(
-            f"cross_entropy: takes logits (N, C) and labels (N,), got shapes {logits.shape} and {y.shape}"
-        )
-    n, c = logits.shape
-    y = y.astype(np.intp, copy=False)
-    if n and np.maximum.reduce(y.view(np.uintp)) >= c:  # unsigned: a negative label is huge
-        raise ValueError(f"cross_entropy: labels must lie in 0..{c - 1}, got {y.min()}..{y.max()}")
-    # One node, as torch's F.cross_entropy: its gradient is (softmax(z) - onehot) / N, which is
-    # what log_softmax, the pick and the mean compose to, without a node or a scatter for each.
-    z = logits.data
-    logp = _log_softmax(z)
-    at_label = np.arange(0, n * c, c) + y  # each row's label in the flattened (N, C) array
-    total = float(np.add.reduce(logp.take(at_label)))
-    loss = np.array(-total / n if n else math.nan, dtype=z.dtype)
-    return _make(loss, logits, None, "cross_entropy", _CrossEntropyRule(logp, at_label))
-
-
-class _CrossEntropyRule:
-    """d(cross_entropy)/dz = (softmax(z) - onehot(labels)) / N. The plain pass takes the softmax
-    from the forward's log_softmax and subtracts 1 at each row's label; on Values (create_graph)
-    softmax(z) is recorded, so the loss can be differentiated twice. Nothing of it is computed
-    unless backward runs."""
-
-    __slots__ = ("logp", "at_label")
-
-    def __init__(self, logp, at_label):
-        self.logp, self.at_label = logp, at_label
-
-    def __call__(self, g, a, z):
-        n = len(self.at_label)
-        if isinstance(z, Value):
-            onehot = np.zeros(self.logp.size, dtype=self.logp.dtype)
-            onehot[self.at_label] = 1
-            return ((softmax(z) - onehot.reshape(self.logp.shape)) * (g * (1.0 / max(n, 1))),)
-        probs = np.exp(self.logp)
-        probs.reshape(-1)[self.at_label] -= 1  # through a view: the subtraction lands in probs
-        probs *= float(g) / max(n, 1)  # g is the loss's: one number
-        return (probs,)
-
-    def jvp(self, dz, a, z):
-        """Forward mode: the loss's tangent is mean over rows of Σ (softmax(z) - onehot) · ż."""
-        n = len(self.at_label)
-        picked = dz.reshape(-1)[self.at_label]
-        return ((np.exp(self.logp) * dz).sum() - picked.sum()) * (1.0 / max(n, 1))
-
-
-def svm_hinge_loss(scores, labels):
-    """The max-margin loss of micrograd's demo: mean of relu(1 - y·score), labels ±1.
-
-    For a list of scalar Values it computes exactly what the demo writes:
-    ``sum((1 + -yi*scorei).relu() for ...) * (1.0 / n)``.
-
-    >>> svm_hinge_loss([Value(2.0), Value(0.5)], [1, 1]).data
-    0.25
-    """
-    scores = _predictions(scores, "svm_hinge_loss", "scores")
-    y = _numbers(labels, "svm_hinge_loss labels")
-    if not np.isin(y, (-1, 1)).all():
-        raise ValueError(f"svm_hinge_loss: labels must be -1 or +1, got {np.unique(y).tolist()}")
-    if isinstance(scores, (list, tuple)):
-        ys = y.ravel().tolist()
-        if len(scores) != len(ys):
-            raise ValueError(f"svm_hinge_loss: {len(scores)} scores but {len(ys)} labels")
-        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(ys, scores, strict=True)]
-        return sum(losses) * (1.0 / len(losses))
-    if scores.is_scalar:
-        return (1 + -float(y) * scores).relu()
-    if scores.ndim == 2 and scores.shape[1] == 1 and y.ndim == 1:
-        scores = scores.reshape(-1)
-    _check_same_shape("svm_hinge_loss", scores, y)
-    return (1 + -y * scores).relu().mean()
-
-
-def l2_penalty(params, alpha=1e-4):
-    """alpha · Σ p², the weight penalty of micrograd's demo.
-
-    >>> l2_penalty([Value(1.0), Value(2.0)], alpha=0.5).data
-    2.5
-    """
-    return alpha * sum((p * p if p.is_scalar else (p * p).sum()) for p in params)
-
-
-# --------------------------------------------------------------------------------------------------
-# Optimizers
-
-
-def _grad_data(p):
-    """A parameter's gradient as raw data, or None for a tensor that never received one."""
-    g = p._grad
-    if g is None:
-        return None
-    return g.data if isinstance(g, Value) else g
-
-
-def _check_range(name, value, low, high=math.inf, high_open=True, low_open=False):
-    """`value` as a float when it is a real number in the range (numpy scalars included)."""
-    real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    ok = real and (low < value if low_open else low <= value)
-    ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        brackets = ("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]")
-        raise ValueError(f"{name} must be a number in {brackets}, got {value!r}")
-    return float(value)
-
-
-class Optimizer:
-    """Holds the parameters; `zero_grad()` clears their gradients, `step()` updates them.
-
-    The base of `SGD` and `Adam`; a subclass writes `step()`.
-
-    >>> w = Value(1.0)
-    >>> opt = SGD([w], lr=0.1)
-    >>> isinstance(opt, Optimizer), opt.params == [w]
-    (True, True)
-    """
-
-    def __init__(self, params, lr):
-        if isinstance(params, Module):
-            params = params.parameters()
-        self.params = list(params)
-        if not self.params:
-            raise ValueError(f"{type(self).__name__} got an empty parameter list")
-        first = {}
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Value):
-                raise TypeError(f"{type(self).__name__} takes Values, got {type(p).__name__}")
-            j = first.setdefault(id(p), i)
-            if j != i:  # it would be updated twice per step
-                raise ValueError(
-                    f"{type(self).__name__} got the same parameter twice (at positions {j} and "
-                    f"{i}); pass each Value once"
-                )
-        self.lr = _check_range("lr", lr, 0.0)
-        self.state = [None] * len(self.params)
-
-    def zero_grad(self):
-        for p in self.params:
-            p.zero_grad()
-
-    def step(self):
-        for i, p in enumerate(self.params):
-            g = _grad_data(p)
-            if g is None:
-                continue
-            if p.is_scalar:
-                p.data -= self._update(i, float(g), p.data)
-            else:
-                p.data -= self._update(i, g, p.data)  # in place: ndarray -= keeps the same array
-
-
-class SGD(Optimizer):
-    """Stochastic gradient descent, as ``torch.optim.SGD``: g += wd·p; v = μv + g; p -= lr·v.
-
-    Change ``opt.lr`` between steps for a schedule (micrograd's demo decays it).
-
-    >>> w = Value(1.0)
-    >>> opt = SGD([w], lr=0.1)
-    >>> (w * w).backward()
-    >>> opt.step()
-    >>> w.data
-    0.8
-    """
-
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0):
-        super().__init__(params, lr)
-        self.momentum = _check_range("momentum", momentum, 0.0, 1.0)
-        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0)
-
-    def _update(self, i, g, data):
-        if self.weight_decay:
-            g = g + self.weight_decay * data
-        if self.momentum:
-            buf = self.state[i]
-            if buf is None:
-                buf = g if type(g) is float else np.array(g, copy=True)
-            else:
-                buf = self.momentum * buf + g
-            self.state[i] = buf
-            g = buf
-        return self.lr * g
-
-
-class Adam(Optimizer):
-    """Adam, as ``torch.optim.Adam`` (weight decay added to the gradient, bias-corrected moments).
-
-    >>> w = Value(1.0)
-    >>> opt = Adam([w], lr=0.1)
-    >>> (w * w).backward()
-    >>> opt.step()
-    >>> round(w.data, 6)
-    0.9
-    """
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr)
-        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        b1 = _check_range("betas[0]", betas[0], 0.0, 1.0)
-        b2 = _check_range("betas[1]", betas[1], 0.0, 1.0)
-        # eps keeps the step finite where the second moment is 0 (a gradient that is always 0)
-        self.eps = _check_range("eps", eps, 0.0, low_open=True)
-        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0)
-        self.betas = (b1, b2)
-
-    def _update(self, i, g, data):
-        b1, b2 = self.betas
-        if self.weight_decay:
-            g = g + self.weight_decay * data
-        m, v, t = self.state[i] or (0.0 * g, 0.0 * g, 0)
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        t += 1
-        self.state[i] = (m, v, t)
-        m_hat = m / (1 - b1**t)
-        v_hat = v / (1 - b2**t)
-        return (
-            self.lr
-            * m_hat
-            / ((math.sqrt(v_hat) if type(v_hat) is float else np.sqrt(v_hat)) + self.eps)
-        )
