@@ -482,6 +482,71 @@ def test_several_forwards_before_one_record_are_pooled():
             assert a[key] == pytest.approx(b[key], rel=1e-12), key
 
 
+def _rows_after_backward(failure=None):
+    """One step's rows; with `failure`, the first backward dies midway (after the monitor's hooks
+    on layer 3 and layer 1 have seen their gradients) and is run again."""
+    net = _tanh_net()
+    X = np.random.default_rng(7).normal(size=(8, 3))
+    raised = []
+
+    def fail_once(g):
+        if failure is not None and not raised:
+            raised.append(failure)
+            raise failure("stopped midway")
+
+    def watch_z1(module, x, out):  # z of layer 1: its gradient comes after a1's and a3's
+        out.register_hook(fail_once)
+
+    net[0].register_forward_hook(watch_z1)
+    with Monitor(net) as monitor:
+        out = net(Value(X))
+        loss = (out * out).sum()  # a non-uniform upstream gradient
+        if failure is not None:
+            with pytest.raises(failure, match="stopped midway"):
+                loss.backward()
+        loss.backward()
+        return monitor.record(), [p.grad.copy() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("failure", [RuntimeError, KeyboardInterrupt])
+def test_a_backward_that_failed_midway_and_its_retry_report_what_a_clean_run_does(failure):
+    clean_rows, clean_grads = _rows_after_backward()
+    rows, grads = _rows_after_backward(failure)
+    assert rows == clean_rows  # the failed pass counts for nothing, as for every .grad
+    for a, b in zip(grads, clean_grads, strict=True):
+        assert np.array_equal(a, b)
+    assert rows[0]["grad_mean"] != 0 and rows[1]["grad_std"] > 0
+
+
+def test_forwards_that_are_never_backpropagated_are_not_kept_without_bound():
+    from tinygrad_act.health.measures import POOLED_FORWARDS
+
+    net, clean = _tanh_net(), _tanh_net()
+    X = np.random.default_rng(8).normal(size=(6, 3))
+    with Monitor(net) as monitor, Monitor(clean) as fresh:
+        for _ in range(200):  # evaluation without no_grad: nothing ever comes back
+            net(Value(X))
+        assert all(len(layer.captures) == POOLED_FORWARDS for layer in monitor.layers)
+        for model in (net, clean):
+            model(Value(X)).sum().backward()
+        assert monitor.record() == fresh.record()  # only the step's forward is counted
+        assert all(not layer.captures for layer in monitor.layers)
+
+
+def test_an_empty_batch_is_a_clear_error_that_changes_nothing():
+    net = _tanh_net()
+    with Monitor(net) as monitor:
+        net(Value(np.ones((2, 3)))).sum().backward()
+        first = monitor.record()
+        net(Value(np.zeros((0, 3)))).sum().backward()
+        with pytest.raises(ValueError, match=r"layer 1, 3 was empty \(0 examples\)"):
+            monitor.record()
+        assert monitor.history == [first]
+        net.zero_grad()
+        net(Value(np.ones((2, 3)))).sum().backward()
+        assert monitor.record() == first  # the empty forward adds no row
+
+
 def test_create_graph_backward_is_recorded_like_a_plain_one():
     rows = []
     for create_graph in (False, True):

@@ -25,6 +25,7 @@ from tinygrad_act.nn import Activation, Layer, Linear, Module, Neuron
 from tinygrad_act.nn.optimizers import _grad_data
 
 PEAK_RANGE = (-10.0, 10.0)  # where the peak slope is looked for: the slide's z = -10 ... 10
+POOLED_FORWARDS = 32  # forwards per layer kept for the next record(); the oldest goes first
 ROW_KEYS = (
     "layer",
     "activation",
@@ -167,17 +168,21 @@ class _Watched:
 
 
 class _Capture:
-    """One forward of one layer: z and a as (examples, units), and the outputs' gradients, which
-    the engine hands to `receive` during backward."""
+    """One forward of one layer: z and a as (examples, units), and its outputs, whose gradients
+    dL/da are read after backward from what the pass stored in their ``.grad``.
+
+    Reading ``.grad`` rather than keeping what the hooks see makes a failed pass count for nothing,
+    as it does for every ``.grad``: a pass interrupted midway (an exception, Ctrl-C) stores no
+    gradient, and a retry stores it once. The hooks only say that a pass got to the outputs.
+    """
 
     def __init__(self, outputs, scalar):
         self.scalar = scalar
         self.z = self._table([v._prev[0].data for v in outputs])
         self.a = self._table([v.data for v in outputs])
-        self.grads = [None] * len(outputs)
-        self.handles = [
-            v.register_hook(lambda g, i=i: self.receive(i, g)) for i, v in enumerate(outputs)
-        ]
+        self.outputs = outputs
+        self.hit = [False] * len(outputs)  # a backward pass has got to output i
+        self.handles = [v.register_hook(_marker(self.hit, i)) for i, v in enumerate(outputs)]
 
     def _table(self, columns):
         if self.scalar:  # one Value per neuron: a float, or a tensor over the batch
@@ -186,24 +191,37 @@ class _Capture:
         arr = np.asarray(columns[0], dtype=np.float64)
         return arr.reshape(-1, arr.shape[-1] if arr.ndim else 1)
 
-    def receive(self, i, g):
-        g = g.data if isinstance(g, Value) else g  # a create_graph pass hands over a Value
-        self.grads[i] = g if self.grads[i] is None else self.grads[i] + g
-        # returning None: the gradient passes on unchanged
+    def _grad(self, i):
+        """Output i's gradient as a finished pass stored it, or None. (A float output's ``.grad``
+        is 0.0 from the start: there the hook's word counts; a tensor's is None until stored.)"""
+        if not self.hit[i]:
+            return None
+        return _grad_data(self.outputs[i])
 
     @property
     def reached(self):
-        return any(g is not None for g in self.grads)
+        return any(self._grad(i) is not None for i in range(len(self.outputs)))
 
     def tables(self):
         """z, a and dL/da as (examples, units); an output the backward did not reach gets 0."""
-        cols = [np.zeros(self.a.shape[0]) if g is None else g for g in self.grads]
+        grads = [self._grad(i) for i in range(len(self.outputs))]
+        cols = [np.zeros(self.a.shape[0]) if g is None else g for g in grads]
         return self.z, self.a, self._table(cols)
 
     def release(self):
         for handle in self.handles:
             handle.remove()
-        self.handles = []
+        self.handles, self.outputs = [], []
+
+
+def _marker(hit, i):
+    """A gradient hook that notes the pass got to output i. It holds the list `hit` only: a hook
+    holding its own Value would keep it alive in the hook table for good."""
+
+    def hook(g):
+        hit[i] = True  # returning None: the gradient passes on unchanged
+
+    return hook
 
 
 def _find_layers(module, name, found, previous=None):
@@ -303,6 +321,10 @@ class Monitor:
             # Only a forward that records a graph can be backpropagated; evaluation is skipped.
             if all(isinstance(v, Value) and v.requires_grad and v._prev for v in outputs):
                 layer.captures.append(_Capture(outputs, layer.scalar))
+                if len(layer.captures) > POOLED_FORWARDS:  # forwards nobody backpropagates
+                    stale = next((c for c in layer.captures if not c.reached), layer.captures[0])
+                    stale.release()
+                    layer.captures.remove(stale)
 
         return capture
 
@@ -319,6 +341,16 @@ class Monitor:
             raise ValueError(
                 "Monitor.record(): no backward pass has gone through layer "
                 f"{', '.join(missing)} since the last record(); call it after loss.backward()"
+            )
+        empty = [
+            layer.name
+            for layer in self.layers
+            if not sum(c.a.shape[0] for c in layer.captures if c.reached)
+        ]
+        if empty:
+            raise ValueError(
+                f"Monitor.record(): the batch reaching layer {', '.join(empty)} was empty "
+                "(0 examples), so there is no fraction or mean to record; give it at least one"
             )
         now = [np.array(p.data, dtype=np.float64) for p in self._params]
         stepped = any(not np.array_equal(a, b) for a, b in zip(now, self._before, strict=True))
