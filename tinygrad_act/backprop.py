@@ -49,6 +49,44 @@ def backward(root, grad=None, create_graph=False):
     _backprop(root, _seed(root, grad, create_graph), create_graph)
 
 
+def reference_backward(root, grad=None):
+    """The pass of the module docstring, written plainly, for reading: it fills every ``.grad``
+    as ``root.backward(grad)`` does (no hooks, no ``create_graph``), and the tests keep the two equal.
+
+    >>> from tinygrad_act import Value
+    >>> x = Value(3.0)
+    >>> reference_backward(x * x + x)
+    >>> x.grad
+    7.0
+    """
+    nodes = topological_order(root)
+    uses = dict.fromkeys(nodes, 0)  # edges into each node from the nodes that use it
+    for node in nodes:
+        for p in node._prev:
+            uses[p] += 1
+    pending = {root: _seed(root, grad, create_graph=False)}  # the gradients arrived so far
+    ready = [root]
+    with grad_mode.no_grad(), np.errstate(all="ignore"):
+        while ready:
+            node = ready.pop()  # every node that uses it has passed its share: g is complete
+            g = pending.pop(node)
+            node.grad = node.grad + g
+            if node._rule is None:
+                continue  # a leaf
+            inputs, data = node._prev, [p.data for p in node._prev]
+            try:  # its inputs' shares: local derivative x g
+                shares = node._rule(g, node.data, *data)
+            except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
+                shares = _ieee_rule(node._rule, g, node.data, data)
+            for p, share in zip(inputs, shares, strict=True):
+                if p.requires_grad:
+                    share = _reduce_to(share, p)  # broadcast axes summed away, as in the fast pass
+                    pending[p] = pending[p] + share if p in pending else share
+                uses[p] -= 1
+                if not uses[p] and p in pending:
+                    ready.append(p)
+
+
 def _backprop(root, seed, create_graph, visit=None):
     """Propagate dL/dnode from the root down, handing each node's complete gradient to `visit`.
 
