@@ -453,15 +453,18 @@ def test_graph_options_still_start_with_a_minus(tmp_path, capsys):
 
 
 def test_train_epochs_upper_bound_is_in_the_help_and_enforced(capsys):
-    from tinygrad_act.cli import MAX_EPOCHS
+    from tinygrad_act.settings import bounds
 
+    MAX_EPOCHS = bounds("epochs")[1]  # the library's, which the command states and enforces
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert f"from 1 to {MAX_EPOCHS}" in " ".join(capsys.readouterr().out.split())
     done = run("train", "--epochs", str(MAX_EPOCHS + 1))
     assert done.returncode == 2
     line = one_error_line(done.stderr, "train")
-    assert line.endswith(f"--epochs must be at most {MAX_EPOCHS}, got {MAX_EPOCHS + 1}")
+    assert line.endswith(
+        f"--epochs takes a whole number from 1 to {MAX_EPOCHS}, got '{MAX_EPOCHS + 1}'"
+    )
 
 
 def test_a_long_run_logs_a_line_at_once_and_then_at_least_every_quiet_interval(monkeypatch, capsys):

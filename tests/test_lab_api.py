@@ -534,9 +534,35 @@ def test_a_lab_for_the_network_serves_the_names_it_was_given():
         ({"action": "step", "steps": 0}, "must lie in 1..50"),
         ({"action": "step", "steps": 2.5}, "whole number"),
         ({"action": "play", "steps": 3}, "does not go with action 'play'"),
-        ({"action": "reset", "settings": {"depth": 99}}, "depth must lie in 1..4"),
-        ({"action": "reset", "settings": {"width": 10**400}}, "width must lie in 1..32"),
-        ({"action": "reset", "settings": {"lr": -1}}, "lr must lie in"),
+        (
+            {"action": "reset", "settings": {"depth": 99}},
+            "depth must be a whole number from 1 to 4, got 99",
+        ),
+        (
+            {"action": "reset", "settings": {"width": 10**400}},
+            "width must be a whole number from 1 to 32",
+        ),
+        (
+            {"action": "reset", "settings": {"width": 2.5}},
+            "width must be a whole number from 1 to 32, got 2.5",
+        ),
+        (
+            {"action": "reset", "settings": {"lr": -1}},
+            "lr must be a number from 0.0001 to 10, got -1",
+        ),
+        (
+            {"action": "reset", "settings": {"lr": None}},
+            "settings: lr is missing: give a number from 0.0001 to 10",
+        ),
+        ({"action": "reset", "settings": {"lr": ""}}, "settings: lr is missing"),
+        (
+            {"action": "reset", "settings": {"seed": 2**32}},
+            "seed must be a whole number from 0 to 2**32 - 1",
+        ),
+        (
+            {"action": "reset", "settings": {"activations": "relu"}},
+            "activations must be a list of 1 to 2 entries",
+        ),
         ({"action": "reset", "settings": {"activations": []}}, "1 to 2 entries"),
         ({"action": "reset", "settings": {"activations": ["a", "b", "c"]}}, "1 to 2 entries"),
         ({"action": "reset", "settings": {"activations": ["softmax"]}}, "must be one of"),
@@ -609,6 +635,22 @@ def test_activations_lists_every_elementwise_registered_activation(client):
     assert names == [n for n, s in ACTIVATIONS.items() if not s.tensor_only]
     leaky = next(a for a in meta["activations"] if a["name"] == "leaky_relu")
     assert leaky["parameters"] == [{"name": "slope", "default": 0.01, "range": [0.0, 1.0]}]
+
+
+def test_the_training_forms_limits_are_the_librarys_settings(client):
+    from tinygrad_act import settings
+
+    limits = client.get("/api/activations").json()["limits"]
+    assert limits["datasets"] == list(settings.DATASETS)
+    for name in ("depth", "width", "lr", "seed"):
+        assert limits[name] == list(settings.bounds(name)), name
+    sid = _session(client)
+    top = settings.bounds("seed")[1]  # the form's bound is the one the server holds to
+    state = _train(client, sid, action="reset", settings={"seed": top, "activations": ["relu"]})
+    assert state.json()["settings"]["seed"] == top
+    assert "seed must be" in _refused(
+        _train(client, sid, action="reset", settings={"seed": top + 1})
+    )
 
 
 def test_every_static_file_is_installed_with_the_package():

@@ -94,7 +94,7 @@ def test_first_ctrl_c_sets_the_flag_second_one_interrupts():
 
 
 def test_bad_settings_are_named():
-    with pytest.raises(ValueError, match="epochs must be a whole number of at least 1, got 0"):
+    with pytest.raises(ValueError, match="epochs must be a whole number from 1 to 100000, got 0"):
         train_moons(epochs=0)
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         train_digits("swish")
@@ -130,8 +130,10 @@ def test_train_command_compares_lecture_activations(tmp_path, capsys):
     ("argv", "message"),
     [
         (["--activation", "nope"], "unknown activation 'nope'"),
-        (["--epochs", "0"], "--epochs must be at least 1, got 0"),
-        (["--epochs", "-3"], "--epochs must be at least 1, got -3"),
+        (["--epochs", "0"], "--epochs takes a whole number from 1 to 100000, got '0'"),
+        (["--epochs", "-3"], "--epochs takes a whole number from 1 to 100000, got '-3'"),
+        (["--epochs", "100001"], "--epochs takes a whole number from 1 to 100000, got '100001'"),
+        (["--epochs", "2.5"], "--epochs takes a whole number from 1 to 100000, got '2.5'"),
         (["--activation", "softmax"], "not elementwise"),
         (["--dataset", "mnist"], "invalid choice: 'mnist'"),
     ],

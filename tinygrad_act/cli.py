@@ -19,12 +19,8 @@ import sys
 import tempfile
 import threading
 
-from tinygrad_act import __version__
+from tinygrad_act import __version__, settings
 
-MAX_SEED = 2**32 - 1  # scikit-learn's and numpy's seeds are 32-bit
-# About an hour on one core for either dataset (30-40 steps or passes a second): a typo such as
-# --epochs 10000000 would otherwise run for weeks.
-MAX_EPOCHS = 100_000
 PROBE_BYTES = 256 * 1024  # about one plot: an --out folder must take this before work starts
 
 
@@ -58,16 +54,22 @@ def _points(text):
         raise argparse.ArgumentTypeError(f"--at takes numbers, got {text!r}") from None
 
 
-def _seed(text):
-    try:
-        seed = int(text)
-    except ValueError:
-        seed = None
-    if seed is None or not 0 <= seed <= MAX_SEED:
-        raise argparse.ArgumentTypeError(
-            f"--seed takes a whole number from 0 to 2**32 - 1 ({MAX_SEED}), got {text!r}"
-        )
-    return seed
+def _setting(name):
+    """An option checked by the library's `settings.check`, its refusal in the option's words."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = text
+        try:
+            return settings.check(name, value)
+        except settings.SettingError as err:
+            raise argparse.ArgumentTypeError(
+                f"--{name} takes {err.accepted}, got {text!r}"
+            ) from None
+
+    return parse
 
 
 def _positive(flag):
@@ -275,11 +277,7 @@ def _warn_if_not_finite(root):
 def cmd_train(args):
     from tinygrad_act import train
 
-    if args.epochs is not None and args.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.epochs is not None and args.epochs > MAX_EPOCHS:
-        raise UsageError(f"--epochs must be at most {MAX_EPOCHS}, got {args.epochs}")
-    epochs = train.DEFAULT_EPOCHS[args.dataset] if args.epochs is None else args.epochs
+    epochs = settings.DEFAULT_EPOCHS[args.dataset] if args.epochs is None else args.epochs
     train.check_settings(args.dataset, args.activation or "relu", epochs, args.seed)
     _writable_folder(args.out, "--out")  # before the run, not after it
     outcome = train.run(
@@ -443,15 +441,16 @@ def build_parser():
     p.set_defaults(handler=cmd_graph)
 
     p = _command(sub, "train", "train a small network and plot the run")
-    p.add_argument("--dataset", choices=["moons", "digits"], default="moons",
+    p.add_argument("--dataset", choices=settings.DATASETS, default="moons",
                    help="moons: scalar MLP(2, [16, 16, 1]); digits: tensor MLP (default: moons)")  # fmt: skip
     p.add_argument("--activation", default=None,
                    help="activation of the hidden layers (default: relu, as micrograd)")  # fmt: skip
-    p.add_argument("--epochs", type=int, default=None,
-                   help="training steps for moons (default 100), passes over the data for digits "
-                        f"(default 20); from 1 to {MAX_EPOCHS}")  # fmt: skip
-    p.add_argument("--seed", type=_seed, default=0,
-                   help=f"seed of data split and weights, 0 to {MAX_SEED} (default: 0)")  # fmt: skip
+    p.add_argument("--epochs", type=_setting("epochs"), default=None,
+                   help=f"training steps for moons (default {settings.DEFAULT_EPOCHS['moons']}), "
+                        f"passes over the data for digits (default {settings.DEFAULT_EPOCHS['digits']}); "
+                        f"from 1 to {settings.bounds('epochs')[1]}")  # fmt: skip
+    p.add_argument("--seed", type=_setting("seed"), default=0,
+                   help=f"seed of data split and weights, 0 to {settings.MAX_SEED} (default: 0)")  # fmt: skip
     p.add_argument("--out", default="train-out", metavar="DIR",
                    help="where the plots go (default: train-out)")  # fmt: skip
     p.add_argument("--compare-activations", action="store_true",

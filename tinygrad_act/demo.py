@@ -22,6 +22,7 @@ import numpy as np
 from tinygrad_act.activations import ACTIVATIONS, LECTURE
 from tinygrad_act.backprop import topological_order
 from tinygrad_act.engine import Value, gradients
+from tinygrad_act.figures import new_figure, save_png
 from tinygrad_act.gradcheck import TABLE_HEADER, table_cells
 from tinygrad_act.health_demo import STACKED_LABELS
 from tinygrad_act.health_demo import section as health_section
@@ -87,14 +88,12 @@ def plot_activation(name, path, z_range=(-10.0, 10.0), points=401):
     on z < 0, where 0 against 0.01 is Leaky ReLU's whole point. The legend sits under the axes,
     hiding nothing. Writes a PNG and returns its path.
     """
-    from matplotlib.figure import Figure
-
     z = np.linspace(*z_range, points)
     v = Value(z)
     a = v.activate(name)
     a.sum().backward()  # d(sum of a)/dz_i = g'(z_i): the whole grid in one backward pass
     slope = v.grad
-    fig = Figure(figsize=(6.0, 5.6), dpi=100, layout="constrained")
+    fig = new_figure(6.0, 5.6)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1, 1.25])
     top.plot(z, a.data, color="tab:blue", lw=2, label="g(z)")
     top.set(ylabel="g(z)", title=TITLES.get(name, name))
@@ -116,10 +115,7 @@ def plot_activation(name, path, z_range=(-10.0, 10.0), points=401):
         ax.grid(alpha=0.3)
     handles = top.get_legend_handles_labels()[0] + bottom.get_legend_handles_labels()[0]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8.5, frameon=False)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=130, metadata={"Software": None})
-    return path
+    return save_png(fig, path, dpi=130, metadata={"Software": None})
 
 
 def _mark_slide_points(top, bottom, name):

@@ -24,15 +24,10 @@ import numpy as np
 
 from tinygrad_act.activations import ACTIVATIONS, LECTURE
 from tinygrad_act.engine import Value, no_grad
+from tinygrad_act.figures import new_figure, save_png
 from tinygrad_act.health import Monitor, dead_fraction, peak_slope, plot_health
-from tinygrad_act.nn import (
-    SGD,
-    Activation,
-    Adam,
-    Linear,
-    Sequential,
-    binary_cross_entropy_with_logits,
-)
+from tinygrad_act.nn import SGD, Activation, Adam, Linear, Sequential
+from tinygrad_act.training import accuracy, logistic_loss, step
 
 DEPTH, WIDTH, POINTS = 5, 32, 200
 VANISHING = {"optimizer": "sgd", "lr": 0.5, "bias": 0.0}
@@ -94,16 +89,11 @@ def train_deep(activation, steps, X, y, *, optimizer="sgd", lr=0.5, bias=0.0, se
     with run.monitor:
         for _ in range(steps):
             run.negative.append(_negative_sides(model, X))
-            logits = model(Value(X)).reshape(-1)
-            loss = binary_cross_entropy_with_logits(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            run.monitor.record()
-            opt.step()
+            loss, _ = step(model, Value(X), y, logistic_loss, opt, run.monitor)
             run.losses.append(loss.item())
     run.negative.append(_negative_sides(model, X))  # after the last step
     with no_grad():
-        run.accuracy = float(np.mean((model(Value(X)).data.reshape(-1) > 0) == (y > 0)))
+        run.accuracy = accuracy(model(Value(X)), y)
     return run
 
 
@@ -128,19 +118,14 @@ def _column(history, key, layer):
 
 
 def _figure():
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5.6, 3.9), dpi=100, layout="constrained")
+    fig = new_figure(5.6, 3.9)
     return fig, fig.subplots()
 
 
 def _save(fig, ax, path):
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    return path
+    return save_png(fig, path)
 
 
 def plot_gradients(vanishing, path):

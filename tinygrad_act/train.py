@@ -27,14 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_act.activations import LECTURE, lookup
+from tinygrad_act.activations import LECTURE
 from tinygrad_act.engine import Value, no_grad
-from tinygrad_act.files import write_atomically
+from tinygrad_act.figures import new_figure, save_png
 from tinygrad_act.health import Monitor, plot_health
 from tinygrad_act.nn import MLP, SGD, Adam, Linear, cross_entropy, l2_penalty, mlp, svm_hinge_loss
-
-DATASETS = ("moons", "digits")
-DEFAULT_EPOCHS = {"moons": 100, "digits": 20}
+from tinygrad_act.settings import DEFAULT_EPOCHS, check
+from tinygrad_act.training import accuracy, boundary_grid, one_blas_thread, plane, right, step
 
 
 @dataclass
@@ -139,41 +138,21 @@ def load_digits_split(seed=0, test_size=0.2):
 # Training loops
 
 
-MAX_SEED = 2**32 - 1  # scikit-learn's and numpy's seeds are 32-bit
-
-
 def check_settings(dataset, activation, epochs, seed=0):
     """Refuse, by name, what a training run cannot take: before any data is loaded or folder made.
+    Returns the settings as the run takes them; the messages are `tinygrad_act.settings.check`'s.
 
     >>> check_settings("moons", "tanh", 0)
     Traceback (most recent call last):
     ...
-    ValueError: epochs must be a whole number of at least 1, got 0
+    tinygrad_act.settings.SettingError: epochs must be a whole number from 1 to 100000, got 0
     """
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    spec = lookup(activation)
-    if spec.tensor_only:
-        raise ValueError(
-            f"activation {activation!r} is not elementwise; hidden layers need one that is"
-        )
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a whole number of at least 1, got {epochs!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(
-            f"seed must be a whole number from 0 to 2**32 - 1 ({MAX_SEED}), got {seed!r}"
-        )
-
-
-@contextmanager
-def _one_blas_thread():
-    # The matrices here are tiny (at most 64x128): a multi-threaded BLAS spends more time handing
-    # them between threads than computing, and on a loaded machine it is several times slower.
-    # threadpoolctl comes with scikit-learn.
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+    return (
+        check("dataset", dataset),
+        check("activation", activation),
+        check("epochs", epochs),
+        check("seed", seed),
+    )
 
 
 def _progress(total, desc, enabled):
@@ -243,7 +222,11 @@ def _layer_magnitudes(layers):
 
 def moons_scores(model, X):
     """The scalar MLP's scores for every row of X, in one pass (each input column as a tensor)."""
-    return model([Value(X[:, 0]), Value(X[:, 1])])
+    return model(_columns(X))
+
+
+def _columns(X):
+    return [Value(X[:, 0]), Value(X[:, 1])]
 
 
 def train_moons(
@@ -268,7 +251,7 @@ def train_moons(
     >>> run.steps, len(run.grad_magnitudes[0])
     (3, 3)
     """
-    check_settings("moons", activation, epochs, seed)
+    _, activation, epochs, seed = check_settings("moons", activation, epochs, seed)
     X, y = load_moons(seed=seed)
     model = MLP(2, [16, 16, 1], activation=activation, rng=random.Random(seed))
     params = model.parameters()
@@ -276,24 +259,21 @@ def train_moons(
     opt = SGD(params, lr=1.0)
     run = Run("moons", activation, seed, model=model, data=(X, y))
     monitor = run.health = Monitor(model) if health else None
+
+    def per_point_scores(rows):  # micrograd's graph, literally: one scalar forward per point
+        return [model(list(map(Value, row))) for row in rows]
+
+    def loss_fn(scores, labels):
+        return svm_hinge_loss(scores, labels) + l2_penalty(params, alpha)
+
+    forward, inputs = (per_point_scores, X) if per_point else (model, _columns(X))
     start = time.perf_counter()
     with _progress(epochs, f"moons {activation}", progress) as bar:
         for k in range(epochs):
-            if per_point:
-                scores = [model(list(map(Value, row))) for row in X]
-                predicted = np.array([s.data for s in scores])
-            else:
-                scores = moons_scores(model, X)
-                predicted = scores.data
-            loss = svm_hinge_loss(scores, y) + l2_penalty(params, alpha)
-            model.zero_grad()
-            loss.backward()
-            if monitor is not None:
-                monitor.record()
             opt.lr = 1.0 - 0.9 * k / epochs  # micrograd's schedule: 1.0 down to 0.1
-            opt.step()
+            loss, scores = step(forward, inputs, y, loss_fn, opt, monitor)
             run.losses.append(float(loss.data))
-            run.accuracies.append(float(np.mean((predicted > 0) == (y > 0))))
+            run.accuracies.append(accuracy(scores, y))
             run.grad_magnitudes.append(_layer_magnitudes(layers))
             bar.set_postfix(loss=f"{run.losses[-1]:.4f}", acc=f"{run.accuracies[-1]:.0%}")
             bar.update()
@@ -310,7 +290,7 @@ def train_moons(
 def moons_accuracy(model, X, y):
     """Share of points on the right side of the model's decision boundary."""
     with no_grad():
-        return float(np.mean((moons_scores(model, X).data > 0) == (y > 0)))
+        return accuracy(moons_scores(model, X), y)
 
 
 def train_digits(
@@ -331,7 +311,12 @@ def train_digits(
     >>> run.test_accuracy > 0.8
     True
     """
-    check_settings("digits", activation, epochs, seed)
+    _, activation, epochs, seed = check_settings("digits", activation, epochs, seed)
+    hidden, batch_size, lr = (
+        check("hidden", hidden),
+        check("batch_size", batch_size),
+        check("lr", lr),
+    )
     X_train, X_test, y_train, y_test = load_digits_split(seed=seed)
     rng = np.random.default_rng(seed)
     model = mlp([64, hidden, 10], activation, rng=rng)
@@ -341,20 +326,15 @@ def train_digits(
     monitor = run.health = Monitor(model) if health else None
     n = len(X_train)
     start = time.perf_counter()
-    with _progress(epochs, f"digits {activation}", progress) as bar, _one_blas_thread():
+    with _progress(epochs, f"digits {activation}", progress) as bar, one_blas_thread():
         for _ in range(epochs):
             order = rng.permutation(n)
             correct = 0
             for i in range(0, n, batch_size):
-                idx = order[i : i + batch_size]
-                logits = model(Value(X_train[idx]))
-                loss = cross_entropy(logits, y_train[idx])
-                opt.zero_grad()
-                loss.backward()
-                if monitor is not None:
-                    monitor.record()
-                opt.step()
-                correct += int((logits.data.argmax(axis=1) == y_train[idx]).sum())
+                batch = order[i : i + batch_size]
+                y = y_train[batch]
+                loss, logits = step(model, Value(X_train[batch]), y, cross_entropy, opt, monitor)
+                correct += int(right(logits, y).sum())
                 run.losses.append(loss.item())
                 run.grad_magnitudes.append(_layer_magnitudes(layers))
                 if stop is not None and stop():
@@ -376,13 +356,12 @@ def train_digits(
 def digits_accuracy(model, X, y):
     """Share of digits whose largest logit is the right class."""
     with no_grad():
-        return float(np.mean(model(Value(X)).data.argmax(axis=1) == y))
+        return accuracy(model(Value(X)), y)
 
 
 def train(dataset, activation="relu", epochs=None, seed=0, **kwargs):
     """Train on `dataset` ("moons" or "digits") with its default number of epochs unless given."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+    dataset = check("dataset", dataset)
     epochs = DEFAULT_EPOCHS[dataset] if epochs is None else epochs
     loop = train_moons if dataset == "moons" else train_digits
     return loop(activation, epochs, seed, **kwargs)
@@ -411,19 +390,8 @@ def compare_activations(
 # Plots (matplotlib's object API on the Agg canvas: no pyplot state, no display needed)
 
 
-def _figure(width, height):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
 def _save(fig, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Through a temporary file: Ctrl-C or a full disk mid-write never leaves half a PNG.
-    # dpi 150: sharp on high-density screens.
-    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=150), durable=False)
-    return path
+    return save_png(fig, path, dpi=150)  # dpi 150: sharp on high-density screens
 
 
 def plot_run(run, path):
@@ -432,7 +400,7 @@ def plot_run(run, path):
     moons trains full-batch, so a step is an epoch and both panels count steps; digits records a
     loss per mini-batch and an accuracy per epoch, so both panels count epochs.
     """
-    fig = _figure(9, 3.4)
+    fig = new_figure(9, 3.4)
     ax_loss, ax_acc = fig.subplots(1, 2)
     if run.dataset == "digits":
         per_epoch = run.steps / max(1, len(run.accuracies))
@@ -458,13 +426,10 @@ def plot_run(run, path):
 
 def plot_decision_boundary(model, X, y, path, resolution=200):
     """The scalar moons model's decision regions with the training points, as a PNG."""
-    pad = 0.5
-    xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, resolution)
-    ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, resolution)
-    xx, yy = np.meshgrid(xs, ys)
+    xx, yy, points = boundary_grid(plane(X), resolution)
     with no_grad():
-        scores = moons_scores(model, np.c_[xx.ravel(), yy.ravel()]).data.reshape(xx.shape)
-    fig = _figure(5, 4.2)
+        scores = moons_scores(model, points).data.reshape(xx.shape)
+    fig = new_figure(5, 4.2)
     ax = fig.subplots()
     ax.contourf(xx, yy, scores > 0, levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6dbef"])
     ax.contour(xx, yy, scores, levels=[0.0], colors="k", linewidths=1)
@@ -483,7 +448,7 @@ def plot_comparison(runs, path):
     n_layers = max(len(run.grad_magnitudes[0]) for run in runs.values())
     cols = min(2, 1 + n_layers)
     rows = -(-(1 + n_layers) // cols)
-    fig = _figure(5 * cols, 3.4 * rows)
+    fig = new_figure(5 * cols, 3.4 * rows)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     ax_loss = axes[0]
     dataset = next(iter(runs.values())).dataset

@@ -4,10 +4,10 @@ per monitor) and `format_health_table`. matplotlib is imported only inside `plot
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
+from tinygrad_act.figures import new_figure, save_png
 from tinygrad_act.health.measures import Monitor
 
 
@@ -58,16 +58,12 @@ def plot_health(monitors, path):
     ...     path.read_bytes()[:4]
     b'\\x89PNG'
     """
-    from matplotlib.figure import Figure
-
     monitors = {name: m for name, m in monitors.items() if m.history}
     if not monitors:
         raise ValueError("plot_health: no monitor has recorded a step yet")
     cols = len(monitors)
     shape = (2, 2) if cols == 1 else (4, cols)
-    fig = Figure(
-        figsize=(11, 7.5) if cols == 1 else (4.4 * cols, 12), dpi=100, layout="constrained"
-    )
+    fig = new_figure(*((11, 7.5) if cols == 1 else (4.4 * cols, 12)))
     grid = np.asarray(fig.subplots(*shape, squeeze=False))
     panels = grid.reshape(4, 1) if cols == 1 else grid
     for col, (title, monitor) in enumerate(monitors.items()):
@@ -106,10 +102,7 @@ def plot_health(monitors, path):
         for ax in (ax_a, ax_g, ax_s, ax_u):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    return path
+    return save_png(fig, path)
 
 
 def _percent(x):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -36,6 +37,7 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from tinygrad_act import settings
 from tinygrad_act.activations import LECTURE
 from tinygrad_act.expression import allowed_functions
 from tinygrad_act.lab import limits, schema
@@ -45,6 +47,7 @@ from tinygrad_act.lab.graph_panel import graph_view
 from tinygrad_act.lab.schema import LabError
 from tinygrad_act.lab.sessions import SessionStore
 from tinygrad_act.lab.training import Settings
+from tinygrad_act.training import one_blas_thread
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("tinygrad_act.lab")
@@ -120,23 +123,21 @@ ACTIVATION = {
 }
 
 
-def _settings_schema():
-    names = [spec.name for spec in elementwise_activations()]
-    return {
-        "dataset": schema.choice(limits.DATASETS),
-        "depth": schema.integer(*limits.DEPTH_RANGE),
-        "width": schema.integer(*limits.WIDTH_RANGE),
-        "activations": schema.sequence(schema.choice(names), 1, limits.MAX_NETWORKS),
-        "lr": schema.number(*limits.LR_RANGE),
-        "seed": schema.integer(*limits.SEED_RANGE),
-    }
-
-
 def _settings(value, where):
-    checked = schema.record({}, _settings_schema())(value, where)
-    if "activations" in checked:
-        checked["activations"] = tuple(checked["activations"])
-    return Settings(**checked)
+    """A run's settings: the fields are named here, their values checked by `Settings` (the
+    library's checks), whose refusal is passed on in its own words."""
+    given = schema.record({}, dict.fromkeys(SETTINGS_FIELDS, _as_given))(value, where)
+    try:
+        return Settings(**given)
+    except ValueError as err:
+        raise LabError(f"{where}: {err}") from None
+
+
+SETTINGS_FIELDS = [f.name for f in dataclasses.fields(Settings)]
+
+
+def _as_given(value, where):
+    return value
 
 
 TRAIN_ACTIONS = ("reset", "play", "pause", "step")
@@ -172,11 +173,11 @@ async def activations(request):
                 "slider_range": list(limits.SLIDER_RANGE),
                 "number": limits.MAX_NUMBER,
                 "z_range": list(limits.Z_RANGE),
-                "datasets": list(limits.DATASETS),
-                "depth": list(limits.DEPTH_RANGE),
-                "width": list(limits.WIDTH_RANGE),
-                "lr": list(limits.LR_RANGE),
-                "seed": list(limits.SEED_RANGE),
+                "datasets": list(settings.DATASETS),
+                "depth": list(settings.bounds("depth")),
+                "width": list(settings.bounds("width")),
+                "lr": list(settings.bounds("lr")),
+                "seed": list(settings.bounds("seed")),
                 "networks": limits.MAX_NETWORKS,
                 "steps": limits.MAX_STEPS,
                 "steps_per_request": limits.MAX_STEPS_PER_REQUEST,
@@ -379,7 +380,7 @@ def create_app(store=None, hosts=LOOPBACK_HOSTS):
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        _one_blas_thread()
+        one_blas_thread()  # for good: the server's other requests wait for the cores
         sweeper = asyncio.get_running_loop().create_task(_sweep(app.state.store))
         try:
             yield
@@ -426,13 +427,3 @@ async def _sweep(store):
     while True:
         await asyncio.sleep(SWEEP_SECONDS)
         store.sweep()
-
-
-def _one_blas_thread():
-    # The lab's matrices are tiny: a multi-threaded BLAS spends longer handing them between
-    # threads than computing, and the server's other requests wait for the cores.
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return
-    threadpool_limits(limits=1, user_api="blas")

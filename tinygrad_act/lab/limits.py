@@ -34,12 +34,8 @@ PLOT_POINTS = 241
 PARAMETER_RANGES = {"slope": (0.0, 1.0), "alpha": (0.0, 5.0)}  # an activation's parameters
 OTHER_PARAMETER_RANGE = (-10.0, 10.0)  # parameters of a user's registered activation
 
-# Training
-DATASETS = ("moons", "digits")
-DEPTH_RANGE = (1, 4)  # hidden layers
-WIDTH_RANGE = (1, 32)  # units per hidden layer
-LR_RANGE = (1e-4, 10.0)
-SEED_RANGE = (0, 9999)
+# Training (what each setting accepts, datasets, depth, width, lr and seed, is the library's:
+# tinygrad_act.settings.FIELDS)
 MAX_NETWORKS = 2  # side by side, from the same seed
 MAX_STEPS = 2000  # training steps of one run
 MAX_RUN_SECONDS = 120.0  # compute time of one run

@@ -23,12 +23,23 @@ import numpy as np
 from tinygrad_act import Value, no_grad
 from tinygrad_act.health import Monitor
 from tinygrad_act.lab import limits
-from tinygrad_act.nn import SGD, binary_cross_entropy_with_logits, cross_entropy, mlp
+from tinygrad_act.nn import SGD, cross_entropy, mlp
+from tinygrad_act.settings import FIELDS, SettingError, check
+from tinygrad_act.training import accuracy, boundary_grid, logistic_loss, plane, step
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What a teacher picks: the data, the network's size, one activation per network, the rate."""
+    """What a teacher picks: the data, the network's size, one activation per network, the rate.
+
+    Each is checked on creation by the library's `tinygrad_act.settings.check`, whose message
+    names the field and what it accepts; only the number of networks is the lab's own bound.
+
+    >>> Settings(width=2.5)
+    Traceback (most recent call last):
+    ...
+    tinygrad_act.settings.SettingError: width must be a whole number from 1 to 32, got 2.5
+    """
 
     dataset: str = "moons"
     depth: int = 3  # hidden layers
@@ -36,6 +47,17 @@ class Settings:
     activations: tuple = ("sigmoid", "relu")
     lr: float = 0.3
     seed: int = 0
+
+    def __post_init__(self):
+        for name in ("dataset", "depth", "width", "lr", "seed"):
+            object.__setattr__(self, name, check(name, getattr(self, name)))
+        names = self.activations
+        if not isinstance(names, (list, tuple)) or not 1 <= len(names) <= limits.MAX_NETWORKS:
+            raise SettingError(
+                "activations", f"a list of 1 to {limits.MAX_NETWORKS} entries", names
+            )
+        checked = [FIELDS["activation"].check(f"activations[{i}]", a) for i, a in enumerate(names)]
+        object.__setattr__(self, "activations", tuple(checked))
 
     def as_dict(self):
         out = asdict(self)
@@ -55,17 +77,12 @@ class Data:
             self.X, self.y = X, (y > 0).astype(np.int64)  # labels 0 and 1
             self.X_test = self.y_test = None
             self.inputs, self.outputs = 2, 1
-            pad = 0.5
-            self.extent = [
-                float(X[:, 0].min() - pad),
-                float(X[:, 0].max() + pad),
-                float(X[:, 1].min() - pad),
-                float(X[:, 1].max() + pad),
-            ]
+            self.extent = plane(X)
         else:
             self.X, self.X_test, self.y, self.y_test = load_digits_split(seed=seed)
             self.inputs, self.outputs = 64, 10
             self.extent = None
+        self.loss_fn = logistic_loss if dataset == "moons" else cross_entropy
 
     def points(self):
         """The moons as [x1, x2, label] rows for the scatter plot (none for 64-pixel digits)."""
@@ -94,39 +111,26 @@ class Network:
 
     def _step(self):
         data = self.data
-        logits = self.model(Value(data.X))
-        if data.dataset == "moons":
-            logits = logits.reshape(-1)
-            loss = binary_cross_entropy_with_logits(logits, data.y)
-            right = (logits.data > 0) == (data.y > 0)
-        else:
-            loss = cross_entropy(logits, data.y)
-            right = logits.data.argmax(axis=1) == data.y
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.monitor.record()
-        self.optimizer.step()
+        loss, logits = step(
+            self.model, Value(data.X), data.y, data.loss_fn, self.optimizer, self.monitor
+        )
         value = loss.item()
         self.losses.append(value)
-        self.accuracies.append(float(np.mean(right)))
+        self.accuracies.append(accuracy(logits, data.y))
         self.diverged = not math.isfinite(value)
 
     def test_accuracy(self):
         if self.data.X_test is None:
             return None
         with no_grad(), np.errstate(all="ignore"):
-            predicted = self.model(Value(self.data.X_test)).data.argmax(axis=1)
-        return float(np.mean(predicted == self.data.y_test))
+            return accuracy(self.model(Value(self.data.X_test)), self.data.y_test)
 
     def boundary(self):
         """P(class 1) on a grid over the moons, as whole percents row by row (y from the top)."""
         if self.data.extent is None:
             return None
-        x0, x1, y0, y1 = self.data.extent
         n = limits.BOUNDARY_GRID
-        xs = np.linspace(x0, x1, n)
-        ys = np.linspace(y1, y0, n)
-        grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+        _, _, grid = boundary_grid(self.data.extent, n, top_down=True)
         with no_grad(), np.errstate(all="ignore"):
             p = self.model(Value(grid)).reshape(-1).sigmoid().data
         return {"size": n, "percent": np.nan_to_num(np.round(100 * p)).astype(int).tolist()}
