@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 MARKDOWN = sorted(DOCS.glob("*.md")) + [ROOT / "README.md"]
 # Modules whose public names the API page must list; the last three land with their features.
-API_MODULES = ("engine", "gradcheck", "viz", "nn", "health")
+API_MODULES = ("engine", "gradcheck", "viz", "nn", "health", "training", "settings", "figures")
 # Modules whose public functions and classes need a docstring with an example.
-EXAMPLE_MODULES = ("gradcheck", "viz", "nn", "health")
+EXAMPLE_MODULES = ("gradcheck", "viz", "nn", "health", "training", "settings", "figures")
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=indent)(?P=fence)[ \t]*$",
                    re.MULTILINE | re.DOTALL)  # fmt: skip
 

@@ -12,7 +12,11 @@ from tinygrad_act.files import write_atomically
 
 
 def new_figure(width, height, dpi=100):
-    """A blank `width` x `height` inch figure with constrained layout."""
+    """A blank `width` x `height` inch figure with constrained layout.
+
+    >>> new_figure(5.6, 3.9).get_size_inches().tolist()
+    [5.6, 3.9]
+    """
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=dpi, layout="constrained")
@@ -23,6 +27,14 @@ def save_png(fig, path, **options):
 
     Through a temporary file: Ctrl-C or a full disk mid-write never leaves half a PNG, as the CLI
     promises for every file it writes. The folder is made if it is missing.
+
+    >>> import tempfile
+    >>> fig = new_figure(2, 2)
+    >>> _ = fig.subplots().plot([0, 1], [1, 0])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_png(fig, Path(folder) / "new" / "line.png")
+    ...     path.read_bytes()[:4], sorted(p.name for p in path.parent.iterdir())
+    (b'\\x89PNG', ['line.png'])
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,11 @@ def _missing(value):
 
 @dataclass(frozen=True)
 class Whole:
-    """A whole number from `low` to `high` (2.0 counts as 2; True does not count as 1)."""
+    """A whole number from `low` to `high` (2.0 counts as 2; True does not count as 1).
+
+    >>> Whole(1, 4).check("depth", 3.0), Whole(1, 4).accepted
+    (3, 'a whole number from 1 to 4')
+    """
 
     low: int
     high: int
@@ -75,7 +79,11 @@ class Whole:
 
 @dataclass(frozen=True)
 class Number:
-    """A finite real number from `low` to `high`."""
+    """A finite real number from `low` to `high`.
+
+    >>> Number(1e-4, 10.0).check("lr", 1), Number(1e-4, 10.0).accepted
+    (1.0, 'a number from 0.0001 to 10')
+    """
 
     low: float
     high: float
@@ -93,7 +101,11 @@ class Number:
 
 @dataclass(frozen=True)
 class Choice:
-    """One of `options`."""
+    """One of `options`.
+
+    >>> Choice(("moons", "digits")).check("dataset", "digits")
+    'digits'
+    """
 
     options: tuple
 
@@ -108,7 +120,11 @@ class Choice:
 
 
 class Elementwise:
-    """The name of a registered elementwise activation: hidden layers apply it unit by unit."""
+    """The name of a registered elementwise activation: hidden layers apply it unit by unit.
+
+    >>> Elementwise().check("activation", "tanh")
+    'tanh'
+    """
 
     @property
     def accepted(self):

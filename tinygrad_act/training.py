@@ -28,7 +28,16 @@ from tinygrad_act.nn import binary_cross_entropy_with_logits
 def step(model, inputs, targets, loss_fn, optimizer, monitor=None):
     """One training step: ``outputs = model(inputs)``, ``loss = loss_fn(outputs, targets)``, the
     gradients zeroed, ``loss.backward()``, the health `monitor`'s record (if one watches), the
-    optimizer's update. Returns ``(loss, outputs)``, the outputs as they were before the update."""
+    optimizer's update. Returns ``(loss, outputs)``, the outputs as they were before the update.
+
+    >>> from tinygrad_act.nn import SGD, Linear, mse_loss
+    >>> model = Linear(1, 1, bias=False, rng=0)
+    >>> model.weight.data[:] = 1.0
+    >>> loss, outputs = step(model, Value(np.array([[2.0]])), np.array([[0.0]]), mse_loss,
+    ...                      SGD(model.parameters(), lr=0.1))
+    >>> loss.item(), outputs.data.item(), model.weight.data.item()  # dL/dw = 2·(2w - 0)·2 = 8
+    (4.0, 2.0, 0.19999999999999996)
+    """
     outputs = model(inputs)
     loss = loss_fn(outputs, targets)
     optimizer.zero_grad()
@@ -41,7 +50,11 @@ def step(model, inputs, targets, loss_fn, optimizer, monitor=None):
 
 def logistic_loss(outputs, labels):
     """Binary cross-entropy on each example's one logit: `outputs` a column (examples, 1), as a
-    network with one output unit gives it, and `labels` 0 or 1."""
+    network with one output unit gives it, and `labels` 0 or 1.
+
+    >>> round(logistic_loss(Value(np.array([[0.0], [0.0]])), np.array([1, 0])).item(), 6)  # ln 2
+    0.693147
+    """
     return binary_cross_entropy_with_logits(outputs.reshape(-1), labels)
 
 
@@ -66,7 +79,11 @@ def right(outputs, labels):
 
 
 def accuracy(outputs, labels):
-    """The share of examples classified right (see `right`)."""
+    """The share of examples classified right (see `right`).
+
+    >>> accuracy(np.array([0.5, -0.5, 2.0, -1.0]), np.array([1, 1, 1, -1]))
+    0.75
+    """
     return float(np.mean(right(outputs, labels)))
 
 
@@ -107,6 +124,11 @@ def one_blas_thread():
     The matrices trained here are tiny (at most 64x128): a multi-threaded BLAS spends more time
     handing them between threads than computing, and on a loaded machine it is several times
     slower. threadpoolctl comes with scikit-learn; without it nothing is limited.
+
+    >>> with one_blas_thread():
+    ...     product = np.ones((64, 128)) @ np.ones((128, 10))
+    >>> float(product[0, 0])
+    128.0
     """
     try:
         from threadpoolctl import threadpool_limits
