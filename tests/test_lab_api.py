@@ -566,6 +566,10 @@ def test_a_lab_for_the_network_serves_the_names_it_was_given():
         ({"action": "reset", "settings": {"activations": []}}, "1 to 2 entries"),
         ({"action": "reset", "settings": {"activations": ["a", "b", "c"]}}, "1 to 2 entries"),
         ({"action": "reset", "settings": {"activations": ["softmax"]}}, "must be one of"),
+        (
+            {"action": "reset", "settings": {"activations": ["relu", "tanhh"]}},
+            "settings: activations[1]: unknown activation 'tanhh'; give one of the elementwise",
+        ),
         ({"action": "reset", "settings": {"dataset": "mnist"}}, "must be one of moons, digits"),
         ({"action": "reset", "settings": {"layers": 3}}, "unknown field 'layers'"),
         ({"action": "reset", "settings": []}, "must be an object"),

@@ -42,8 +42,12 @@ def test_a_refused_setting_names_the_field_the_accepted_values_and_what_it_got(
 
 
 def test_an_activation_must_be_registered_and_elementwise():
-    with pytest.raises(ValueError, match="unknown activation 'tanhh'.*did you mean tanh"):
+    with pytest.raises(SettingError) as info:
         check("activation", "tanhh")
+    assert str(info.value) == (
+        "activation: unknown activation 'tanhh'; give one of the elementwise activations sigmoid, "
+        "tanh, relu, leaky_relu, softplus, elu, silu, gelu; did you mean tanh?"
+    )
     with pytest.raises(SettingError, match="must be one of the elementwise activations sigmoid, "
                        "tanh, relu, .*got 'softmax', which is not elementwise"):  # fmt: skip
         check("activation", "softmax")

@@ -20,11 +20,12 @@ form: a 400 naming the field, or ``--seed takes ...`` and exit code 2.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from dataclasses import dataclass
 
-from tinygrad_act.activations import ACTIVATIONS, lookup
+from tinygrad_act.activations import ACTIVATIONS
 
 DATASETS = ("moons", "digits")
 DEFAULT_EPOCHS = {"moons": 100, "digits": 20}
@@ -35,12 +36,11 @@ class SettingError(ValueError):
     """A setting refused: ``name`` the field, ``accepted`` what it takes, ``got`` what it was given
     (None when it was missing)."""
 
-    def __init__(self, name, accepted, got, missing=False, why=""):
+    def __init__(self, name, accepted, got, missing=False, message=""):
         self.name, self.accepted, self.got = name, accepted, got
         if missing:
-            super().__init__(f"{name} is missing: give {accepted}")
-        else:
-            super().__init__(f"{name} must be {accepted}, got {_short(got)}{why}")
+            message = f"{name} is missing: give {accepted}"
+        super().__init__(message or f"{name} must be {accepted}, got {_short(got)}")
 
 
 def _short(value, width=40):
@@ -127,17 +127,25 @@ class Elementwise:
     """
 
     @property
+    def names(self):
+        return [name for name, spec in ACTIVATIONS.items() if not spec.tensor_only]
+
+    @property
     def accepted(self):
-        names = [name for name, spec in ACTIVATIONS.items() if not spec.tensor_only]
-        return "one of the elementwise activations " + ", ".join(names)
+        return "one of the elementwise activations " + ", ".join(self.names)
 
     def check(self, name, value):
         if _missing(value) or not isinstance(value, str):
             raise SettingError(name, self.accepted, value, _missing(value))
-        spec = lookup(value)  # an unknown name: the registry's message, with its "did you mean"
-        if spec.tensor_only:
-            raise SettingError(name, self.accepted, value, why=", which is not elementwise")
-        return spec.name
+        if value not in ACTIVATIONS:
+            close = difflib.get_close_matches(value, self.names, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            message = f"{name}: unknown activation {_short(value)}; give {self.accepted}{hint}"
+            raise SettingError(name, self.accepted, value, message=message)
+        if ACTIVATIONS[value].tensor_only:
+            message = f"{name} must be {self.accepted}, got {value!r}, which is not elementwise"
+            raise SettingError(name, self.accepted, value, message=message)
+        return value
 
 
 # fmt: off
