@@ -45,6 +45,7 @@ def plot_health(monitors, path):
     One monitor gets a 2 x 2 grid.
 
     >>> import tempfile
+    >>> from pathlib import Path
     >>> from tinygrad_act import Value
     >>> from tinygrad_act.nn import mlp
     >>> nets = {name: mlp([2, 4, 1], name, rng=0) for name in ("tanh", "relu")}
