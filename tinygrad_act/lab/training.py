@@ -25,7 +25,8 @@ from tinygrad_act.health import Monitor
 from tinygrad_act.lab import limits
 from tinygrad_act.nn import SGD, cross_entropy, mlp
 from tinygrad_act.settings import FIELDS, SettingError, check
-from tinygrad_act.training import accuracy, boundary_grid, logistic_loss, plane, step
+from tinygrad_act.training import accuracy, boundary_grid, logistic_loss, plane
+from tinygrad_act.training import step as training_step
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class Network:
 
     def _step(self):
         data = self.data
-        loss, logits = step(
+        loss, logits = training_step(
             self.model, Value(data.X), data.y, data.loss_fn, self.optimizer, self.monitor
         )
         value = loss.item()
