@@ -141,16 +141,6 @@ def _private_reads(source, value_names):
     return found
 
 
-# nn.py is being split into a package on another branch (issue 24, items 3 and 6), which owns these
-# lines: there `_make` becomes engine.make_node, `p._grad` p.grad_data and `_log_softmax` the
-# registry's log_softmax. Empty this set when that branch lands.
-NOT_YET = {
-    "tinygrad_act/nn.py: imports _log_softmax from tinygrad_act.activations",
-    "tinygrad_act/nn.py: imports _make from tinygrad_act.engine",
-    "tinygrad_act/nn.py: reads p._grad",
-}
-
-
 def test_no_module_outside_the_engine_reads_the_engines_private_names():
     value_names = _value_private_names()
     assert {"_rule", "_grad", "_x", "_g", "_uses", "_backward"} <= value_names
@@ -161,8 +151,7 @@ def test_no_module_outside_the_engine_reads_the_engines_private_names():
         where = path.relative_to(PACKAGE.parent).as_posix()
         for hit in _private_reads(path.read_text(encoding="utf-8"), value_names):
             line, what = hit.split(": ", 1)
-            if f"{where}: {what}" not in NOT_YET:
-                found.append(f"{where} {line}: {what}")
+            found.append(f"{where} {line}: {what}")
     assert not found, "the engine's private names read outside it:\n" + "\n".join(found)
 
 

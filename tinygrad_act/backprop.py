@@ -71,16 +71,10 @@ def reference_backward(root, grad=None):
             node = ready.pop()  # every node that uses it has passed its share: g is complete
             g = pending.pop(node)
             node.grad = node.grad + g
-            if node._rule is None:
-                continue  # a leaf
-            inputs, data = node._prev, [p.data for p in node._prev]
-            try:  # its inputs' shares: local derivative x g
-                shares = node._rule(g, node.data, *data)
-            except ArithmeticError:  # float math hit x/0 or overflow: redo it the IEEE way
-                shares = _ieee_rule(node._rule, g, node.data, data)
-            for p, share in zip(inputs, shares, strict=True):
+            # Each input's share, local derivative x g, fitted to it (broadcast axes summed away)
+            # by the helper the fast pass uses; a leaf has none.
+            for p, share in zip(node._prev, apply_rule(node, g), strict=True):
                 if p.requires_grad:
-                    share = _reduce_to(share, p)  # broadcast axes summed away, as in the fast pass
                     pending[p] = pending[p] + share if p in pending else share
                 uses[p] -= 1
                 if not uses[p] and p in pending:

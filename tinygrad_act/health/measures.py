@@ -22,7 +22,6 @@ import numpy as np
 from tinygrad_act.activations import lookup
 from tinygrad_act.engine import Value
 from tinygrad_act.nn import Activation, Layer, Linear, Module, Neuron
-from tinygrad_act.nn.optimizers import _grad_data
 
 PEAK_RANGE = (-10.0, 10.0)  # where the peak slope is looked for: the slide's z = -10 ... 10
 POOLED_FORWARDS = 32  # forwards per layer kept for the next record(); the oldest goes first
@@ -196,7 +195,7 @@ class _Capture:
         is 0.0 from the start: there the hook's word counts; a tensor's is None until stored.)"""
         if not self.hit[i]:
             return None
-        return _grad_data(self.outputs[i])
+        return self.outputs[i].grad_data
 
     @property
     def reached(self):
@@ -258,7 +257,7 @@ def _find_in_members(members, prefix, found):
 def _flat(values, grad=False):
     parts = []
     for v in values:
-        x = _grad_data(v) if grad else v.data
+        x = v.grad_data if grad else v.data
         parts.append(np.ravel(np.asarray(0.0 if x is None else x, dtype=np.float64)))
     return np.concatenate(parts) if parts else np.zeros(0)
 

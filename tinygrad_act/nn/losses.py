@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from tinygrad_act.activations import ACTIVATIONS, softmax
-from tinygrad_act.engine import Value, _make
+from tinygrad_act.engine import Value, make_node
 
 _log_softmax = ACTIVATIONS["log_softmax"].forward  # on raw arrays: the loss's forward needs no node
 
@@ -147,7 +147,7 @@ def cross_entropy(logits, labels):
     at_label = np.arange(0, n * c, c) + y  # each row's label in the flattened (N, C) array
     total = float(np.add.reduce(logp.take(at_label)))
     loss = np.array(-total / n if n else math.nan, dtype=z.dtype)
-    return _make(loss, logits, None, "cross_entropy", _CrossEntropyRule(logp, at_label))
+    return make_node(loss, logits, None, "cross_entropy", _CrossEntropyRule(logp, at_label))
 
 
 class _CrossEntropyRule:

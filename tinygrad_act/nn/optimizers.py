@@ -12,14 +12,6 @@ from tinygrad_act.engine import Value
 from tinygrad_act.nn.modules import Module
 
 
-def _grad_data(p):
-    """A parameter's gradient as raw data, or None for a tensor that never received one."""
-    g = p._grad
-    if g is None:
-        return None
-    return g.data if isinstance(g, Value) else g
-
-
 def _check_range(name, value, low, high=math.inf, high_open=True, low_open=False):
     """`value` as a float when it is a real number in the range (numpy scalars included)."""
     real = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
@@ -67,7 +59,7 @@ class Optimizer:
 
     def step(self):
         for i, p in enumerate(self.params):
-            g = _grad_data(p)
+            g = p.grad_data
             if g is None:
                 continue
             if p.is_scalar:
