@@ -26,6 +26,7 @@ sync_api = pytest.importorskip(
 )
 pytest.importorskip("uvicorn", reason="the lab extra (starlette, uvicorn) is not installed")
 
+from tinygrad_act import settings  # noqa: E402
 from tinygrad_act.expression import parse_expression  # noqa: E402
 from tinygrad_act.lab import limits  # noqa: E402
 from tinygrad_act.lab.explain import drawing_order  # noqa: E402
@@ -351,6 +352,11 @@ def test_training_settings_errors_sit_by_their_field_and_the_card_fits(
     sync_api.expect(page.locator("#train-status")).to_contain_text("step 0")
     page.click("#train-step")
     sync_api.expect(page.locator("#train-status")).to_contain_text("step 1 ")
+    # The boxes' bounds are the library's, the ones the server checks.
+    for field in ("depth", "width", "lr", "seed"):
+        box = page.locator(f"#train-{field}")
+        low, high = settings.bounds(field)
+        assert (float(box.get_attribute("min")), float(box.get_attribute("max"))) == (low, high)
 
     # An empty learning rate is missing (not 0), shown by its box; the same for a width of 2.5.
     page.fill("#train-lr", "")

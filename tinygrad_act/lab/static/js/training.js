@@ -30,6 +30,10 @@ export class TrainingPanel {
     fill($("train-dataset"), meta.limits.datasets);
     fill($("train-act-0"), names);
     fill($("train-act-1"), [NONE, ...names]);
+    // The boxes' bounds are the library's (tinygrad_act.settings), as the server checks them.
+    for (const key of ["depth", "width", "lr", "seed"]) {
+      [$(FIELDS[key][0]).min, $(FIELDS[key][0]).max] = meta.limits[key];
+    }
     this.setForm(this.settingsFromUrl(meta.defaults));
     for (const [input] of Object.values(FIELDS)) {
       const note = document.createElement("span");
