@@ -46,6 +46,7 @@ from tinygrad_act.rules import (
     broadcast_rule,
     div_rule,
     exp_rule,
+    index_along,
     log_rule,
     maximum_rule,
     minimum_rule,
@@ -122,10 +123,6 @@ def _make(data, x, y, op, rule):
 make_node = _make
 
 
-def _shape_error(op, x, y):
-    return ValueError(f"{op}: shapes {x.shape} and {y.shape} do not broadcast together")
-
-
 class Value:
     """A scalar or a tensor that records the graph of the expressions built from it.
 
@@ -159,7 +156,8 @@ class Value:
         self._op = _op
         self._rule = None
         self._g, self._uses = None, 0  # bookkeeping of a backward pass while it runs
-        inputs.check_label(label)
+        if type(label) is not str:
+            inputs.check_label(label)
         self._label = label
 
     @property
@@ -313,7 +311,7 @@ class Value:
         try:
             data = self.data + other.data
         except ValueError:
-            raise _shape_error("+", self, other) from None
+            raise inputs.shape_error("+", self, other) from None
         except RuntimeWarning:  # inf + -inf or an overflow, with warnings as errors
             data = quietly(operator.add, self.data, other.data)
         return _make(data, self, other, "+", add_rule)
@@ -324,7 +322,7 @@ class Value:
         try:
             data = self.data - other.data
         except ValueError:
-            raise _shape_error("-", self, other) from None
+            raise inputs.shape_error("-", self, other) from None
         except RuntimeWarning:  # inf - inf or an overflow, with warnings as errors
             data = quietly(operator.sub, self.data, other.data)
         return _make(data, self, other, "-", sub_rule)
@@ -335,7 +333,7 @@ class Value:
         try:
             data = self.data * other.data
         except ValueError:
-            raise _shape_error("*", self, other) from None
+            raise inputs.shape_error("*", self, other) from None
         except RuntimeWarning:  # inf * 0 or an overflow, with warnings as errors
             data = quietly(operator.mul, self.data, other.data)
         return _make(data, self, other, "*", mul_rule)
@@ -351,7 +349,7 @@ class Value:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     data = x / y
             except ValueError:
-                raise _shape_error("/", self, other) from None
+                raise inputs.shape_error("/", self, other) from None
         return _make(data, self, other, "/", div_rule)
 
     def __pow__(self, other):
@@ -364,7 +362,7 @@ class Value:
         try:
             data = pow_(self.data, exponent.data)
         except ValueError:
-            raise _shape_error("**", self, exponent) from None
+            raise inputs.shape_error("**", self, exponent) from None
         return _make(data, self, exponent, "**", pow_value_rule)
 
     def __neg__(self):
@@ -412,9 +410,8 @@ class Value:
         return self._pick(other, "minimum", np.minimum, minimum_rule)
 
     def where(self, condition, other):
-        """This value where `condition` holds, `other` elsewhere: ``torch.where(condition, self,
-        other)``. Each gets the gradient where it was chosen and none elsewhere; the condition is a
-        constant (a bool or an array of bools, such as ``z.data > 0`` or ``z > 0``)."""
+        """This value where `condition` holds, `other` elsewhere (``torch.where(condition, self, other)``);
+        each gets the gradient where it was chosen. The condition is bools, such as ``z > 0``."""
         condition = inputs.condition(condition, "where")
         return self._pick(
             other, "where", lambda x, y: np.where(condition, x, y), WhereRule(condition)
@@ -426,7 +423,7 @@ class Value:
         try:
             data = fn(self.data, other.data)
         except ValueError:
-            raise _shape_error(op, self, other) from None
+            raise inputs.shape_error(op, self, other) from None
         if data.ndim == 0 and type(self.data) is float and type(other.data) is float:
             data = float(data)  # scalars stay Python floats
         return _make(data, self, other, op, rule)
@@ -445,10 +442,6 @@ class Value:
 
     # ---- tensor ops ---------------------------------------------------------------------------------
 
-    def _need_tensor(self, op):
-        if type(self.data) is float:
-            raise TypeError(f"{op} needs a tensor Value; this one is a scalar ({self.data:g})")
-
     def __matmul__(self, other):
         if type(other) is not Value:
             other = _lift(other, self)
@@ -465,9 +458,8 @@ class Value:
         return _lift(other, self) @ self
 
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Sum over `axis` (all axes by default); a full sum is a 0-d tensor Value. PyTorch's
-        ``dim=`` and ``keepdim=`` are numpy's ``axis=`` and ``keepdims=`` under other names."""
-        self._need_tensor("sum")
+        """Sum over `axis` (all axes by default; ``dim=``, ``keepdim=`` as in PyTorch): a Value."""
+        inputs.need_tensor(self.data, "sum")
         axis, keepdims, _ = reduction_axis("sum", self.ndim, axis, keepdims, dim, keepdim)
         try:
             data = self.data.sum(axis=axis, keepdims=keepdims)
@@ -477,7 +469,7 @@ class Value:
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Mean over `axis` (all axes by default); ``dim=``, ``keepdim=`` as in PyTorch."""
-        self._need_tensor("mean")
+        inputs.need_tensor(self.data, "mean")
         axis, keepdims, _ = reduction_axis("mean", self.ndim, axis, keepdims, dim, keepdim)
         n = count(self.shape, axis)  # how many entries each mean averages
         if n == 0:  # nan, numpy's value, without its "Mean of empty slice" warning
@@ -507,13 +499,12 @@ class Value:
         return self._spread("std", axis, keepdims, ddof, dim, keepdim, unbiased, correction)
 
     def _spread(self, op, axis, keepdims, ddof, dim, keepdim, unbiased, correction):
-        self._need_tensor(op)
+        inputs.need_tensor(self.data, op)
         axis, keepdims, torch = reduction_axis(op, self.ndim, axis, keepdims, dim, keepdim)
         offset = inputs.divisor_offset(op, ddof, unbiased, correction, torch)
         divisor = count(self.shape, axis) - offset
         data = quietly(self.data.var, axis=axis, keepdims=keepdims, ddof=offset)
-        if op == "std":
-            data = np.sqrt(data)
+        data = np.sqrt(data) if op == "std" else data
         return _make(data, self, None, op, VarRule(axis, keepdims, divisor, root=op == "std"))
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -533,14 +524,14 @@ class Value:
         return self._extreme("min", np.argmin, axis, keepdims, dim, keepdim)
 
     def _extreme(self, op, arg, axis, keepdims, dim, keepdim):
-        self._need_tensor(op)
+        inputs.need_tensor(self.data, op)
         axis, keepdims, torch = reduction_axis(op, self.ndim, axis, keepdims, dim, keepdim)
         if self.data.size == 0:
             raise ValueError(f"{op}: the Value is empty")
         if (
             torch and type(axis) is int
         ):  # torch's values and indices: the gradient goes to the index
-            index = _along(arg(self.data, axis=axis, keepdims=True), axis, keepdims)
+            index = index_along(arg(self.data, axis=axis, keepdims=True), axis, keepdims)
             values = _make(self.data[index], self, None, op, GetitemRule(index))
             return MaxMin(values, index[axis])
         data = self.data.max(axis=axis, keepdims=keepdims) if op == "max" else self.data.min(axis=axis, keepdims=keepdims)  # fmt: skip
@@ -549,16 +540,16 @@ class Value:
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """The index of the maximum (a plain int array: an index has no gradient)."""
         axis, keepdims, _ = reduction_axis("argmax", self.ndim, axis, keepdims, dim, keepdim)
-        return np.argmax(self.data, axis=axis, keepdims=keepdims)
+        return self.data.argmax(axis=axis, keepdims=keepdims)
 
     def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """The index of the minimum (a plain int array)."""
         axis, keepdims, _ = reduction_axis("argmin", self.ndim, axis, keepdims, dim, keepdim)
-        return np.argmin(self.data, axis=axis, keepdims=keepdims)
+        return self.data.argmin(axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
         """The same data in a new shape: ``v.reshape(2, 3)`` or ``v.reshape((2, 3))``."""
-        self._need_tensor("reshape")
+        inputs.need_tensor(self.data, "reshape")
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         try:
@@ -567,32 +558,24 @@ class Value:
             raise ValueError(f"reshape: cannot reshape shape {self.shape} into {shape}") from None
         return _make(data, self, None, "reshape", reshape_rule)
 
-    def view(self, *shape):
-        """PyTorch's name for `reshape`: ``emb.view(32, -1)``."""
-        return self.reshape(*shape)
+    view = reshape  # PyTorch's name: emb.view(32, -1)
 
     def flatten(self, start_dim=0, end_dim=-1):
         """Axes start_dim..end_dim merged into one (all of them by default), as torch.flatten."""
-        self._need_tensor("flatten")
+        inputs.need_tensor(self.data, "flatten")
         i, j = (one_axis(a, self.ndim, "flatten") % self.ndim for a in (start_dim, end_dim))
         return self._reshaped(self.shape[:i] + (-1,) + self.shape[j + 1 :], "flatten")
 
     def squeeze(self, axis=None, *, dim=None):
         """Axes of length 1 dropped: all of them, or `axis` (numpy: an error if it is not of
         length 1) or `dim` (PyTorch: then left as it is)."""
-        self._need_tensor("squeeze")
+        inputs.need_tensor(self.data, "squeeze")
         axis, _, torch = reduction_axis("squeeze", self.ndim, axis, False, dim, None)
-        axes = tuple(range(self.ndim)) if axis is None else axis if type(axis) is tuple else (axis,)  # fmt: skip
-        if axis is not None and not torch and any(self.shape[a] != 1 for a in axes):
-            raise ValueError(f"squeeze: axis {axis} of shape {self.shape} is not of length 1")
-        drop = {a % self.ndim for a in axes if self.shape[a] == 1}
-        return self._reshaped(
-            tuple(n for a, n in enumerate(self.shape) if a not in drop), "squeeze"
-        )
+        return self._reshaped(inputs.squeezed(self.shape, axis, torch), "squeeze")
 
     def unsqueeze(self, dim):
         """A new axis of length 1 at position `dim` (np.expand_dims, torch.unsqueeze)."""
-        self._need_tensor("unsqueeze")
+        inputs.need_tensor(self.data, "unsqueeze")
         at = one_axis(dim, self.ndim + 1, "unsqueeze") % (self.ndim + 1)
         return self._reshaped(self.shape[:at] + (1,) + self.shape[at:], "unsqueeze")
 
@@ -603,7 +586,7 @@ class Value:
 
     def transpose(self, *axes):
         """Permute the axes (reverse them by default), as ``np.transpose``."""
-        self._need_tensor("transpose")
+        inputs.need_tensor(self.data, "transpose")
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         axes = axes or tuple(reversed(range(self.ndim)))
@@ -621,7 +604,7 @@ class Value:
 
     def swapaxes(self, axis1, axis2):
         """Exchange two axes, as ``np.swapaxes``."""
-        self._need_tensor("swapaxes")
+        inputs.need_tensor(self.data, "swapaxes")
         axes = list(range(self.ndim))
         i, j = (one_axis(a, self.ndim, "swapaxes") for a in (axis1, axis2))
         axes[i], axes[j] = axes[j], axes[i]
@@ -632,28 +615,20 @@ class Value:
         try:
             data = np.broadcast_to(self.data, shape)
         except ValueError:
-            raise ValueError(
-                f"broadcast_to: cannot broadcast shape {self.shape} to {shape}"
-            ) from None
+            raise ValueError(f"broadcast_to: cannot broadcast {self.shape} to {shape}") from None
         return _make(np.array(data), self, None, "broadcast", broadcast_rule)
 
     def __getitem__(self, index):
-        self._need_tensor("indexing")
-        index = inputs.own_index(
-            index
-        )  # a copy: changing the caller's array must not change backward
+        inputs.need_tensor(self.data, "indexing")
+        index = inputs.own_index(index)  # our copy: the caller may change theirs
         data = self.data[index]
         return _make(np.array(data, copy=True), self, None, "[]", GetitemRule(index))
 
     def cat(self, *others, dim=0):
         """This value and `others` joined along axis `dim` (torch.cat, np.concatenate); each gets
         its own slice of the gradient back. A node records at most two inputs, so more than two
-        join two at a time, in a balanced tree of "cat" nodes.
-
-        >>> Value([1.0, 2.0]).cat(Value([3.0]), [4.0, 5.0]).data
-        array([1., 2., 3., 4., 5.])
-        """
-        self._need_tensor("cat")
+        join two at a time, in a balanced tree of "cat" nodes (see `tinygrad_act.cat`)."""
+        inputs.need_tensor(self.data, "cat")
         axis = one_axis(dim, self.ndim, "cat") % self.ndim
         parts = [self, *(p if type(p) is Value else _lift(p, self) for p in others)]
         inputs.check_join([p.shape for p in parts], axis, "cat")
@@ -676,7 +651,7 @@ class Value:
         except (KeyError, TypeError):
             spec = _registry.lookup(name)  # raises, naming the registered activations
         if spec.tensor_only:
-            self._need_tensor(name)
+            inputs.need_tensor(self.data, name)
         z = self.data
         if params:
             try:  # the methods pass their own defaults: the fast path is one comparison
@@ -805,10 +780,3 @@ MaxMin = namedtuple("MaxMin", "values indices")  # what torch's max(dim) and min
 def _cat2(x, y, axis):
     data = np.concatenate((x.data, y.data), axis=axis)
     return _make(data, x, y, "cat", ConcatRule(axis, x.shape[axis]))
-
-
-def _along(index, axis, keepdims):
-    """The index tuple that picks, along `axis`, the entry at `index` (argmax's, axis kept)."""
-    parts = list(np.indices(index.shape, sparse=True))
-    parts[axis] = index
-    return tuple(parts if keepdims else (np.squeeze(p, axis) for p in parts))

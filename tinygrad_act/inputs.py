@@ -70,6 +70,17 @@ def is_node(x):
     return hasattr(x, "_prev") and not isinstance(x, (np.ndarray, np.generic))
 
 
+def need_tensor(data, op):
+    """Ops over axes and shapes need a tensor; a scalar Value's data is a float."""
+    if type(data) is float:
+        raise TypeError(f"{op} needs a tensor Value; this one is a scalar ({data:g})")
+
+
+def shape_error(op, x, y):
+    """The error of an elementwise op whose operands' shapes do not broadcast together."""
+    return ValueError(f"{op}: shapes {x.shape} and {y.shape} do not broadcast together")
+
+
 def check_label(label):
     """A label is a str (drawings and messages print it)."""
     if type(label) is not str:
@@ -211,6 +222,20 @@ def reduction_axis(op, ndim, axis, keepdims, dim, keepdim):
         keepdims = keepdim
     torch = dim is not None or keepdim is not None
     return check_axis(axis, ndim, op), bool(keepdims), torch
+
+
+def squeezed(shape, axis, torch):
+    """`shape` without its axes of length 1: all of them, or those of `axis`, where numpy's
+    spelling refuses an axis of another length and PyTorch's leaves it.
+
+    >>> squeezed((1, 3, 1), None, False), squeezed((1, 3), 1, True)
+    ((3,), (1, 3))
+    """
+    axes = range(len(shape)) if axis is None else axis if type(axis) is tuple else (axis,)
+    if axis is not None and not torch and any(shape[a] != 1 for a in axes):
+        raise ValueError(f"squeeze: axis {axis} of shape {shape} is not of length 1")
+    drop = {a % len(shape) for a in axes if shape[a] == 1}
+    return tuple(n for a, n in enumerate(shape) if a not in drop)
 
 
 def divisor_offset(op, ddof, unbiased, correction, torch):

@@ -317,6 +317,14 @@ class GetitemRule:
         return (scatter(g, self.index, z.shape),)
 
 
+def index_along(index, axis, keepdims):
+    """The index that picks the entries at `index` along `axis` (argmax's, with the axis kept):
+    torch's max(dim) is z[that index], so its gradient goes to the entry picked, not to its ties."""
+    parts = list(np.indices(index.shape, sparse=True))
+    parts[axis] = index
+    return tuple(parts if keepdims else (np.squeeze(p, axis) for p in parts))
+
+
 class ScatterRule:
     """The adjoint of indexing is indexing again."""
 
