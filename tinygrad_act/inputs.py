@@ -48,7 +48,9 @@ def as_data(x):
         raise TypeError(f"Value takes {ACCEPTED}, not {type(x).__name__} ({x!r})")
     try:
         arr = np.asarray(x)
-    except (ValueError, TypeError) as err:
+    except TypeError as err:  # a Value inside a list refuses to become an array
+        raise TypeError(f"Value takes {ACCEPTED}; in this {type(x).__name__}, {err}") from None
+    except ValueError as err:
         raise ValueError(
             f"Value takes {ACCEPTED}; got a ragged or malformed {type(x).__name__}: {err}"
         ) from None

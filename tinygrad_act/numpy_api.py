@@ -80,7 +80,7 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         )
     fn = UFUNCS.get(ufunc) if method == "__call__" else None
     if fn is None:
-        _no_rule(name, sorted(f"np.{u.__name__}" for u in UFUNCS))
+        _no_rule(name, "ufuncs", sorted(f"np.{u.__name__}" for u in UFUNCS))
     if kwargs:
         raise TypeError(f"{name} on a Value takes no keywords; got {', '.join(sorted(kwargs))}")
     return fn(*inputs)
@@ -164,10 +164,11 @@ _DEFAULTS = {"dtype": None, "out": None, "order": "C", "initial": np._NoValue, "
 
 def array_function(func, args, kwargs):
     """What ``Value.__array_function__`` does: run the function's row of `FUNCTIONS`."""
-    name = f"np.{func.__name__}"
+    module = getattr(func, "__module__", None) or "numpy"
+    name = f"{module.replace('numpy', 'np', 1)}.{func.__name__}"  # np.sum, np.linalg.norm
     fn = FUNCTIONS.get(func)
     if fn is None:
-        _no_rule(name, sorted(f"np.{f.__name__}" for f in FUNCTIONS))
+        _no_rule(name, "functions", sorted(f"np.{f.__name__}" for f in FUNCTIONS))
     try:
         bound = inspect.signature(func).bind(*args, **kwargs)
     except TypeError as err:
@@ -185,10 +186,10 @@ def array_function(func, args, kwargs):
     return fn(**call)
 
 
-def _no_rule(name, known):
+def _no_rule(name, kind, known):
     raise TypeError(
-        f"{name} has no rule for a Value: its result would lose the graph. Functions with a rule: "
-        f"{', '.join(known)}; for a constant, call it on the data (v.data)"
+        f"{name} has no rule for a Value: its result would lose the graph. The numpy {kind} with "
+        f"a rule: {', '.join(known)}; for a constant, call it on the data (v.data)"
     )
 
 
