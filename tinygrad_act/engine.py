@@ -396,7 +396,7 @@ class Value:
         return _make(sqrt(self.data), self, None, "sqrt", sqrt_rule)
 
     def abs(self):
-        """|z|; local gradient sign z, 0 at the kink z = 0 (as PyTorch's, where ReLU'(0) is 1)."""
+        """The absolute value of z; local gradient sign z, 0 at the kink z = 0 (as in PyTorch)."""
         return _make(abs(self.data), self, None, "abs", abs_rule)
 
     __abs__ = abs
