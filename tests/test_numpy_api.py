@@ -195,6 +195,10 @@ def test_numpy_on_the_left_and_reflected_operators_keep_working():
             lambda v: np.dot(v.reshape(1, 2, 3), v.T),
             "np.dot of arrays with more than 2 dimensions has no rule; use np.matmul",
         ),  # fmt: skip
+        (
+            lambda v: np.where(v, 1.0, 0.0),
+            "np.where: the condition is a Value; give the comparison",
+        ),
     ],
 )
 def test_a_numpy_name_with_no_rule_is_a_type_error_that_names_it_and_says_what_to_use(call, named):

@@ -21,10 +21,12 @@ This module never imports the engine: it calls the Values' own methods.
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import numpy as np
 
+from tinygrad_act import inputs
 from tinygrad_act.inputs import is_node
 
 # --------------------------------------------------------------------------------------------------
@@ -105,10 +107,10 @@ def _outer(a, b):
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
-def _where(condition, x, y):
-    if is_node(x):
-        return x.where(condition, y)
-    return _constant(x, y).where(condition, y)
+def _where(condition, x=None, y=None):
+    if not is_node(x) and not is_node(y):  # the Value is the condition: refused by name
+        inputs.condition(condition, "np.where")
+    return (x if is_node(x) else _constant(x, y)).where(condition, y)
 
 
 def _clip(a, a_min=None, a_max=None, *, min=None, max=None):
@@ -170,7 +172,7 @@ def array_function(func, args, kwargs):
     if fn is None:
         _no_rule(name, "functions", sorted(f"np.{f.__name__}" for f in FUNCTIONS))
     try:
-        bound = inspect.signature(func).bind(*args, **kwargs)
+        bound = _signature(func).bind(*args, **kwargs)
     except TypeError as err:
         raise TypeError(f"{name}: {err}") from None
     given = bound.arguments
@@ -184,6 +186,11 @@ def array_function(func, args, kwargs):
             raise TypeError(f"{name} on a Value takes no {key}= (got {given[key]!r})")
     call = {k: v for k, v in given.items() if k not in _DEFAULTS and v is not np._NoValue}
     return fn(**call)
+
+
+@functools.cache
+def _signature(func):  # (read once per function: inspect.signature costs as much as a small op)
+    return inspect.signature(func)
 
 
 def _no_rule(name, kind, known):
