@@ -59,11 +59,8 @@ ELEMENTWISE = frozenset(
     {add_rule, sub_rule, mul_rule, div_rule, pow_value_rule, neg_rule, exp_rule, log_rule}
     | {sqrt_rule, abs_rule, maximum_rule, minimum_rule}
 )
-ELEMENTWISE_KINDS = (
-    PowRule,
-    ClipRule,
-    WhereRule,
-)  # rules with a setting: an exponent, bounds, a mask
+# Rules with a setting: z ** p for a constant p, clip's bounds, where's condition.
+ELEMENTWISE_KINDS = (PowRule, ClipRule, WhereRule)
 
 # --------------------------------------------------------------------------------------------------
 # The other ops move values between positions. Each rule is linear in the tangent; most apply the
@@ -78,9 +75,7 @@ def max_jvp(rule, dz, a, z):  # the maximum's tangent; ties share it evenly, as 
     return (rule.share(z, a) * dz).sum(axis=rule.axis, keepdims=rule.keepdims)
 
 
-def var_jvp(
-    rule, dz, a, z
-):  # var and std: Σ a'(z)·ż over the axis; backward with g = 1 gives a'(z)
+def var_jvp(rule, dz, a, z):  # var and std: Σ a'(z)·ż over the axis (backward at g = 1 is a'(z))
     (slope,) = rule(np.ones_like(a), a, z)
     return (slope * dz).sum(axis=rule.axis, keepdims=rule.keepdims)
 
