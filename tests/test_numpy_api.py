@@ -323,3 +323,10 @@ def test_cat_and_stack_are_exported_as_in_torch():
     x, y = Value(A), Value(B)
     assert tinygrad_act.cat([x, y], dim=1).shape == tuple(torch.cat([torch.tensor(A), torch.tensor(B)], dim=1).shape)  # fmt: skip
     assert tinygrad_act.stack((x, y), dim=-1).shape == (2, 3, 2)
+
+
+def test_softmax_and_log_softmax_take_torchs_dim_and_expand_dims_numpys_axis():
+    v, t = _both(A)
+    np.testing.assert_allclose(v.softmax(dim=0).data, t.softmax(dim=0).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(v.log_softmax(dim=0).data, t.log_softmax(0).detach().numpy(), rtol=1e-12)  # fmt: skip
+    assert v.expand_dims(axis=1).shape == np.expand_dims(A, axis=1).shape == (2, 1, 3)

@@ -410,8 +410,8 @@ class Value:
         return self._pick(other, "minimum", np.minimum, minimum_rule)
 
     def where(self, condition, other):
-        """This value where `condition` holds, `other` elsewhere (``torch.where(condition, self, other)``);
-        each gets the gradient where it was chosen. The condition is bools, such as ``z > 0``."""
+        """This value where `condition` holds, `other` elsewhere, as ``torch.where(condition, self,
+        other)``; each gets g where it was chosen. The condition is bools, such as ``z > 0``."""
         condition = inputs.condition(condition, "where")
         return self._pick(
             other, "where", lambda x, y: np.where(condition, x, y), WhereRule(condition)
@@ -539,13 +539,13 @@ class Value:
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """The index of the maximum (a plain int array: an index has no gradient)."""
-        axis, keepdims, _ = reduction_axis("argmax", self.ndim, axis, keepdims, dim, keepdim)
-        return self.data.argmax(axis=axis, keepdims=keepdims)
+        axis, keep, _ = reduction_axis("argmax", self.ndim, axis, keepdims, dim, keepdim)
+        return np.argmax(self.data, axis, keepdims=keep)
 
     def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """The index of the minimum (a plain int array)."""
-        axis, keepdims, _ = reduction_axis("argmin", self.ndim, axis, keepdims, dim, keepdim)
-        return self.data.argmin(axis=axis, keepdims=keepdims)
+        axis, keep, _ = reduction_axis("argmin", self.ndim, axis, keepdims, dim, keepdim)
+        return np.argmin(self.data, axis, keepdims=keep)
 
     def reshape(self, *shape):
         """The same data in a new shape: ``v.reshape(2, 3)`` or ``v.reshape((2, 3))``."""
@@ -579,7 +579,9 @@ class Value:
         at = one_axis(dim, self.ndim + 1, "unsqueeze") % (self.ndim + 1)
         return self._reshaped(self.shape[:at] + (1,) + self.shape[at:], "unsqueeze")
 
-    expand_dims = unsqueeze  # numpy's name
+    def expand_dims(self, axis):
+        """numpy's name for `unsqueeze`: a new axis of length 1 at position `axis`."""
+        return self.unsqueeze(axis)
 
     def _reshaped(self, shape, op):
         return _make(self.data.reshape(shape), self, None, op, reshape_rule)
@@ -709,13 +711,13 @@ class Value:
         """GELU, tanh approximation: a = z/2·(1+tanh(√(2/π)(z+0.044715z³)))."""
         return self.activate("gelu")
 
-    def softmax(self, axis=-1):
-        """a = e^z / Σe^z along `axis` (stable); tensors only."""
-        return self.activate("softmax", axis=axis)
+    def softmax(self, axis=-1, *, dim=None):
+        """a = e^z / Σe^z along `axis` (or PyTorch's `dim`), computed stably; tensors only."""
+        return self.activate("softmax", axis=axis if dim is None else dim)
 
-    def log_softmax(self, axis=-1):
-        """a = z - log Σe^z along `axis` (stable); tensors only."""
-        return self.activate("log_softmax", axis=axis)
+    def log_softmax(self, axis=-1, *, dim=None):
+        """a = z - log Σe^z along `axis` (or PyTorch's `dim`), computed stably; tensors only."""
+        return self.activate("log_softmax", axis=axis if dim is None else dim)
 
     # ---- backward -----------------------------------------------------------------------------------
 
