@@ -160,8 +160,8 @@ FUNCTIONS = {
     np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis],
 }
 
-# numpy's keywords that a Value's op has no use for: accepted at their defaults only.
-_DEFAULTS = {"dtype": None, "out": None, "order": "C", "initial": np._NoValue, "where": True}
+# numpy's keywords that a Value's op has no use for: accepted at numpy's own defaults only.
+_UNUSED = ("dtype", "out", "order", "initial", "where", "casting", "copy")
 
 
 def array_function(func, args, kwargs):
@@ -176,16 +176,19 @@ def array_function(func, args, kwargs):
     except TypeError as err:
         raise TypeError(f"{name}: {err}") from None
     given = bound.arguments
-    for key, default in _DEFAULTS.items():
-        if key in given and given[key] is not default and given[key] is not np._NoValue:
+    for key in _UNUSED:
+        if key in given and not _is_default(given[key], bound.signature.parameters[key].default):
             if key == "out":
                 raise TypeError(
                     f"{name} with out=: a Value cannot be written into an array; "
                     "use the result it returns"
                 )
             raise TypeError(f"{name} on a Value takes no {key}= (got {given[key]!r})")
-    call = {k: v for k, v in given.items() if k not in _DEFAULTS and v is not np._NoValue}
-    return fn(**call)
+    return fn(**{k: v for k, v in given.items() if k not in _UNUSED})
+
+
+def _is_default(value, default):
+    return value is default or (isinstance(value, str) and value == default)
 
 
 @functools.cache
