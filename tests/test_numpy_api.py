@@ -50,27 +50,27 @@ FUNCTION_CASES = [
         lambda x, y: np.outer(x[0], y[1]),
         lambda x, y: x[0].reshape(3, 1) * y[1].reshape(1, 3),
         (A, B),
-    ),  # fmt: skip
+    ),
     (
         "sum",
         lambda x: np.sum(x, axis=1, keepdims=True),
         lambda x: x.sum(axis=1, keepdims=True),
         (A,),
-    ),  # fmt: skip
+    ),
     ("mean", lambda x: np.mean(x, axis=0), lambda x: x.sum(axis=0) / 2, (A,)),
     (
         "var",
         lambda x: np.var(x, axis=1),
         lambda x: ((x - x.mean(axis=1, keepdims=True)) ** 2).mean(axis=1),
         (A,),
-    ),  # fmt: skip
+    ),
     ("var ddof", lambda x: np.var(x, ddof=1), lambda x: ((x - x.mean()) ** 2).sum() / 5, (A,)),
     (
         "std",
         lambda x: np.std(x, axis=0, ddof=1),
         lambda x: (((x - x.mean(axis=0)) ** 2).sum(axis=0) / 1) ** 0.5,
         (A,),
-    ),  # fmt: skip
+    ),
     ("max", lambda x: np.max(x, axis=1), lambda x: x.max(axis=1), (A,)),
     ("amax", lambda x: np.amax(x), lambda x: x.max(), (A,)),
     (
@@ -78,7 +78,7 @@ FUNCTION_CASES = [
         lambda x: np.min(x, axis=0, keepdims=True),
         lambda x: -((-x).max(axis=0, keepdims=True)),
         (A,),
-    ),  # fmt: skip
+    ),
     ("amin", lambda x: np.amin(x), lambda x: -((-x).max()), (A,)),
     ("transpose", lambda x: np.transpose(x), lambda x: x.T, (A,)),
     ("transpose axes", lambda x: np.transpose(x, (1, 0)), lambda x: x.T, (A,)),
@@ -90,32 +90,32 @@ FUNCTION_CASES = [
         lambda x, y: np.concatenate([x, y], axis=1),
         lambda x, y: tinygrad_act.cat([x, y], dim=1),
         (A, B),
-    ),  # fmt: skip
+    ),
     (
         "concatenate flat",
         lambda x, y: np.concatenate([x, y], axis=None),
         lambda x, y: tinygrad_act.cat([x.reshape(-1), y.reshape(-1)]),
         (A, B),
-    ),  # fmt: skip
+    ),
     (
         "stack",
         lambda x, y: np.stack([x, y]),
         lambda x, y: tinygrad_act.cat([x.reshape(1, 2, 3), y.reshape(1, 2, 3)]),
         (A, B),
-    ),  # fmt: skip
+    ),
     (
         "where",
         lambda x, y: np.where(MASK, x, y),
         lambda x, y: x * MASK.astype(float) + y * (~MASK).astype(float),
         (A, B),
-    ),  # fmt: skip
+    ),
     ("clip", lambda x: np.clip(x, -0.5, 1.0), lambda x: x.maximum(-0.5).minimum(1.0), (A,)),
     (
         "clip keywords",
         lambda x: np.clip(x, min=-0.5, max=1.0),
         lambda x: x.maximum(-0.5).minimum(1.0),
         (A,),
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -190,11 +190,11 @@ def test_numpy_on_the_left_and_reflected_operators_keep_working():
         (
             lambda v: np.tanh(v, casting="unsafe"),
             "np.tanh on a Value takes no keywords; got casting",
-        ),  # fmt: skip
+        ),
         (
             lambda v: np.dot(v.reshape(1, 2, 3), v.T),
             "np.dot of arrays with more than 2 dimensions has no rule; use np.matmul",
-        ),  # fmt: skip
+        ),
         (
             lambda v: np.where(v, 1.0, 0.0),
             "np.where: the condition is a Value; give the comparison",
@@ -266,7 +266,7 @@ def test_dim_and_keepdim_are_axis_and_keepdims():
             lambda v: v.var(0, keepdim=True, unbiased=True),
             lambda t: t.var(0, keepdim=True, unbiased=True),
             None,
-        ),  # fmt: skip
+        ),
         (lambda v: v.var(dim=1), lambda t: t.var(dim=1), None),
         (lambda v: v.var(), lambda t: t.var(correction=0), lambda a: a.var()),  # numpy's: n
         (lambda v: v.var(0), lambda t: t.var(0, correction=0), lambda a: a.var(0)),

@@ -30,7 +30,7 @@ def _t(x, dtype, grad=True):
     return torch.tensor(np.asarray(x), dtype=DTYPES[dtype], requires_grad=grad)
 
 
-# (name, ours, torch's, input shapes, kind of input: "any", "positive" or "spread")
+# (name, ours, torch's, input shapes, kind of input: "any" or "positive")
 OPS = [
     ("sqrt", lambda x: x.sqrt(), torch.sqrt, [(3, 4)], "positive"),
     ("abs", lambda x: x.abs(), torch.abs, [(3, 4)], "any"),
@@ -43,14 +43,14 @@ OPS = [
         lambda t: torch.clamp_min(t, 0.0),
         [(3, 4)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "where",
         lambda x, y: x.where(MASK, y),
         lambda x, y: torch.where(torch.tensor(MASK), x, y),
         [(3, 4), (4,)],
         "any",
-    ),  # fmt: skip
+    ),
     ("clip", lambda x: x.clip(-0.5, 0.7), lambda t: torch.clamp(t, -0.5, 0.7), [(3, 4)], "any"),
     (
         "clip arrays",
@@ -58,14 +58,14 @@ OPS = [
         lambda t: torch.clamp(t, torch.tensor(LO, dtype=t.dtype), torch.tensor(HI, dtype=t.dtype)),
         [(3, 4)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "clamp lower only",
         lambda x: x.clamp(min=0.1),
         lambda t: torch.clamp(t, min=0.1),
         [(3, 4)],
         "any",
-    ),  # fmt: skip
+    ),
     ("var numpy", lambda x: x.var(axis=0), lambda t: t.var(0, correction=0), [(5, 4)], "any"),
     ("var all", lambda x: x.var(), lambda t: t.var(correction=0), [(5, 4)], "any"),
     (
@@ -74,28 +74,28 @@ OPS = [
         lambda t: t.var(0, keepdim=True, unbiased=True),
         [(5, 4)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "var correction",
         lambda x: x.var(dim=(0, 1), correction=2),
         lambda t: t.var((0, 1), correction=2),
         [(3, 4, 2)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "std ddof",
         lambda x: x.std(axis=1, ddof=1),
         lambda t: t.std(1, correction=1),
         [(3, 5)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "std torch",
         lambda x: x.std(dim=1, keepdim=True),
         lambda t: t.std(1, keepdim=True),
         [(3, 5)],
         "any",
-    ),  # fmt: skip
+    ),
     ("min", lambda x: x.min(), lambda t: t.amin(), [(3, 4)], "any"),
     (
         "min axis",
@@ -103,42 +103,42 @@ OPS = [
         lambda t: t.amin(1, keepdim=True),
         [(3, 4)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "max values",
         lambda x: x.max(1, keepdim=True).values,
         lambda t: t.max(1, keepdim=True).values,
         [(3, 4)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "min values",
         lambda x: x.min(dim=0).values,
         lambda t: t.min(dim=0).values,
         [(3, 4)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "cat",
         lambda x, y: tinygrad_act.cat([x, y], dim=1),
         lambda x, y: torch.cat([x, y], 1),
         [(3, 2), (3, 4)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "cat three",
         lambda x, y: tinygrad_act.cat([x, y, x * 2]),
         lambda x, y: torch.cat([x, y, x * 2]),
         [(2, 3), (1, 3)],
         "any",
-    ),  # fmt: skip
+    ),
     (
         "stack",
         lambda x, y: tinygrad_act.stack([x, y], dim=1),
         lambda x, y: torch.stack([x, y], 1),
         [(3, 4), (3, 4)],
         "any",
-    ),  # fmt: skip
+    ),
     ("squeeze", lambda x: x.squeeze(1), lambda t: t.squeeze(1), [(3, 1, 4)], "any"),
     ("squeeze all", lambda x: x.squeeze(), lambda t: t.squeeze(), [(1, 3, 1)], "any"),
     ("unsqueeze", lambda x: x.unsqueeze(-1), lambda t: t.unsqueeze(-1), [(3, 4)], "any"),
@@ -154,7 +154,7 @@ OPS = [
         ),
         [(6, 3)],
         "any",
-    ),  # fmt: skip
+    ),
 ]
 IDS = [case[0] for case in OPS]
 
