@@ -281,8 +281,8 @@ class Value:
         return display.html_row(self.data, self._grad, self.label, self._op)
 
     # numpy's protocols: np.tanh(v), np.sum(v, axis=0), np.ones(3) + v run the engine's ops.
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
+    def __array_ufunc__(self, ufunc, method, *args, **kwargs):
+        return numpy_api.array_ufunc(ufunc, method, args, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         return numpy_api.array_function(func, args, kwargs)

@@ -72,7 +72,7 @@ UFUNCS = {
 }
 
 
-def array_ufunc(ufunc, method, inputs, kwargs):
+def array_ufunc(ufunc, method, args, kwargs):
     """What ``Value.__array_ufunc__`` does: run the ufunc's row of `UFUNCS` on the inputs."""
     name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     if "out" in kwargs:
@@ -85,7 +85,7 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         _no_rule(name, "ufuncs", sorted(f"np.{u.__name__}" for u in UFUNCS))
     if kwargs:
         raise TypeError(f"{name} on a Value takes no keywords; got {', '.join(sorted(kwargs))}")
-    return fn(*inputs)
+    return fn(*args)
 
 
 # --------------------------------------------------------------------------------------------------
