@@ -146,7 +146,9 @@ class Value:
     __slots__ += ("requires_grad", "__weakref__")
 
     def __init__(self, data, _children=(), _op="", label="", requires_grad=True):
-        self.data = as_data(data.data if isinstance(data, Value) else data)  # (a copy: a new leaf)
+        if type(data) is not float:  # (a float is taken as it is: the scalar path's constants)
+            data = as_data(data.data if isinstance(data, Value) else data)  # a copy: a new leaf
+        self.data = data
         self.requires_grad = bool(requires_grad)
         self._grad = 0.0 if type(self.data) is float else None
         children = tuple(_children)
@@ -281,14 +283,9 @@ class Value:
         return display.html_row(self.data, self._grad, self.label, self._op)
 
     # numpy's protocols: np.tanh(v), np.sum(v, axis=0), np.ones(3) + v run the engine's ops.
-    def __array_ufunc__(self, ufunc, method, *args, **kwargs):
-        return numpy_api.array_ufunc(ufunc, method, args, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        return numpy_api.array_function(func, args, kwargs)
-
-    def __array__(self, dtype=None, copy=None):
-        numpy_api.refuse_conversion(self)
+    __array_ufunc__ = numpy_api.array_ufunc
+    __array_function__ = numpy_api.array_function
+    __array__ = numpy_api.refuse_conversion  # np.asarray(v) would drop the graph
 
     # Comparisons give the raw comparison of the data (a bool or a bool array), never a graph node.
     def __lt__(self, other):

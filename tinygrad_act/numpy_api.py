@@ -72,8 +72,9 @@ UFUNCS = {
 }
 
 
-def array_ufunc(ufunc, method, args, kwargs):
-    """What ``Value.__array_ufunc__`` does: run the ufunc's row of `UFUNCS` on the inputs."""
+def array_ufunc(value, ufunc, method, *args, **kwargs):
+    """``Value.__array_ufunc__``: run the ufunc's row of `UFUNCS` on its arguments (`value` is
+    one of them)."""
     name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     if "out" in kwargs:
         raise TypeError(
@@ -164,8 +165,9 @@ FUNCTIONS = {
 _UNUSED = ("dtype", "out", "order", "initial", "where", "casting", "copy")
 
 
-def array_function(func, args, kwargs):
-    """What ``Value.__array_function__`` does: run the function's row of `FUNCTIONS`."""
+def array_function(value, func, types, args, kwargs):
+    """``Value.__array_function__``: run the function's row of `FUNCTIONS` (`value` is one of
+    its arguments)."""
     module = getattr(func, "__module__", None) or "numpy"
     name = f"{module.replace('numpy', 'np', 1)}.{func.__name__}"  # np.sum, np.linalg.norm
     fn = FUNCTIONS.get(func)
@@ -203,8 +205,8 @@ def _no_rule(name, kind, known):
     )
 
 
-def refuse_conversion(value):
-    """What ``np.asarray(v)`` meets: a Value is not turned into a plain array behind your back."""
+def refuse_conversion(value, dtype=None, copy=None):
+    """``Value.__array__``, what ``np.asarray(v)`` meets: a Value does not become a plain array."""
     raise TypeError(
         f"a Value (shape {value.shape}) cannot become a plain numpy array: the copy would lose its "
         "graph. Use v.data for the numbers (a constant), or a numpy function with a rule on v"
