@@ -68,8 +68,8 @@ def as_data(x):
 
 
 def is_node(x):
-    """True for a graph node (a `Value`): it has micrograd's ``_prev``."""
-    return hasattr(x, "_prev") and not isinstance(x, (np.ndarray, np.generic))
+    """True for a graph node (a `Value`): its class has micrograd's ``_prev``."""
+    return hasattr(type(x), "_prev")  # (the class's: asking the node would build the tuple)
 
 
 def need_tensor(data, op):

@@ -162,7 +162,7 @@ FUNCTIONS = {
 }
 
 # numpy's keywords that a Value's op has no use for: accepted at numpy's own defaults only.
-_UNUSED = ("dtype", "out", "order", "initial", "where", "casting", "copy")
+_UNUSED = frozenset({"dtype", "out", "order", "initial", "where", "casting", "copy"})
 
 
 def array_function(value, func, types, args, kwargs):
@@ -173,6 +173,8 @@ def array_function(value, func, types, args, kwargs):
     fn = FUNCTIONS.get(func)
     if fn is None:
         _no_rule(name, "functions", sorted(f"np.{f.__name__}" for f in FUNCTIONS))
+    if len(args) <= _plain_positions(func) and _UNUSED.isdisjoint(kwargs):
+        return fn(*args, **kwargs)  # the usual call: nothing to refuse, no binding needed
     try:
         bound = _signature(func).bind(*args, **kwargs)
     except TypeError as err:
@@ -196,6 +198,13 @@ def _is_default(value, default):
 @functools.cache
 def _signature(func):  # (read once per function: inspect.signature costs as much as a small op)
     return inspect.signature(func)
+
+
+@functools.cache
+def _plain_positions(func):
+    """How many of the function's leading parameters come before the first one in `_UNUSED`."""
+    names = list(_signature(func).parameters)
+    return next((i for i, name in enumerate(names) if name in _UNUSED), len(names))
 
 
 def _no_rule(name, kind, known):
