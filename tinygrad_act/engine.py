@@ -66,16 +66,8 @@ def _lift(x, like):
     PyTorch); an array takes the dtype of the tensor it meets."""
     if isinstance(x, Value):
         return x
-    if (
-        isinstance(x, np.ndarray)
-        and type(like.data) is np.ndarray
-        and x.dtype != like.data.dtype
-        and x.dtype.kind in "iuf"
-    ):
-        try:
-            x = x.astype(like.data.dtype)
-        except RuntimeWarning:  # 1e300 into float32 is inf; numpy warns (an error under -W error)
-            x = quietly(x.astype, like.data.dtype)
+    if isinstance(x, np.ndarray) and type(like.data) is np.ndarray:
+        x = inputs.in_dtype(x, like.data.dtype)
     return Value(x, requires_grad=False)
 
 
@@ -274,12 +266,7 @@ class Value:
         return display.text(self.data, self._grad, self.label)
 
     def _repr_html_(self):
-        """Jupyter shows a Value as a one-row table: what a node of the lecture's graph shows.
-
-        >>> print(Value(2.0, label="x")._repr_html_())  # doctest: +NORMALIZE_WHITESPACE
-        <table><tr><th>label</th><th>data</th><th>grad</th><th>op</th></tr>
-        <tr><td>x</td><td>2</td><td>0</td><td>leaf</td></tr></table>
-        """
+        """Jupyter shows a Value as a one-row table, as a node of the lecture's graph is drawn."""
         return display.html_row(self.data, self._grad, self.label, self._op)
 
     # numpy's protocols: np.tanh(v), np.sum(v, axis=0), np.ones(3) + v run the engine's ops.
@@ -547,13 +534,7 @@ class Value:
     def reshape(self, *shape):
         """The same data in a new shape: ``v.reshape(2, 3)`` or ``v.reshape((2, 3))``."""
         inputs.need_tensor(self.data, "reshape")
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        try:
-            data = self.data.reshape(shape)
-        except ValueError:
-            raise ValueError(f"reshape: cannot reshape shape {self.shape} into {shape}") from None
-        return _make(data, self, None, "reshape", reshape_rule)
+        return _make(inputs.reshaped(self.data, shape), self, None, "reshape", reshape_rule)
 
     view = reshape  # PyTorch's name: emb.view(32, -1)
 
@@ -586,16 +567,8 @@ class Value:
     def transpose(self, *axes):
         """Permute the axes (reverse them by default), as ``np.transpose``."""
         inputs.need_tensor(self.data, "transpose")
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        axes = axes or tuple(reversed(range(self.ndim)))
-        for a in axes:
-            one_axis(a, self.ndim, "transpose")
-        try:
-            data = self.data.transpose(axes)
-        except ValueError:
-            raise ValueError(f"transpose: axes {axes} do not fit shape {self.shape}") from None
-        return _make(data, self, None, "transpose", TransposeRule(axes))
+        axes = inputs.permutation(axes, self.shape)
+        return _make(self.data.transpose(axes), self, None, "transpose", TransposeRule(axes))
 
     @property
     def T(self):
@@ -604,18 +577,11 @@ class Value:
     def swapaxes(self, axis1, axis2):
         """Exchange two axes, as ``np.swapaxes``."""
         inputs.need_tensor(self.data, "swapaxes")
-        axes = list(range(self.ndim))
-        i, j = (one_axis(a, self.ndim, "swapaxes") for a in (axis1, axis2))
-        axes[i], axes[j] = axes[j], axes[i]
-        return self.transpose(tuple(axes))
+        return self.transpose(inputs.swapped(self.ndim, axis1, axis2))
 
     def broadcast_to(self, shape):
         """Broadcast to `shape`; the gradient is summed back."""
-        try:
-            data = np.broadcast_to(self.data, shape)
-        except ValueError:
-            raise ValueError(f"broadcast_to: cannot broadcast {self.shape} to {shape}") from None
-        return _make(np.array(data), self, None, "broadcast", broadcast_rule)
+        return _make(inputs.broadcast(self.data, shape), self, None, "broadcast", broadcast_rule)
 
     def __getitem__(self, index):
         inputs.need_tensor(self.data, "indexing")

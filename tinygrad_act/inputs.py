@@ -16,6 +16,8 @@ import numbers
 
 import numpy as np
 
+from tinygrad_act.numeric import quietly
+
 ACCEPTED = "a real number (int, float, numpy scalar) or an array-like of real numbers"
 
 
@@ -81,6 +83,61 @@ def need_tensor(data, op):
 def shape_error(op, x, y):
     """The error of an elementwise op whose operands' shapes do not broadcast together."""
     return ValueError(f"{op}: shapes {x.shape} and {y.shape} do not broadcast together")
+
+
+def in_dtype(x, dtype):
+    """A plain int or float array in the float type of the tensor it meets (a constant operand)."""
+    if x.dtype == dtype or x.dtype.kind not in "iuf":
+        return x
+    try:
+        return x.astype(dtype)
+    except RuntimeWarning:  # 1e300 into float32 is inf; numpy warns (an error under -W error)
+        return quietly(x.astype, dtype)
+
+
+def reshaped(data, shape):
+    """`data` in a new shape, given as ``(2, 3)`` or as ``2, 3`` (-1 for the rest).
+
+    >>> reshaped(np.arange(6.0), (2, -1)).shape, reshaped(np.arange(6.0), ((3, 2),)).shape
+    ((2, 3), (3, 2))
+    """
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    try:
+        return data.reshape(shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape shape {data.shape} into {shape}") from None
+
+
+def permutation(axes, shape):
+    """transpose's axes: given as ``(1, 0)`` or ``1, 0``; all of them reversed when none are given.
+
+    >>> permutation((), (2, 3, 4)), permutation(((0, 2, 1),), (2, 3, 4))
+    ((2, 1, 0), (0, 2, 1))
+    """
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    ndim = len(shape)
+    axes = axes or tuple(reversed(range(ndim)))
+    if sorted(one_axis(a, ndim, "transpose") % max(ndim, 1) for a in axes) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {axes} do not fit shape {shape}")
+    return axes
+
+
+def swapped(ndim, axis1, axis2):
+    """The permutation that exchanges two axes, as ``np.swapaxes``."""
+    axes = list(range(ndim))
+    i, j = (one_axis(a, ndim, "swapaxes") for a in (axis1, axis2))
+    axes[i], axes[j] = axes[j], axes[i]
+    return tuple(axes)
+
+
+def broadcast(data, shape):
+    """`data` broadcast to `shape`, as an array of its own."""
+    try:
+        return np.array(np.broadcast_to(data, shape))
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast {np.shape(data)} to {shape}") from None
 
 
 def check_label(label):
