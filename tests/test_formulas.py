@@ -29,6 +29,7 @@ def _node(op, x, y):
         "exp": lambda: x.exp(),
         "log": lambda: x.log(),
         "**p": lambda: x**2.5,
+        "sqrt": lambda: x.sqrt(),
     }
     return make[op]()
 

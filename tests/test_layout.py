@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_act"
 
 # The engine and the two tables it reads: none of them may pull in drawing, plotting or the web.
 CORE = ("numeric", "grad_mode", "rules", "activations", "backprop", "engine", "observe", "forward")
+CORE += ("inputs", "display", "numpy_api")  # what the engine hands its input checks, repr and numpy
 
 
 def _module_imports(path):
@@ -66,6 +67,8 @@ def test_the_tables_know_nothing_of_the_engine():
         assert not graph[table] & {"engine", "backprop"}, f"{table} imports {graph[table]}"
     assert "engine" not in graph["backprop"]  # the pass reads slots; the engine calls the pass
     assert not graph["observe"]  # forward mode and anomaly mode plug into it, not the reverse
+    for helper in ("inputs", "display", "numpy_api"):  # the engine calls them; they call Values
+        assert not graph[helper] & {"engine", "backprop"}, f"{helper} imports {graph[helper]}"
 
 
 def test_engine_py_still_exports_its_public_names():

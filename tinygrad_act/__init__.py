@@ -28,6 +28,7 @@ from tinygrad_act.anomaly import AnomalyError, detect_anomaly, find_anomaly
 from tinygrad_act.engine import Value, enable_grad, gradients, is_grad_enabled, no_grad
 from tinygrad_act.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad
 from tinygrad_act.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
+from tinygrad_act.numpy_api import cat, stack
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "AnomalyError",
     "GradcheckError",
     "Value",
+    "cat",
     "detect_anomaly",
     "elu",
     "enable_grad",
@@ -62,6 +64,7 @@ __all__ = [
     "silu",
     "softmax",
     "softplus",
+    "stack",
     "tanh",
     "unregister_activation",
     "value_and_grad",

@@ -211,6 +211,10 @@ class HookHandle:
 
 
 def add_hook(node, fn):
+    if not callable(fn):
+        raise TypeError(f"register_hook takes a function of the gradient, not {fn!r}")
+    if not node.requires_grad:
+        raise ValueError("register_hook: this Value needs no gradient, so no hook would ever run")
     _HOOKS.setdefault(node, []).append(fn)
     return HookHandle(node, fn)
 

@@ -18,88 +18,47 @@ This module re-exports them, so ``from tinygrad_act.engine import Value, no_grad
 
 from __future__ import annotations
 
-import html
-import math
-import numbers
 import operator
+from collections import namedtuple
 
 import numpy as np
 
 from tinygrad_act import activations as _registry
-from tinygrad_act import backprop, grad_mode, observe
+from tinygrad_act import backprop, display, grad_mode, inputs, numpy_api, observe
 from tinygrad_act.backprop import FITTED_RULES, gradients
 from tinygrad_act.grad_mode import enable_grad, is_grad_enabled, no_grad
-from tinygrad_act.numeric import data_of, exp, ieee, log, pow_, quietly
+from tinygrad_act.inputs import as_data, count, one_axis, reduction_axis
+from tinygrad_act.numeric import data_of, exp, ieee, log, pow_, quietly, sqrt
 from tinygrad_act.rules import (
     MATMUL_RULES,
+    ClipRule,
+    ConcatRule,
     GetitemRule,
     MaxRule,
     PowRule,
     ReductionRule,
     ScatterRule,
     TransposeRule,
+    VarRule,
+    WhereRule,
+    abs_rule,
     add_rule,
     broadcast_rule,
     div_rule,
     exp_rule,
+    index_along,
     log_rule,
+    maximum_rule,
+    minimum_rule,
     mul_rule,
     neg_rule,
     pow_value_rule,
     reshape_rule,
+    sqrt_rule,
     sub_rule,
 )
 
 __all__ = ["Value", "enable_grad", "gradients", "is_grad_enabled", "no_grad"]
-
-
-# --------------------------------------------------------------------------------------------------
-# Turning user input into data: a Python float for scalars, a float ndarray for tensors.
-
-_ACCEPTED = "a real number (int, float, numpy scalar) or an array-like of real numbers"
-
-
-def _as_data(x):
-    if type(x) is float:
-        return x
-    if isinstance(x, Value):
-        return x.data if type(x.data) is float else x.data.copy()
-    if isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"Value takes {_ACCEPTED}, not a bool ({x!r})")
-    if isinstance(x, (bytearray, memoryview)):  # numpy would read their bytes as numbers
-        raise TypeError(
-            f"Value takes {_ACCEPTED}, not a {type(x).__name__}; "
-            "for numbers held in a buffer, give np.frombuffer(buffer, dtype=...)"
-        )
-    if isinstance(x, np.ma.MaskedArray):  # the mask would be dropped silently
-        raise TypeError(
-            f"Value takes {_ACCEPTED}, not a masked array (its mask would be lost); "
-            "give x.filled(value) or x.compressed()"
-        )
-    if isinstance(x, numbers.Real):
-        try:
-            return float(x)
-        except OverflowError:
-            raise ValueError(f"Value got {x!r}, which is too large for a float") from None
-    if x is None or isinstance(x, (str, bytes, numbers.Complex)):
-        raise TypeError(f"Value takes {_ACCEPTED}, not {type(x).__name__} ({x!r})")
-    try:
-        arr = np.asarray(x)
-    except (ValueError, TypeError) as err:
-        raise ValueError(
-            f"Value takes {_ACCEPTED}; got a ragged or malformed {type(x).__name__}: {err}"
-        ) from None
-    kind = arr.dtype.kind
-    if arr.dtype in (np.float32, np.float64):
-        # Our own copy: in-place updates (optimizers) never touch the caller's array.
-        return np.array(arr, copy=True)
-    if kind == "b":  # refused like a bool scalar: True is not the number 1 here
-        raise TypeError(
-            f"Value takes {_ACCEPTED}, not an array of bools; give x.astype(float) for 0s and 1s"
-        )
-    if kind in "iuf":
-        return arr.astype(np.float64)
-    raise TypeError(f"Value takes {_ACCEPTED}; got an array of dtype {arr.dtype}")
 
 
 def _lift(x, like):
@@ -107,16 +66,8 @@ def _lift(x, like):
     PyTorch); an array takes the dtype of the tensor it meets."""
     if isinstance(x, Value):
         return x
-    if (
-        isinstance(x, np.ndarray)
-        and type(like.data) is np.ndarray
-        and x.dtype != like.data.dtype
-        and x.dtype.kind in "iuf"
-    ):
-        try:
-            x = x.astype(like.data.dtype)
-        except RuntimeWarning:  # 1e300 into float32 is inf; numpy warns (an error under -W error)
-            x = quietly(x.astype, like.data.dtype)
+    if isinstance(x, np.ndarray) and type(like.data) is np.ndarray:
+        x = inputs.in_dtype(x, like.data.dtype)
     return Value(x, requires_grad=False)
 
 
@@ -164,10 +115,6 @@ def _make(data, x, y, op, rule):
 make_node = _make
 
 
-def _shape_error(op, x, y):
-    return ValueError(f"{op}: shapes {x.shape} and {y.shape} do not broadcast together")
-
-
 class Value:
     """A scalar or a tensor that records the graph of the expressions built from it.
 
@@ -187,23 +134,13 @@ class Value:
     ([1.0, 2.0], [0.0, 0.0])
     """
 
-    __slots__ = (
-        "data",
-        "_grad",
-        "_label",
-        "_x",
-        "_y",
-        "_op",
-        "_rule",
-        "_g",
-        "_uses",
-        "requires_grad",
-        "__weakref__",
-    )
-    __array_ufunc__ = None  # numpy defers to our reflected ops: np.ones(3) + v is a Value
+    __slots__ = ("data", "_grad", "_label", "_x", "_y", "_op", "_rule", "_g", "_uses")
+    __slots__ += ("requires_grad", "__weakref__")
 
     def __init__(self, data, _children=(), _op="", label="", requires_grad=True):
-        self.data = _as_data(data)
+        if type(data) is not float:  # (a float is taken as it is: the scalar path's constants)
+            data = as_data(data.data if isinstance(data, Value) else data)  # a copy: a new leaf
+        self.data = data
         self.requires_grad = bool(requires_grad)
         self._grad = 0.0 if type(self.data) is float else None
         children = tuple(_children)
@@ -214,7 +151,7 @@ class Value:
         self._rule = None
         self._g, self._uses = None, 0  # bookkeeping of a backward pass while it runs
         if type(label) is not str:
-            _label_error(label)
+            inputs.check_label(label)
         self._label = label
 
     @property
@@ -224,8 +161,7 @@ class Value:
 
     @label.setter
     def label(self, text):
-        if type(text) is not str:
-            _label_error(text)
+        inputs.check_label(text)
         self._label = text
 
     @property
@@ -272,14 +208,8 @@ class Value:
             value is None
         ):  # PyTorch's reset idiom: reads give zeros, the next backward starts afresh
             self.zero_grad()
-            return
-        if isinstance(value, Value) or type(self.data) is float:
-            self._grad = value if isinstance(value, Value) else float(value)
-            return
-        arr = np.asarray(value, dtype=self.data.dtype)
-        if arr.shape != self.data.shape:
-            arr = np.broadcast_to(arr, self.data.shape)
-        self._grad = arr.copy()
+        else:
+            self._grad = value if isinstance(value, Value) else inputs.as_grad(value, self.data)
 
     def zero_grad(self):
         """Reset this value's gradient to zero."""
@@ -333,27 +263,16 @@ class Value:
         )
 
     def __repr__(self):
-        label = f", label={self.label!r}" if self.label else ""
-        if type(self.data) is float:
-            return f"Value(data={self.data:.6g}, grad={_short(self.grad)}{label})"
-        return f"Value(shape={self.shape}, dtype={self.dtype}, data={_short(self.data)}{label})"
+        return display.text(self.data, self._grad, self.label)
 
     def _repr_html_(self):
-        """Jupyter shows a Value as a one-row table: what a node of the lecture's graph shows.
+        """Jupyter shows a Value as a one-row table, as a node of the lecture's graph is drawn."""
+        return display.html_row(self.data, self._grad, self.label, self._op)
 
-        >>> print(Value(2.0, label="x")._repr_html_())  # doctest: +NORMALIZE_WHITESPACE
-        <table><tr><th>label</th><th>data</th><th>grad</th><th>op</th></tr>
-        <tr><td>x</td><td>2</td><td>0</td><td>leaf</td></tr></table>
-        """
-        # Read the stored gradient: showing a tensor must not allocate its zero gradient.
-        grad = self._grad if self._grad is not None else np.zeros_like(self.data)
-        cells = {"label": str(self.label)}
-        if type(self.data) is not float:
-            cells.update(shape=str(self.shape), dtype=str(self.dtype))
-        cells.update(data=_short(self.data), grad=_short(grad), op=self._op or "leaf")
-        head = "".join(f"<th>{name}</th>" for name in cells)
-        row = "".join(_html_cell(text) for text in cells.values())
-        return f"<table><tr>{head}</tr>\n<tr>{row}</tr></table>"
+    # numpy's protocols: np.tanh(v), np.sum(v, axis=0), np.ones(3) + v run the engine's ops.
+    __array_ufunc__ = numpy_api.array_ufunc
+    __array_function__ = numpy_api.array_function
+    __array__ = numpy_api.refuse_conversion  # np.asarray(v) would drop the graph
 
     # Comparisons give the raw comparison of the data (a bool or a bool array), never a graph node.
     def __lt__(self, other):
@@ -376,7 +295,7 @@ class Value:
         try:
             data = self.data + other.data
         except ValueError:
-            raise _shape_error("+", self, other) from None
+            raise inputs.shape_error("+", self, other) from None
         except RuntimeWarning:  # inf + -inf or an overflow, with warnings as errors
             data = quietly(operator.add, self.data, other.data)
         return _make(data, self, other, "+", add_rule)
@@ -387,7 +306,7 @@ class Value:
         try:
             data = self.data - other.data
         except ValueError:
-            raise _shape_error("-", self, other) from None
+            raise inputs.shape_error("-", self, other) from None
         except RuntimeWarning:  # inf - inf or an overflow, with warnings as errors
             data = quietly(operator.sub, self.data, other.data)
         return _make(data, self, other, "-", sub_rule)
@@ -398,7 +317,7 @@ class Value:
         try:
             data = self.data * other.data
         except ValueError:
-            raise _shape_error("*", self, other) from None
+            raise inputs.shape_error("*", self, other) from None
         except RuntimeWarning:  # inf * 0 or an overflow, with warnings as errors
             data = quietly(operator.mul, self.data, other.data)
         return _make(data, self, other, "*", mul_rule)
@@ -414,29 +333,20 @@ class Value:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     data = x / y
             except ValueError:
-                raise _shape_error("/", self, other) from None
+                raise inputs.shape_error("/", self, other) from None
         return _make(data, self, other, "/", div_rule)
 
     def __pow__(self, other):
         if isinstance(other, Value):
             return self._pow_value(other)
-        if not isinstance(other, numbers.Real) or isinstance(other, (bool, np.bool_)):
-            raise TypeError(
-                f"** takes a real number or a Value as the exponent, not {type(other).__name__}"
-            )
-        try:
-            p = float(other)  # any numbers.Real: int, float, Fraction, numpy scalars
-        except OverflowError:
-            raise ValueError(
-                "**: the exponent is too large for a float (its magnitude is above 1.8e308)"
-            ) from None
+        p = inputs.exponent(other)
         return _make(pow_(self.data, p), self, None, f"**{p:g}", PowRule(p))
 
     def _pow_value(self, exponent):
         try:
             data = pow_(self.data, exponent.data)
         except ValueError:
-            raise _shape_error("**", self, exponent) from None
+            raise inputs.shape_error("**", self, exponent) from None
         return _make(data, self, exponent, "**", pow_value_rule)
 
     def __neg__(self):
@@ -465,11 +375,56 @@ class Value:
         """Natural log; log(0) = -inf and log of a negative number is nan, as in numpy."""
         return _make(log(self.data), self, None, "log", log_rule)
 
-    # ---- tensor ops ---------------------------------------------------------------------------------
+    def sqrt(self):
+        """√z; local gradient 1/(2a) (inf at z = 0, as in PyTorch)."""
+        return _make(sqrt(self.data), self, None, "sqrt", sqrt_rule)
 
-    def _need_tensor(self, op):
-        if type(self.data) is float:
-            raise TypeError(f"{op} needs a tensor Value; this one is a scalar ({self.data:g})")
+    def abs(self):
+        """The absolute value of z; local gradient sign z, 0 at the kink z = 0 (as in PyTorch)."""
+        return _make(abs(self.data), self, None, "abs", abs_rule)
+
+    __abs__ = abs
+
+    def maximum(self, other):
+        """The larger of the two, elementwise (np.maximum); a tie gives each half the gradient."""
+        return self._pick(other, "maximum", np.maximum, maximum_rule)
+
+    def minimum(self, other):
+        """The smaller of the two, elementwise (np.minimum); a tie gives each half the gradient."""
+        return self._pick(other, "minimum", np.minimum, minimum_rule)
+
+    def where(self, condition, other):
+        """This value where `condition` holds, `other` elsewhere, as ``torch.where(condition, self,
+        other)``; each gets g where it was chosen. The condition is bools, such as ``z > 0``."""
+        condition = inputs.condition(condition, "where")
+        return self._pick(
+            other, "where", lambda x, y: np.where(condition, x, y), WhereRule(condition)
+        )
+
+    def _pick(self, other, op, fn, rule):
+        if type(other) is not Value:
+            other = _lift(other, self)
+        try:
+            data = fn(self.data, other.data)
+        except ValueError:
+            raise inputs.shape_error(op, self, other) from None
+        if data.ndim == 0 and type(self.data) is float and type(other.data) is float:
+            data = float(data)  # scalars stay Python floats
+        return _make(data, self, other, op, rule)
+
+    def clip(self, min=None, max=None):
+        """z held within [min, max] (np.clip, torch.clamp): slope 1 inside and at the bounds
+        themselves (as PyTorch), 0 outside. The bounds are constants: numbers or arrays."""
+        lo, hi = (inputs.bound(b, self, "clip") for b in (min, max))
+        data = self.data if lo is None else np.maximum(self.data, lo)
+        data = data if hi is None else np.minimum(data, hi)
+        if type(self.data) is float and np.ndim(data) == 0:
+            data = float(data)
+        return _make(data, self, None, "clip", ClipRule(lo, hi))
+
+    clamp = clip  # PyTorch's name
+
+    # ---- tensor ops ---------------------------------------------------------------------------------
 
     def __matmul__(self, other):
         if type(other) is not Value:
@@ -478,37 +433,29 @@ class Value:
             data = self.data @ other.data
         except RuntimeWarning:  # an overflow, with warnings as errors
             data = quietly(operator.matmul, self.data, other.data)
-        except (ValueError, TypeError):  # explained here, off the hot path
-            for v in (self, other):
-                if v.ndim == 0:
-                    raise ValueError(
-                        f"@: needs operands with at least 1 dimension, got shape {v.shape}"
-                    ) from None
-            raise ValueError(
-                f"@: shapes {self.shape} and {other.shape} do not align "
-                f"({self.shape[-1]} columns against {other.shape[-2 if other.ndim > 1 else 0]} rows)"
-            ) from None
+        except (ValueError, TypeError):  # explained there, off the hot path
+            raise inputs.matmul_error(self.shape, other.shape) from None
         rule = MATMUL_RULES[self.requires_grad, other.requires_grad]
         return _make(data, self, other, "@", rule)
 
     def __rmatmul__(self, other):
         return _lift(other, self) @ self
 
-    def sum(self, axis=None, keepdims=False):
-        """Sum over `axis` (all axes by default); a full sum is a 0-d tensor Value."""
-        self._need_tensor("sum")
-        axis = _check_axis(axis, self.ndim, "sum")
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Sum over `axis` (all axes by default; ``dim=``, ``keepdim=`` as in PyTorch): a Value."""
+        inputs.need_tensor(self.data, "sum")
+        axis, keepdims, _ = reduction_axis("sum", self.ndim, axis, keepdims, dim, keepdim)
         try:
             data = self.data.sum(axis=axis, keepdims=keepdims)
         except RuntimeWarning:  # inf + -inf, with warnings as errors
             data = quietly(self.data.sum, axis=axis, keepdims=keepdims)
         return _make(data, self, None, "sum", ReductionRule(axis, keepdims, 1))
 
-    def mean(self, axis=None, keepdims=False):
-        """Mean over `axis` (all axes by default)."""
-        self._need_tensor("mean")
-        axis = _check_axis(axis, self.ndim, "mean")
-        n = _count(self.shape, axis)  # how many entries each mean averages
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Mean over `axis` (all axes by default); ``dim=``, ``keepdim=`` as in PyTorch."""
+        inputs.need_tensor(self.data, "mean")
+        axis, keepdims, _ = reduction_axis("mean", self.ndim, axis, keepdims, dim, keepdim)
+        n = count(self.shape, axis)  # how many entries each mean averages
         if n == 0:  # nan, numpy's value, without its "Mean of empty slice" warning
             data = quietly(np.divide, self.data.sum(axis=axis, keepdims=keepdims), 0)
             return _make(data, self, None, "mean", ReductionRule(axis, keepdims, 0.0))
@@ -518,39 +465,110 @@ class Value:
             data = quietly(self.data.mean, axis=axis, keepdims=keepdims)
         return _make(data, self, None, "mean", ReductionRule(axis, keepdims, 1.0 / n))
 
-    def max(self, axis=None, keepdims=False):
-        """Maximum over `axis`; the gradient is split evenly among tied maxima (as torch.amax)."""
-        self._need_tensor("max")
-        axis = _check_axis(axis, self.ndim, "max")
+    def var(self, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None, unbiased=None, correction=None):  # fmt: skip
+        """Variance over `axis`, Σ(z-mean)²/(n-ddof); local gradient 2(z-mean)/(n-ddof).
+
+        The spelling decides the divisor: numpy's (``axis``, ``keepdims``, ``ddof``) divides by
+        n unless ddof says otherwise; PyTorch's (``dim``, ``keepdim``, ``unbiased``,
+        ``correction``) by n - 1 unless told otherwise. ``v.var(0)`` is numpy's spelling.
+
+        >>> v = Value([1.0, 2.0, 3.0, 4.0])
+        >>> v.var().item(), v.var(dim=0).item(), v.var(ddof=1).item()
+        (1.25, 1.6666666666666667, 1.6666666666666667)
+        """
+        return self._spread("var", axis, keepdims, ddof, dim, keepdim, unbiased, correction)
+
+    def std(self, axis=None, keepdims=False, ddof=None, *, dim=None, keepdim=None, unbiased=None, correction=None):  # fmt: skip
+        """Standard deviation, √var, with var's keywords and divisors; its slope is 0 where it is 0."""
+        return self._spread("std", axis, keepdims, ddof, dim, keepdim, unbiased, correction)
+
+    def _spread(self, op, axis, keepdims, ddof, dim, keepdim, unbiased, correction):
+        inputs.need_tensor(self.data, op)
+        axis, keepdims, torch = reduction_axis(op, self.ndim, axis, keepdims, dim, keepdim)
+        offset = inputs.divisor_offset(op, ddof, unbiased, correction, torch)
+        divisor = count(self.shape, axis) - offset
+        data = quietly(self.data.var, axis=axis, keepdims=keepdims, ddof=offset)
+        data = np.sqrt(data) if op == "std" else data
+        return _make(data, self, None, op, VarRule(axis, keepdims, divisor, root=op == "std"))
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Maximum over `axis`, the gradient split evenly among tied maxima (as torch.amax).
+
+        Spelled PyTorch's way, ``x.max(dim, keepdim=...)`` or ``x.max(dim=...)`` returns what
+        torch does: ``(values, indices)``, the gradient going to the index picked.
+
+        >>> x = Value([[1.0, 3.0], [5.0, 2.0]])
+        >>> x.max(1).data, x.max(1, keepdim=False).indices
+        (array([3., 5.]), array([1, 0]))
+        """
+        return self._extreme("max", np.argmax, axis, keepdims, dim, keepdim)
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Minimum over `axis`: as `max`, spelled numpy's or PyTorch's way."""
+        return self._extreme("min", np.argmin, axis, keepdims, dim, keepdim)
+
+    def _extreme(self, op, arg, axis, keepdims, dim, keepdim):
+        inputs.need_tensor(self.data, op)
+        axis, keepdims, torch = reduction_axis(op, self.ndim, axis, keepdims, dim, keepdim)
         if self.data.size == 0:
-            raise ValueError("max: the Value is empty")
-        data = self.data.max(axis=axis, keepdims=keepdims)
-        return _make(data, self, None, "max", MaxRule(axis, keepdims))
+            raise ValueError(f"{op}: the Value is empty")
+        if (
+            torch and type(axis) is int
+        ):  # torch's values and indices: the gradient goes to the index
+            index = index_along(arg(self.data, axis=axis, keepdims=True), axis, keepdims)
+            values = _make(self.data[index], self, None, op, GetitemRule(index))
+            return MaxMin(values, index[axis])
+        data = self.data.max(axis=axis, keepdims=keepdims) if op == "max" else self.data.min(axis=axis, keepdims=keepdims)  # fmt: skip
+        return _make(data, self, None, op, MaxRule(axis, keepdims))
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The index of the maximum (a plain int array: an index has no gradient)."""
+        axis, keep, _ = reduction_axis("argmax", self.ndim, axis, keepdims, dim, keepdim)
+        return np.argmax(self.data, axis, keepdims=keep)
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The index of the minimum (a plain int array)."""
+        axis, keep, _ = reduction_axis("argmin", self.ndim, axis, keepdims, dim, keepdim)
+        return np.argmin(self.data, axis, keepdims=keep)
 
     def reshape(self, *shape):
         """The same data in a new shape: ``v.reshape(2, 3)`` or ``v.reshape((2, 3))``."""
-        self._need_tensor("reshape")
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        try:
-            data = self.data.reshape(shape)
-        except ValueError:
-            raise ValueError(f"reshape: cannot reshape shape {self.shape} into {shape}") from None
-        return _make(data, self, None, "reshape", reshape_rule)
+        inputs.need_tensor(self.data, "reshape")
+        return _make(inputs.reshaped(self.data, shape), self, None, "reshape", reshape_rule)
+
+    view = reshape  # PyTorch's name: emb.view(32, -1)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Axes start_dim..end_dim merged into one (all of them by default), as torch.flatten."""
+        inputs.need_tensor(self.data, "flatten")
+        i, j = (one_axis(a, self.ndim, "flatten") % self.ndim for a in (start_dim, end_dim))
+        return self._reshaped(self.shape[:i] + (-1,) + self.shape[j + 1 :], "flatten")
+
+    def squeeze(self, axis=None, *, dim=None):
+        """Axes of length 1 dropped: all of them, or `axis` (numpy: an error if it is not of
+        length 1) or `dim` (PyTorch: then left as it is)."""
+        inputs.need_tensor(self.data, "squeeze")
+        axis, _, torch = reduction_axis("squeeze", self.ndim, axis, False, dim, None)
+        return self._reshaped(inputs.squeezed(self.shape, axis, torch), "squeeze")
+
+    def unsqueeze(self, dim):
+        """A new axis of length 1 at position `dim` (np.expand_dims, torch.unsqueeze)."""
+        inputs.need_tensor(self.data, "unsqueeze")
+        at = one_axis(dim, self.ndim + 1, "unsqueeze") % (self.ndim + 1)
+        return self._reshaped(self.shape[:at] + (1,) + self.shape[at:], "unsqueeze")
+
+    def expand_dims(self, axis):
+        """numpy's name for `unsqueeze`: a new axis of length 1 at position `axis`."""
+        return self.unsqueeze(axis)
+
+    def _reshaped(self, shape, op):
+        return _make(self.data.reshape(shape), self, None, op, reshape_rule)
 
     def transpose(self, *axes):
         """Permute the axes (reverse them by default), as ``np.transpose``."""
-        self._need_tensor("transpose")
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        axes = axes or tuple(reversed(range(self.ndim)))
-        for a in axes:
-            _one_axis(a, self.ndim, "transpose")
-        try:
-            data = self.data.transpose(axes)
-        except ValueError:
-            raise ValueError(f"transpose: axes {axes} do not fit shape {self.shape}") from None
-        return _make(data, self, None, "transpose", TransposeRule(axes))
+        inputs.need_tensor(self.data, "transpose")
+        axes = inputs.permutation(axes, self.shape)
+        return _make(self.data.transpose(axes), self, None, "transpose", TransposeRule(axes))
 
     @property
     def T(self):
@@ -558,29 +576,31 @@ class Value:
 
     def swapaxes(self, axis1, axis2):
         """Exchange two axes, as ``np.swapaxes``."""
-        self._need_tensor("swapaxes")
-        axes = list(range(self.ndim))
-        i, j = (_one_axis(a, self.ndim, "swapaxes") for a in (axis1, axis2))
-        axes[i], axes[j] = axes[j], axes[i]
-        return self.transpose(tuple(axes))
+        inputs.need_tensor(self.data, "swapaxes")
+        return self.transpose(inputs.swapped(self.ndim, axis1, axis2))
 
     def broadcast_to(self, shape):
         """Broadcast to `shape`; the gradient is summed back."""
-        try:
-            data = np.broadcast_to(self.data, shape)
-        except ValueError:
-            raise ValueError(
-                f"broadcast_to: cannot broadcast shape {self.shape} to {shape}"
-            ) from None
-        return _make(np.array(data), self, None, "broadcast", broadcast_rule)
+        return _make(inputs.broadcast(self.data, shape), self, None, "broadcast", broadcast_rule)
 
     def __getitem__(self, index):
-        self._need_tensor("indexing")
-        index = _own_index(
-            index
-        )  # a copy: changing the caller's index array must not change backward
+        inputs.need_tensor(self.data, "indexing")
+        index = inputs.own_index(index)  # our copy: the caller may change theirs
         data = self.data[index]
         return _make(np.array(data, copy=True), self, None, "[]", GetitemRule(index))
+
+    def cat(self, *others, dim=0):
+        """This value and `others` joined along axis `dim` (torch.cat, np.concatenate); each gets
+        its own slice of the gradient back. A node records at most two inputs, so more than two
+        join two at a time, in a balanced tree of "cat" nodes (see `tinygrad_act.cat`)."""
+        inputs.need_tensor(self.data, "cat")
+        axis = one_axis(dim, self.ndim, "cat") % self.ndim
+        parts = [self, *(p if type(p) is Value else _lift(p, self) for p in others)]
+        inputs.check_join([p.shape for p in parts], axis, "cat")
+        while len(parts) > 1:
+            pairs = [parts[i : i + 2] for i in range(0, len(parts), 2)]
+            parts = [_cat2(*pair, axis) if len(pair) == 2 else pair[0] for pair in pairs]
+        return parts[0]
 
     def _scatter(self, index, shape):
         out = np.zeros(shape, dtype=self.dtype)
@@ -596,7 +616,7 @@ class Value:
         except (KeyError, TypeError):
             spec = _registry.lookup(name)  # raises, naming the registered activations
         if spec.tensor_only:
-            self._need_tensor(name)
+            inputs.need_tensor(self.data, name)
         z = self.data
         if params:
             try:  # the methods pass their own defaults: the fast path is one comparison
@@ -654,13 +674,13 @@ class Value:
         """GELU, tanh approximation: a = z/2·(1+tanh(√(2/π)(z+0.044715z³)))."""
         return self.activate("gelu")
 
-    def softmax(self, axis=-1):
-        """a = e^z / Σe^z along `axis` (stable); tensors only."""
-        return self.activate("softmax", axis=axis)
+    def softmax(self, axis=-1, *, dim=None):
+        """a = e^z / Σe^z along `axis` (or PyTorch's `dim`), computed stably; tensors only."""
+        return self.activate("softmax", axis=axis if dim is None else dim)
 
-    def log_softmax(self, axis=-1):
-        """a = z - log Σe^z along `axis` (stable); tensors only."""
-        return self.activate("log_softmax", axis=axis)
+    def log_softmax(self, axis=-1, *, dim=None):
+        """a = z - log Σe^z along `axis` (or PyTorch's `dim`), computed stably; tensors only."""
+        return self.activate("log_softmax", axis=axis if dim is None else dim)
 
     # ---- backward -----------------------------------------------------------------------------------
 
@@ -709,12 +729,6 @@ class Value:
         (10.0, 60.0)
         >>> handle.remove()
         """
-        if not callable(fn):
-            raise TypeError(f"register_hook takes a function of the gradient, not {fn!r}")
-        if not self.requires_grad:
-            raise ValueError(
-                "register_hook: this Value needs no gradient, so no hook would ever run"
-            )
         return backprop.add_hook(self, fn)
 
     def detach(self):
@@ -725,65 +739,9 @@ class Value:
 _registry.add_methods_to(Value)  # a user's registered activation becomes a Value method
 
 
-def _label_error(label):
-    raise TypeError(f"a Value's label is a str, not {type(label).__name__} ({label!r})")
+MaxMin = namedtuple("MaxMin", "values indices")  # what torch's max(dim) and min(dim) return
 
 
-def _own_index(index):
-    """An index the graph can keep: arrays copied, lists as arrays; a Value is refused."""
-    parts = index if type(index) is tuple else (index,)
-    for part in parts:
-        if isinstance(part, Value):
-            raise TypeError(
-                "a Value cannot index a Value (its gradient would be lost, and 0.7 would truncate "
-                "to 0); index with ints, slices, or an integer or boolean array such as v.data.astype(int)"
-            )
-    owned = tuple(np.array(p) if isinstance(p, (list, np.ndarray)) else p for p in parts)
-    return owned if type(index) is tuple else owned[0]
-
-
-def _check_axis(axis, ndim, op):
-    """`axis` as numpy takes it, None, an int or a tuple of ints (numpy integers count), each in
-    range and none twice; anything else is a TypeError, a bad axis a ValueError, naming axis."""
-    if axis is None:
-        return None
-    if isinstance(axis, (tuple, list)):
-        axes = tuple(_one_axis(a, ndim, op, axis) for a in axis)
-        if len(set(a % max(ndim, 1) for a in axes)) != len(axes):
-            raise ValueError(f"{op}: axis {tuple(axis)} names the same axis twice")
-        return axes
-    return _one_axis(axis, ndim, op)
-
-
-def _one_axis(a, ndim, op, whole=None):
-    if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Integral):
-        given = a if whole is None else whole
-        raise TypeError(
-            f"{op}: axis must be an int, a tuple of ints or None, got "
-            f"{type(given).__name__} ({given!r})"
-        )
-    a = int(a)
-    if not -ndim <= a < max(ndim, 1):
-        raise ValueError(f"{op}: axis {a} is out of range for a Value with {ndim} dimensions")
-    return a
-
-
-def _count(shape, axis):
-    """How many entries a reduction over `axis` (a checked axis) combines into each result."""
-    if axis is None:
-        return math.prod(shape)
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    return math.prod(shape[a] for a in axes) if shape else 1
-
-
-def _html_cell(text):
-    text = html.escape(text)
-    return f"<td><pre>{text}</pre></td>" if "\n" in text else f"<td>{text}</td>"  # an array's rows
-
-
-def _short(x):
-    if type(x) is float:
-        return f"{x:.6g}"
-    if isinstance(x, Value):
-        return repr(x)
-    return np.array2string(np.asarray(x), precision=4, threshold=8, edgeitems=2)
+def _cat2(x, y, axis):
+    data = np.concatenate((x.data, y.data), axis=axis)
+    return _make(data, x, y, "cat", ConcatRule(axis, x.shape[axis]))

@@ -24,6 +24,8 @@ import numpy as np
 
 from tinygrad_act.numeric import on_numpy_floats
 from tinygrad_act.rules import (
+    ClipRule,
+    ConcatRule,
     GetitemRule,
     MatmulRule,
     MaxRule,
@@ -31,16 +33,22 @@ from tinygrad_act.rules import (
     ReductionRule,
     ScatterRule,
     TransposeRule,
+    VarRule,
+    WhereRule,
+    abs_rule,
     add_rule,
     broadcast_rule,
     div_rule,
     exp_rule,
     log_rule,
+    maximum_rule,
+    minimum_rule,
     mul_rule,
     neg_rule,
     pow_value_rule,
     reshape_rule,
     scatter,
+    sqrt_rule,
     sub_rule,
 )
 
@@ -49,8 +57,10 @@ from tinygrad_act.rules import (
 
 ELEMENTWISE = frozenset(
     {add_rule, sub_rule, mul_rule, div_rule, pow_value_rule, neg_rule, exp_rule, log_rule}
+    | {sqrt_rule, abs_rule, maximum_rule, minimum_rule}
 )
-ELEMENTWISE_KINDS = (PowRule,)  # rules with a setting: z ** p for a constant p
+# Rules with a setting: z ** p for a constant p, clip's bounds, where's condition.
+ELEMENTWISE_KINDS = (PowRule, ClipRule, WhereRule)
 
 # --------------------------------------------------------------------------------------------------
 # The other ops move values between positions. Each rule is linear in the tangent; most apply the
@@ -63,6 +73,11 @@ def reduction_jvp(rule, dz, a, z):  # sum, and mean: rule.scale is 1/n
 
 def max_jvp(rule, dz, a, z):  # the maximum's tangent; ties share it evenly, as backward splits g
     return (rule.share(z, a) * dz).sum(axis=rule.axis, keepdims=rule.keepdims)
+
+
+def var_jvp(rule, dz, a, z):  # var and std: Σ a'(z)·ż over the axis (backward at g = 1 is a'(z))
+    (slope,) = rule(np.ones_like(a), a, z)
+    return (slope * dz).sum(axis=rule.axis, keepdims=rule.keepdims)
 
 
 def reshape_jvp(rule, dz, a, z):
@@ -85,6 +100,11 @@ def scatter_jvp(rule, dz, a, z):
     return scatter(dz, rule.index, np.shape(a))
 
 
+def concat_jvp(rule, dx, dy, a, x, y):  # the tangents joined as the values were (0 for a constant)
+    dx, dy = (np.zeros_like(v) if d is None else np.broadcast_to(d, v.shape) for d, v in ((dx, x), (dy, y)))  # fmt: skip
+    return np.concatenate((dx, dy), axis=rule.axis)
+
+
 def matmul_jvp(rule, dx, dy, a, x, y):  # d(x @ y) = ẋ @ y + x @ ẏ, a term per input that moves
     if dy is None:
         return dx @ y
@@ -94,13 +114,14 @@ def matmul_jvp(rule, dx, dy, a, x, y):  # d(x @ y) = ẋ @ y + x @ ẏ, a term p
 ONE_INPUT = {
     ReductionRule: reduction_jvp,
     MaxRule: max_jvp,
+    VarRule: var_jvp,
     reshape_rule: reshape_jvp,
     TransposeRule: transpose_jvp,
     broadcast_rule: broadcast_jvp,
     GetitemRule: getitem_jvp,
     ScatterRule: scatter_jvp,
 }
-TWO_INPUTS = {MatmulRule: matmul_jvp}
+TWO_INPUTS = {MatmulRule: matmul_jvp, ConcatRule: concat_jvp}
 
 
 # --------------------------------------------------------------------------------------------------

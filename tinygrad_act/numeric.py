@@ -83,6 +83,16 @@ def exp(x):
         return np.exp(x)
 
 
+def sqrt(x):
+    """√x; nan for a negative x, as in numpy."""
+    if type(x) is float:
+        return math.sqrt(x) if x >= 0 else math.nan  # a negative number (or nan) gives nan
+    if not isinstance(x, RAW):
+        return x.sqrt()
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(x)
+
+
 def log(x):
     """Natural log; log(0) = -inf and log of a negative number is nan, as in numpy."""
     if type(x) is float:

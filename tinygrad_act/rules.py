@@ -34,6 +34,8 @@ def div_rule(g, a, x, y):        return g / y, -g * a / y                       
 def neg_rule(g, a, z):           return (-g,)
 def exp_rule(g, a, z):           return (g * a,)                                  # e^z is the output
 def log_rule(g, a, z):           return (g / z,)
+def sqrt_rule(g, a, z):          return (g / (2 * a),)                            # 1/(2√z) from the output
+def abs_rule(g, a, z):           return (g * sign(z),)                            # sign z; 0 at the kink z = 0
 # fmt: on
 
 
@@ -52,6 +54,7 @@ FORMULAS = {
     "log": ("1/z",),
     "**":  ("y*x**(y-1)", "x**y*log(x)"),                                         # x**y, y a Value
     "**p": ("p*z**(p-1)",),                                                        # z**p, p a number
+    "sqrt": ("1/(2*z**0.5)",),                                                     # √z
 }
 
 # The tensor ops, in words: what the backward pass does with the upstream gradient g.
@@ -65,8 +68,84 @@ IN_WORDS = {
     "broadcast": ("g summed back",),
     "[]":        ("g scattered back",),
     "scatter":   ("g[index]",),
+    "abs":       ("±1 by the sign, 0 at 0",),
+    "maximum":   ("1 if larger, ½ at a tie", "1 if larger, ½ at a tie"),
+    "minimum":   ("1 if smaller, ½ at a tie", "1 if smaller, ½ at a tie"),
+    "where":     ("1 where chosen", "1 where chosen"),
+    "clip":      ("1 within the bounds, 0 outside",),
+    "var":       ("2·(entry - mean)/(n - ddof)",),
+    "std":       ("(entry - mean)/((n - ddof)·std)",),
+    "min":       ("1 at the min",),
+    "cat":       ("its slice of g", "its slice of g"),
+    "squeeze":   ("g reshaped back",),
+    "unsqueeze": ("g reshaped back",),
+    "flatten":   ("g reshaped back",),
 }
 # fmt: on
+# NOTE: |z| has a kink at 0, where its slope jumps from -1 to 1; the rule takes sign(0) = 0 there,
+# as PyTorch and numpy's sign do (the lecture's ReLU takes 1 at its kink; |z| has no lecture row).
+
+
+def sign(z):
+    """-1, 0 or 1 by the sign of z's value: a constant of z's float type (no gradient flows)."""
+    zd = data_of(z)
+    if isinstance(zd, np.ndarray):
+        return np.sign(zd)
+    return float((zd > 0) - (zd < 0))
+
+
+def _tie_share(x, y, larger):
+    """x's part of max(x, y) (or of min, for larger=False): 1 where it wins, 1/2 at a tie, 0 where
+    it loses. A constant in the inputs' float type."""
+    xd, yd = data_of(x), data_of(y)
+    wins = xd > yd if larger else xd < yd
+    share = _as_mask(wins, xd if isinstance(xd, np.ndarray) else yd)
+    return share + 0.5 * _as_mask(xd == yd, share)
+
+
+# NOTE: at a tie, max(x, y) and min(x, y) have a kink (the slope is 1 on one side and 0 on the
+# other for each input); each input then gets half of g, as PyTorch's maximum and minimum do, and
+# as the max reduction splits g among tied maxima.
+def maximum_rule(g, a, x, y):
+    """max(x, y)' = 1 for the larger input, 0 for the other; g/2 each at a tie."""
+    share = _tie_share(x, y, larger=True)
+    return g * share, g * (1 - share)
+
+
+def minimum_rule(g, a, x, y):
+    """min(x, y)' = 1 for the smaller input, 0 for the other; g/2 each at a tie."""
+    share = _tie_share(x, y, larger=False)
+    return g * share, g * (1 - share)
+
+
+class WhereRule:
+    """where(c, x, y) passes g to the branch it chose, x where c holds and y elsewhere, and nothing
+    to the other: the condition is a constant, so no gradient flows through the choice."""
+
+    __slots__ = ("condition",)
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    def __call__(self, g, a, x, y):
+        chosen = _as_mask(self.condition, data_of(a))
+        return g * chosen, g * (1 - chosen)
+
+
+class ClipRule:
+    """clip(z, lo, hi)' = 1 where lo ≤ z ≤ hi, 0 outside. At the bounds themselves (kinks) the
+    slope is 1, as PyTorch's clamp takes it; a bound of None is no bound."""
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def __call__(self, g, a, z):
+        zd = data_of(z)
+        above = zd >= self.lo if self.lo is not None else True
+        below = zd <= self.hi if self.hi is not None else True
+        return (g * _as_mask(above & below, data_of(a)),)
 
 
 def pow_value_rule(g, a, x, y):
@@ -173,6 +252,41 @@ class MaxRule:
         return mask / mask.sum(axis=self.axis, keepdims=True)
 
 
+class VarRule:
+    """var = Σ(z - mean)² / (n - ddof) over `axis`; var' = 2(z - mean) / (n - ddof).
+
+    For std = √var the chain rule divides by 2·std: std' = (z - mean) / ((n - ddof)·a); where
+    std is 0 (all entries equal) its slope is taken to be 0, as PyTorch does, not 0/0."""
+
+    __slots__ = ("axis", "keepdims", "divisor", "root")
+
+    def __init__(self, axis, keepdims, divisor, root=False):
+        self.axis, self.keepdims, self.divisor, self.root = axis, keepdims, divisor, root
+
+    def __call__(self, g, a, z):
+        if self.root:  # std: g/(2a) of the variance's gradient, its 2 cancelled
+            ad = data_of(a)
+            g = g / (a + _as_mask(ad == 0, ad))  # a = 0 only where z - mean is 0: the share is 0
+        else:
+            g = g * 2
+        centred = z - z.mean(axis=self.axis, keepdims=True)
+        scale = 1 / self.divisor if self.divisor > 0 else np.inf  # n ≤ ddof: inf, as numpy's var
+        return (expand(g, centred.shape, self.axis, self.keepdims) * centred * scale,)
+
+
+class ConcatRule:
+    """cat(x, y) along `axis`: each input gets back its own slice of g (x's first `split` rows)."""
+
+    __slots__ = ("axis", "split")
+
+    def __init__(self, axis, split):
+        self.axis, self.split = axis, split
+
+    def __call__(self, g, a, x, y):
+        lead = (slice(None),) * (self.axis % g.ndim)
+        return g[lead + (slice(None, self.split),)], g[lead + (slice(self.split, None),)]
+
+
 def reshape_rule(g, a, z):
     return (g.reshape(z.shape),)
 
@@ -203,6 +317,14 @@ class GetitemRule:
         return (scatter(g, self.index, z.shape),)
 
 
+def index_along(index, axis, keepdims):
+    """The index that picks the entries at `index` along `axis` (argmax's, with the axis kept):
+    torch's max(dim) is z[that index], so its gradient goes to the entry picked, not to its ties."""
+    parts = list(np.indices(index.shape, sparse=True))
+    parts[axis] = index
+    return tuple(parts if keepdims else (np.squeeze(p, axis) for p in parts))
+
+
 class ScatterRule:
     """The adjoint of indexing is indexing again."""
 
@@ -218,7 +340,7 @@ class ScatterRule:
 # Rules whose gradient always has its input's shape and dtype, so the backward pass need not check
 # (reading an array's shape and dtype is a tenth of a small op's cost). The activation table keeps
 # its own such set; tests check every member in float32 and float64.
-FITTED = frozenset({neg_rule, exp_rule, log_rule})
+FITTED = frozenset({neg_rule, exp_rule, log_rule, sqrt_rule, abs_rule})
 
 
 # --------------------------------------------------------------------------------------------------
