@@ -25,6 +25,7 @@ from tinygrad_act.activations import (
     unregister_activation,
 )
 from tinygrad_act.anomaly import AnomalyError, detect_anomaly, find_anomaly
+from tinygrad_act.checks.backward import check_backward, compare
 from tinygrad_act.engine import Value, enable_grad, gradients, is_grad_enabled, no_grad
 from tinygrad_act.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad
 from tinygrad_act.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
@@ -39,6 +40,8 @@ __all__ = [
     "GradcheckError",
     "Value",
     "cat",
+    "check_backward",
+    "compare",
     "detect_anomaly",
     "elu",
     "enable_grad",
