@@ -21,6 +21,7 @@ import html
 import math
 import numbers
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -146,23 +147,11 @@ def check_backward(loss_fn, params, hand_grads, *, rtol=1e-6, atol=1e-9, m=None)
     truth = gradients(loss, nodes)
     order = _backward_order(loss)
     m = _batch_size(loss, leaves) if m is None else m
-    passes = _Reruns(loss, nodes)
-    rows = []
-    for (name, hand, node), true in zip(targets, truth, strict=True):
-        is_param = any(node is leaf for leaf in leaves.values())
-        rows.append(
-            _row(
-                name,
-                hand,
-                np.asarray(true, dtype=np.float64),
-                node,
-                is_param,
-                passes,
-                m,
-                rtol,
-                atol,
-            )
-        )
+    ctx = _Context(_Reruns(loss, nodes), m, rtol, atol, {id(leaf) for leaf in leaves.values()})
+    rows = [
+        _row(name, hand, np.asarray(true, dtype=np.float64), node, ctx)
+        for (name, hand, node), true in zip(targets, truth, strict=True)
+    ]
     _settle_course_convention(rows, nodes, leaves, cache, m)
     report = BackwardReport()
     ranks = [order.get(node, math.inf) for node in nodes]
@@ -192,7 +181,8 @@ def compare(name, hand, value, *, rtol=1e-6, atol=1e-9, m=None):
         raise ValueError(f"compare: {name} has no gradient yet; run backward() on the loss first")
     _check_tolerances(rtol, atol)
     hand = _as_array(hand, "compare: hand")
-    row = _row(name, hand, np.asarray(true, dtype=np.float64), None, False, None, m, rtol, atol)
+    ctx = _Context(None, m, rtol, atol, frozenset())
+    row = _row(name, hand, np.asarray(true, dtype=np.float64), None, ctx)
     exact = row.status == "exact"
     approximate = row.status in ("exact", "close")
     line = (
@@ -209,7 +199,20 @@ def compare(name, hand, value, *, rtol=1e-6, atol=1e-9, m=None):
 # One row: the comparison, then the mistakes that could explain a disagreement
 
 
-def _row(name, hand, true, node, is_param, passes, m, rtol, atol):
+class _Context(NamedTuple):
+    """What every row is checked with: the reruns (None for `compare`, which has no graph), m,
+    the tolerances, and which nodes are parameters."""
+
+    passes: object
+    m: int | None
+    rtol: float
+    atol: float
+    params: frozenset
+
+
+def _row(name, hand, true, node, ctx):
+    passes, m, rtol, atol = ctx.passes, ctx.m, ctx.rtol, ctx.atol
+    is_param = id(node) in ctx.params
     if hand is None:
         return GradientRow(name, "missing", diagnosis=f"{name} was not given.")
     if hand.shape != true.shape:
@@ -221,11 +224,10 @@ def _row(name, hand, true, node, is_param, passes, m, rtol, atol):
         return GradientRow(name, "close", abs_diff, rel_diff)
     row = GradientRow(name, "wrong", abs_diff, rel_diff)
     scales = (1.0,) if is_param or m is None else (1.0, float(m))
-    if passes is not None:
+    kink = None if passes is None else passes.kink_convention(node)
+    if kink is not None:
         for scale in scales:
-            if passes.kink_convention(node) is not None and _agrees(
-                hand, scale * passes.kink_convention(node), rtol, atol
-            ):
+            if _agrees(hand, scale * kink, rtol, atol):
                 row.status = "convention"
                 row.diagnosis = (
                     f"{name} differs only where an activation's input is exactly at its kink: "
@@ -621,7 +623,7 @@ def _batch_size(loss, leaves):
     sizes = {}
     for node in topological_order(loss):
         for n in np.shape(node.data):
-            if n > 2 and n not in param_sizes:
+            if n > 2 and n not in param_sizes:  # 1 and 2 are too common to name m by
                 sizes[n] = sizes.get(n, 0) + 1
     return max(sizes, key=sizes.get) if sizes else None
 
