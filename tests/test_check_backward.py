@@ -401,3 +401,13 @@ def test_bad_tolerances_and_a_value_without_a_gradient_are_refused():
         check_backward(lambda p: p["w"] * 2, {"w": 1.0}, {}, rtol=-1)
     with pytest.raises(ValueError, match="no gradient yet"):
         compare("dx", [1.0], Value([1.0]))
+
+
+def test_a_parameters_gradient_may_be_named_with_or_without_the_d(data):
+    X, Y, p = data
+    grads = hand_backward(X, Y, p)
+    plain = {"W1": grads["dW1"], "db1": grads["db1"], "W2": grads["dW2"], "b2": grads["db2"]}
+    report = check_backward(course_network(X, Y), p, plain)
+    assert report.ok and [r.name for r in report.rows] == ["b2", "W2", "db1", "W1"]
+    with pytest.raises(TypeError, match="gradient names are strings, got 3"):
+        check_backward(course_network(X, Y), p, {3: grads["dW1"]})

@@ -350,10 +350,7 @@ def _shape_diagnosis(name, hand, true):
 
 
 def _slope_diagnosis(name, hand, node, passes, scales, m, rtol, atol):
-    for spec, alternative, alt_text in passes.slope_swaps():
-        grads = passes.with_slope(spec, alternative)
-        if grads is None:
-            continue
+    for spec, alt_text, grads in passes.swapped():
         for scale in scales:
             if _agrees(hand, scale * grads[id(node)], rtol, atol):
                 said = (
@@ -397,20 +394,25 @@ class _Reruns:
                 self.activations.setdefault(spec.name, spec)
         self._kink = "unset"
         self.kink_text = ""
+        self._swapped = None
 
-    def slope_swaps(self):
-        """(the activation in the graph, a slope function to put in its place, how to say it)."""
-        for spec in self.activations.values():
-            for other in ACTIVATIONS.values():
-                if other.tensor_only or other.derivative is None or other.name == spec.name:
-                    continue
-                slope = _slope_of(other)
-                yield spec, slope, f"{other.local_formula()}, {other.name}'s"
-            yield (
-                spec,
-                lambda z, a: np.ones_like(np.asarray(a, dtype=np.float64)),
-                "1 (the slope forgotten)",
-            )
+    def swapped(self):
+        """(an activation in the graph, how its slope was taken, the targets' gradients then):
+        each other elementwise row of the registry, and 1 for a slope forgotten; run once."""
+        if self._swapped is None:
+            self._swapped = []
+            forgotten = lambda z, a: np.ones_like(np.asarray(a, dtype=np.float64))  # noqa: E731
+            for spec in self.activations.values():
+                swaps = [
+                    (_slope_of(other), f"{other.local_formula()}, {other.name}'s")
+                    for other in ACTIVATIONS.values()
+                    if not other.tensor_only and other.derivative is not None and other is not spec
+                ]
+                for slope, said in [*swaps, (forgotten, "1 (the slope forgotten)")]:
+                    grads = self.with_slope(spec, slope)
+                    if grads is not None:
+                        self._swapped.append((spec, said, grads))
+        return self._swapped
 
     def with_slope(self, spec, slope):
         """id(target) -> its gradient, with every `spec` node's local gradient taken as slope(z, a)."""
@@ -574,10 +576,11 @@ def _targets(hand_grads, leaves, cache):
     named = {**cache, **leaves}
     targets, covered = [], set()
     for key, hand in hand_grads.items():
-        bare = _bare(key) if isinstance(key, str) else key
-        node = named.get(key) if isinstance(key, str) and key in leaves else None
-        if node is None and isinstance(key, str):
-            node = named.get(bare)
+        if not isinstance(key, str):
+            raise TypeError(f"check_backward: gradient names are strings, got {key!r}")
+        node = named.get(_bare(key)) if key.startswith("d") else None
+        if node is None:
+            node = named.get(key)  # "W1" for dLoss/dW1, as the issue allows
         if node is None:
             accepted = ", ".join([f"d{k}" for k in leaves] + [f"d{k}" for k in cache])
             raise ValueError(
