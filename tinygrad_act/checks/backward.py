@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import math
 import numbers
+import textwrap
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -36,6 +37,7 @@ __all__ = ["BackwardReport", "GradientRow", "check_backward", "compare"]
 STATUSES = ("exact", "close", "wrong", "shape", "convention", "missing")
 _AGREE = ("exact", "close", "convention")
 _SHOWN_POSITIONS = 3  # the largest differences a "wrong" diagnosis lists
+_WIDTH = 76  # the sentences under the table wrap here, to read in a terminal and on a phone
 _NAMED_FACTORS = {-1.0: "-1 (a sign)", 2.0: "2", 0.5: "1/2"}
 
 
@@ -104,7 +106,8 @@ class BackwardReport:
     def __str__(self):
         header = ["gradient", "status", "max abs diff", "max rel diff"]
         body = [[r.name, r.status, _diff(r.max_abs_diff), _diff(r.max_rel_diff)] for r in self.rows]
-        return "\n".join([*text_table([header, *body], numeric_from=2), *self._lines()])
+        wrapped = [part for line in self._lines() for part in textwrap.wrap(line, _WIDTH)]
+        return "\n".join([*text_table([header, *body], numeric_from=2), *wrapped])
 
     def _repr_html_(self):
         cells = "".join(
