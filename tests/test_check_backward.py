@@ -124,6 +124,14 @@ def test_a_missing_one_over_m_in_dw1_is_named(data):
     assert _status(report)["dZ1"] == "convention"  # its own parameter gradient db1 agrees
 
 
+def test_m_may_be_given_when_the_graph_cannot_tell(data):
+    X, Y, p = data
+    grads = hand_backward(X, Y, p, course=False)
+    grads["dW2"] = grads["dW2"] * 3
+    assert "a constant factor 3" in check_backward(course_network(X, Y), p, grads).diagnosis
+    assert "missing 1/m (m = 3" in check_backward(course_network(X, Y), p, grads, m=3).diagnosis
+
+
 def test_an_extra_one_over_m_is_named(data):
     X, Y, p = data
     grads = hand_backward(X, Y, p)
@@ -399,6 +407,8 @@ def test_bad_input_gets_a_clear_error(args, error, match):
 def test_bad_tolerances_and_a_value_without_a_gradient_are_refused():
     with pytest.raises(ValueError, match="rtol must be a non-negative finite number, got -1"):
         check_backward(lambda p: p["w"] * 2, {"w": 1.0}, {}, rtol=-1)
+    with pytest.raises(ValueError, match="m, the batch size, must be a positive int, got 0.5"):
+        check_backward(lambda p: p["w"] * 2, {"w": 1.0}, {}, m=0.5)
     with pytest.raises(ValueError, match="no gradient yet"):
         compare("dx", [1.0], Value([1.0]))
 

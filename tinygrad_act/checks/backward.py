@@ -143,6 +143,7 @@ def check_backward(loss_fn, params, hand_grads, *, rtol=1e-6, atol=1e-9, m=None)
     "dw is -1 (a sign) times the engine's dLoss/dw everywhere: a sign flipped."
     """
     _check_tolerances(rtol, atol)
+    _check_m(m)
     leaves = _leaves(params)
     loss, cache = _run(loss_fn, leaves)
     targets = _targets(hand_grads, leaves, cache)
@@ -183,6 +184,7 @@ def compare(name, hand, value, *, rtol=1e-6, atol=1e-9, m=None):
     if true is None:
         raise ValueError(f"compare: {name} has no gradient yet; run backward() on the loss first")
     _check_tolerances(rtol, atol)
+    _check_m(m)
     hand = _as_array(hand, "compare: hand")
     ctx = _Context(None, m, rtol, atol, frozenset())
     row = _row(name, hand, np.asarray(true, dtype=np.float64), None, ctx)
@@ -237,12 +239,12 @@ def _row(name, hand, true, node, ctx):
                     f"{passes.kink_text}. A convention, not a mistake."
                 )
                 if scale != 1.0:
-                    row.diagnosis += _course_text(name, m)
+                    row.diagnosis += " " + _course_text(name, m)
                 return row
     if not is_param and m is not None and _agrees(hand, m * true, rtol, atol):
         row.status = "convention"  # settled against the parameters' rows by check_backward
         row.course_factor = True
-        row.diagnosis = _course_text(name, m).strip()
+        row.diagnosis = _course_text(name, m)
         return row
     row.diagnosis = (
         _factor_diagnosis(name, hand, true, m, rtol, atol)
@@ -255,7 +257,7 @@ def _row(name, hand, true, node, ctx):
 
 def _course_text(name, m):
     return (
-        f" {name} is m = {m} times dLoss/d{_bare(name)} of the averaged cost: the course's "
+        f"{name} is m = {m} times dLoss/d{_bare(name)} of the averaged cost: the course's "
         "convention (dZ2 = A2 - Y, with 1/m applied only in dW and db), not a mistake."
     )
 
@@ -632,6 +634,11 @@ def _batch_size(loss, leaves):
             if n > 2 and n not in param_sizes:  # 1 and 2 are too common to name m by
                 sizes[n] = sizes.get(n, 0) + 1
     return max(sizes, key=sizes.get) if sizes else None
+
+
+def _check_m(m):
+    if m is not None and (not isinstance(m, numbers.Integral) or isinstance(m, bool) or m < 1):
+        raise ValueError(f"check_backward: m, the batch size, must be a positive int, got {m!r}")
 
 
 def _check_tolerances(rtol, atol):
