@@ -83,6 +83,14 @@ class ExpressionWidget(Panel):
     def _check_step(self, proposal):
         return self.attempt(proposal, lambda step: self._show(self.values, _STEP(step, "step")))
 
+    @traitlets.observe("step")
+    def _back_to_the_finished_graph(self, change):
+        # traitlets does not validate None where None is allowed: the finished graph is drawn here.
+        if change.new is None and not self._settling and self.view.get("frame") is not None:
+            with self.settling():
+                self._show(self.values, None)
+                self.error = ""
+
     def _show(self, values, step, text=None):
         if self._function is not None:
             text = function_text(self._function, values)

@@ -129,6 +129,7 @@ class TrainingWidget(Panel):
         self.playing = False
         if player is not None and player is not threading.current_thread():
             player.join()
+            self._publish()  # the steps of its last chunk
 
     def _train(self):
         """The player: chunks of `CHUNK_SECONDS`, shown at most every `PUBLISH_SECONDS`."""
