@@ -306,3 +306,17 @@ def test_the_slider_range_is_the_labs():
     w = ExpressionWidget("x", x=1)
     assert w.slider_range == list(limits.SLIDER_RANGE) and w.number_limit == limits.MAX_NUMBER
     assert topological_order  # the engine's own order is what the tests above compare with
+
+
+def test_a_value_the_page_sends_is_refused_the_same_way():
+    # What ipywidgets does with a message from the page: the new state, set with notifications
+    # held (traitlets stores the proposal before the validators run) and the property locked.
+    w = ExpressionWidget("x*y", x=1, y=2)
+    with w._lock_property(values={"x": 5e6, "y": 2}), w.hold_trait_notifications():
+        w.set_state({"values": {"x": 5e6, "y": 2.0}})
+    assert w.error == "values.x must lie in [-1e+06, 1e+06], got 5e+06"
+    assert w.values == {"x": 1.0, "y": 2.0} and w.value == 2.0
+    e = ActivationExplorer("tanh", z=1)
+    with e._lock_property(z=50), e.hold_trait_notifications():
+        e.set_state({"z": 50})
+    assert (e.error, e.z, e.view["at"]["z"]) == ("z must lie in [-20, 20], got 50", 1.0, 1.0)

@@ -54,17 +54,27 @@ class ActivationExplorer(Panel):
     @traitlets.validate("name")
     def _check_name(self, proposal):
         return self.attempt(
-            proposal, lambda name: self._show(schema.text(100)(name, "name"), self.z, {})
+            proposal,
+            lambda name: self._show(schema.text(100)(name, "name"), self.view["at"]["z"], {}),
+            lambda: self.view["name"],
         )
 
     @traitlets.validate("z")
     def _check_z(self, proposal):
-        return self.attempt(proposal, lambda z: self._show(self.name, _Z(z, "z"), self.params))
+        return self.attempt(
+            proposal,
+            lambda z: self._show(self.view["name"], _Z(z, "z"), self.view["params"]),
+            lambda: self.view["at"]["z"],
+        )
 
     @traitlets.validate("params")
     def _check_params(self, proposal):
         return self.attempt(
-            proposal, lambda params: self._show(self.name, self.z, _PARAMS(params, "params"))
+            proposal,
+            lambda params: self._show(
+                self.view["name"], self.view["at"]["z"], _PARAMS(params, "params")
+            ),
+            lambda: self.view["params"],
         )
 
     def _show(self, name, z, params):

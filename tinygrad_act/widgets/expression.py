@@ -76,19 +76,34 @@ class ExpressionWidget(Panel):
     @traitlets.validate("values")
     def _check_values(self, proposal):
         return self.attempt(
-            proposal, lambda values: self._show(_VALUES(values, "values"), self.step)
+            proposal,
+            lambda values: self._show(_VALUES(values, "values"), self.view_step()),
+            self.view_values,
         )
 
     @traitlets.validate("step")
     def _check_step(self, proposal):
-        return self.attempt(proposal, lambda step: self._show(self.values, _STEP(step, "step")))
+        return self.attempt(
+            proposal,
+            lambda step: self._show(self.view_values(), _STEP(step, "step")),
+            self.view_step,
+        )
+
+    def view_values(self):
+        """The values the stored view was computed for."""
+        return {v["name"]: v["value"] for v in self.view["variables"]}
+
+    def view_step(self):
+        """The step frame the stored view shows (None: the finished graph)."""
+        frame = self.view.get("frame")
+        return None if frame is None else frame["index"]
 
     @traitlets.observe("step")
     def _back_to_the_finished_graph(self, change):
         # traitlets does not validate None where None is allowed: the finished graph is drawn here.
         if change.new is None and not self._settling and self.view.get("frame") is not None:
             with self.settling():
-                self._show(self.values, None)
+                self._show(self.view_values(), None)
                 self.error = ""
 
     def _show(self, values, step, text=None):

@@ -49,9 +49,10 @@ class Panel(anywidget.AnyWidget):
         finally:
             self._settling = outer
 
-    def attempt(self, proposal, compute):
+    def attempt(self, proposal, compute, shown):
         """The validators' common shape: `compute(value)` stores the panel for the proposed value;
-        on a refusal the error is set and the trait keeps its current value."""
+        on a refusal the error is set and the trait keeps `shown()`, the value the stored view
+        shows (when the page sets a trait, traitlets has already stored the proposal)."""
         if self._settling:
             return proposal.value
         try:
@@ -60,7 +61,7 @@ class Panel(anywidget.AnyWidget):
                 self.error = ""
         except LabError as err:
             self.error = str(err)
-            return getattr(self, proposal.trait.name)
+            return shown()
         return proposal.value
 
     # Where no front end is attached (a headless run, the docs build), the HTML below is shown.
