@@ -15,7 +15,6 @@ import math
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -250,6 +249,10 @@ def _grads_on_screen(page):
 def _shoot(page, selector, stem):
     """The widget at the notebook's width on a laptop, and on a phone-sized window."""
     stem.parent.mkdir(parents=True, exist_ok=True)
+    # Lab's side panels closed, as on a phone: the notebook gets the window's width.
+    page.evaluate(
+        "() => { window.jupyterapp.shell.collapseLeft(); window.jupyterapp.shell.collapseRight(); }"
+    )
     for width in (1280, 400):
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_timeout(300)
@@ -257,4 +260,3 @@ def _shoot(page, selector, stem):
         widget.scroll_into_view_if_needed()
         widget.screenshot(path=f"{stem}-{width}.png")
     page.set_viewport_size({"width": 1280, "height": 900})
-    assert shutil.which  # the screenshots are files: see the module docstring for where
