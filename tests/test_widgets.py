@@ -283,7 +283,9 @@ def test_a_refused_training_input_sets_the_labs_message_and_changes_nothing_else
     assert state(w, ["settings", "state"]) == before
     w._message(w, {"action": "step", "steps": 3}, [])
     assert w.state["step"] == 5 and w.error == ""
-    with pytest.raises(ValueError, match="settings: depth must lie in 1..4, got 9"):
+    with pytest.raises(
+        ValueError, match="settings: depth must be a whole number from 1 to 4, got 9"
+    ):
         TrainingWidget(depth=9)
 
 

@@ -13,6 +13,7 @@ the decision boundary and the activation health drawn from the run's snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import threading
 import time
@@ -20,7 +21,6 @@ import time
 import traitlets
 
 from tinygrad_act.lab import limits, schema
-from tinygrad_act.lab.explorer import elementwise_activations
 from tinygrad_act.lab.schema import LabError
 from tinygrad_act.lab.training import Run, Settings
 from tinygrad_act.widgets.panel import Panel, module
@@ -30,21 +30,18 @@ ACTIONS = ("reset", "play", "pause", "step")
 
 
 def check_settings(given):
-    """`Settings` from keyword arguments, each checked with the lab's rules and messages."""
-    names = [spec.name for spec in elementwise_activations()]
-    fields = {
-        "dataset": schema.choice(limits.DATASETS),
-        "depth": schema.integer(*limits.DEPTH_RANGE),
-        "width": schema.integer(*limits.WIDTH_RANGE),
-        "activations": schema.sequence(schema.choice(names), 1, limits.MAX_NETWORKS),
-        "lr": schema.number(*limits.LR_RANGE),
-        "seed": schema.integer(*limits.SEED_RANGE),
-    }
-    given = {k: list(v) if isinstance(v, tuple) else v for k, v in given.items()}
-    checked = schema.record({}, fields)(given, "settings")
-    if "activations" in checked:
-        checked["activations"] = tuple(checked["activations"])
-    return Settings(**checked)
+    """`Settings` from keyword arguments, as the lab makes them from a request: the fields named,
+    their values checked by `Settings` itself, whose refusal is passed on in its own words."""
+    names = [f.name for f in dataclasses.fields(Settings)]
+    given = schema.record({}, dict.fromkeys(names, _as_given))(given, "settings")
+    try:
+        return Settings(**given)
+    except ValueError as err:
+        raise LabError(f"settings: {err}") from None
+
+
+def _as_given(value, where):
+    return value
 
 
 class TrainingWidget(Panel):
