@@ -4,9 +4,10 @@ The test starts JupyterLab on 127.0.0.1 (a random port, token auth, a temporary 
 kernel of this interpreter with this checkout first on the path), opens a notebook that creates
 an ExpressionWidget for the lecture's neuron, an ActivationExplorer at tanh, z = 10, and a small
 TrainingWidget, runs it, and checks what is on screen: a slider moved in the page gives the
-gradients the engine gives for the new values, the explorer shows tanh'(10) = 8.2e-09, the training
-widget's step button trains in the kernel, and the page logs no error. Screenshots of each widget at
-400 and 1280 px go to a temporary folder, or to $TGA_WIDGET_SHOTS (docs/_static for the docs).
+gradients the engine gives for the new values, the explorer shows tanh'(10) = 8.2e-09, the
+training widget's buttons train in the kernel (step, play, pause), and the page logs no error.
+Screenshots of each widget at 400 and 1280 px go to a temporary folder, or to $TGA_WIDGET_SHOTS
+(docs/_static for the docs).
 """
 
 import importlib.util
@@ -225,6 +226,22 @@ def test_the_widgets_in_jupyterlab(jupyterlab, shots):
             # The training widget's step button trains 10 steps in the kernel.
             page.locator(".tga-training button", has_text="step").click()
             page.wait_for_selector(".tga-training .tga-status[data-step='30']")
+            # Play trains in a thread of the kernel and streams its progress; pause stops it.
+            page.locator(".tga-training button", has_text="play").click()
+            page.wait_for_function(
+                "() => Number(document.querySelector('.tga-training .tga-status')"
+                ".dataset.step) >= 40"
+            )
+            page.locator(".tga-training button", has_text="pause").click()
+            page.wait_for_function(
+                "() => document.querySelector('.tga-training .tga-status')"
+                ".textContent.startsWith('paused')"
+            )
+            paused = page.locator(".tga-training .tga-status").get_attribute("data-step")
+            page.wait_for_timeout(500)
+            assert page.locator(".tga-training .tga-status").get_attribute("data-step") == paused
+            page.locator(".tga-training button", has_text="step").click()
+            page.wait_for_selector(f".tga-training .tga-status[data-step='{int(paused) + 10}']")
             _shoot(page, ".tga-training", shots / "widget-training")
         except Exception:
             page.screenshot(path=str(shots / "failure.png"), full_page=True)

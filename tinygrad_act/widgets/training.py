@@ -123,10 +123,10 @@ class TrainingWidget(Panel):
 
     def _pause(self):
         player, self._player = self._player, None
-        self.playing = False
         if player is not None and player is not threading.current_thread():
             player.join()
-            self._publish()  # the steps of its last chunk
+            self._publish()  # the steps of its last chunk, before the page reads "paused"
+        self.playing = False
 
     def _train(self):
         """The player: chunks of `CHUNK_SECONDS`, shown at most every `PUBLISH_SECONDS`."""
