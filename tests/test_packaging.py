@@ -1,6 +1,7 @@
 """What the built package carries (issue 23, item 9): the LICENSE that setup.cfg's `license = MIT`
 promises, in the wheel and in the sdist, and (issue 28) the scripts the widgets load. Builds with
-setuptools' own backend from a copy of the package's files (about 2 s, no network: the backend is the one installed here)."""
+setuptools' own backend from a copy of the package's files (about 2 s, no network: the backend is
+the one installed here)."""
 
 import configparser
 import shutil
