@@ -202,6 +202,25 @@ def test_the_widgets_in_jupyterlab(jupyterlab, shots):
             o = math.tanh(2 * -1.5 + 6.8813735870195432)
             assert text.endswith(f"o = {o:.6g}")
 
+            # Hover a node: its explanation, the lab's; step backward: frame 0, then the graph.
+            output_id, chain = _output_explained()
+            page.locator(f".tga-expression g.node[data-node='{output_id}']").first.hover()
+            info = page.locator(".tga-expression .tga-info")
+            info.locator("h4").wait_for()
+            assert chain in info.inner_text()
+            page.locator(".tga-expression button", has_text="step ▶").click()
+            status = page.locator(".tga-expression .tga-status")
+            page.wait_for_function(
+                "() => document.querySelector('.tga-expression .tga-status')"
+                ".textContent.startsWith('Step 0 of 5')"
+            )
+            page.locator(".tga-expression button", has_text="finished graph").click()
+            page.wait_for_function(
+                "() => document.querySelector('.tga-expression .tga-status')"
+                ".textContent.startsWith('Finished graph')"
+            )
+            assert "5 backward steps" in status.inner_text()
+
             # A value out of range typed in a box: the lab's one line, the numbers kept.
             box = page.get_by_label("x1 value")
             box.fill("5000000")
@@ -249,6 +268,17 @@ def test_the_widgets_in_jupyterlab(jupyterlab, shots):
         finally:
             browser.close()
     assert problems == []
+
+
+def _output_explained():
+    """The output's drawing id and chain-rule line at w1 = -1.5, computed here."""
+    from tinygrad_act.lab.explain import explain_graph
+
+    root = parse_expression(NEURON, {**VALUES, "w1": -1.5})
+    root.label = "o"
+    root.backward()
+    node = explain_graph(root)[-1]
+    return node["id"], node["chain"]
 
 
 def _grads_on_screen(page):
