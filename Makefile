@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,demo,docs,lab
+EXTRAS := dev,demo,docs,lab,widgets
 
 .PHONY: demo test lint strip docs bench bench-check bench-baseline oracle screenshots lab lab-screenshots setup dot chromium valgrind clean
 

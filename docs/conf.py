@@ -36,6 +36,10 @@ nb_execution_mode = "force"
 nb_execution_raise_on_error = True
 nb_execution_timeout = 300
 nb_execution_in_temp = True  # files a notebook writes (its step frames) stay out of docs/
+# A widget's live view needs a kernel: the built pages show its static HTML (the drawing, the numbers).
+# ... and no widget manager from a CDN (myst-nb's default when a notebook has widget state).
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+nb_ipywidgets_js = {}
 nb_render_markdown_format = "gfm"  # a cell that shows Markdown may show a table, as Jupyter does
 
 autodoc_default_options = {"members": True, "undoc-members": False}

@@ -68,3 +68,18 @@ def test_the_check_names_a_notebook_with_outputs_and_stripping_cleans_it(tmp_pat
     assert subprocess.run([*STRIP, "--check", str(path)]).returncode == 0
     nb.cells[1].outputs, nb.cells[1].execution_count = [], None
     assert path.read_text() == nbformat.writes(nb) + "\n"  # the layout nbformat writes: small diffs
+
+
+def test_the_derivatives_lesson_shows_the_explorer_widget_and_its_static_numbers(run_notebook):
+    pytest.importorskip("anywidget", reason="the widgets extra (anywidget) is not installed")
+    ran = run_notebook(nbformat.read(NOTEBOOKS / "derivatives-of-activations.ipynb", as_version=4))
+    assert ran.errors == []
+    shown = [
+        o["data"]
+        for c in ran.nb.cells
+        if c.cell_type == "code" and "ActivationExplorer(" in c.source
+        for o in c.outputs
+        if "data" in o
+    ]
+    assert len(shown) == 1 and "application/vnd.jupyter.widget-view+json" in shown[0]
+    assert "1-a² = 1-0.9999999958777² = 8.245e-09" in shown[0]["text/html"]  # without a front end

@@ -1,6 +1,7 @@
 """What the built package carries (issue 23, item 9): the LICENSE that setup.cfg's `license = MIT`
-promises, in the wheel and in the sdist. Builds with setuptools' own backend from a copy of the
-package's files (about 2 s, no network: the backend is the one installed here)."""
+promises, in the wheel and in the sdist, and (issue 28) the scripts the widgets load. Builds with
+setuptools' own backend from a copy of the package's files (about 2 s, no network: the backend is
+the one installed here)."""
 
 import configparser
 import shutil
@@ -62,3 +63,14 @@ def test_the_sdist_carries_the_license(built):
     with tarfile.open(sdist) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith("/LICENSE"))
         assert tar.extractfile(member).read().decode("utf-8") == LICENSE
+
+
+def test_the_wheel_carries_what_the_widgets_load(built):
+    # The widgets' ES modules are built from the lab's plot.js and their own scripts, read from
+    # the installed package: a wheel without them would give widgets that cannot import.
+    wheel, _ = built
+    widgets = ROOT / "tinygrad_act" / "widgets" / "static"
+    wanted = {f"tinygrad_act/widgets/static/{p.name}" for p in widgets.iterdir()}
+    wanted.add("tinygrad_act/lab/static/js/plot.js")
+    with zipfile.ZipFile(wheel) as whl:
+        assert wanted <= set(whl.namelist())
