@@ -565,3 +565,8 @@ def _walk(root, seed):
             if share is not None:
                 grads[p] = grads[p] + share if p in grads else share  # out of place
         yield BackwardStep(node, g, shares, view)
+
+
+def has_hooks():
+    """Whether any Value has a gradient hook (a compiled program, which runs no pass, refuses then)."""
+    return bool(_HOOKS)

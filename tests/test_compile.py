@@ -1,0 +1,274 @@
+"""trace and compile: the generated code reads like the course's, and runs to the graph's bits."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_act import Value, detect_anomaly
+from tinygrad_act.compile import compile, trace
+from tinygrad_act.compile.codegen import UnsupportedOp
+
+RUFF = Path(sys.executable).with_name("ruff")
+ELEMENTWISE = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu", "silu", "gelu"]
+
+
+def same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def graph_result(fn, params, args):
+    """The loss and every parameter's gradient by the graph: fn on Values, then backward()."""
+    for p in params:
+        p.grad = None
+    loss = fn(*args)
+    loss.backward()
+    grads = [p.grad if p.is_scalar else p.grad.copy() for p in params]
+    for p in params:
+        p.grad = None
+    return loss.data, grads
+
+
+def assert_compiled_equals_graph(fn, params, *args):
+    want_loss, want = graph_result(fn, params, args)
+    step = compile(fn)
+    loss = step(*args)
+    assert same_bits(loss.data, want_loss)
+    for p, w in zip(params, want, strict=True):
+        assert same_bits(p.grad, w), (p.label, step.trace(*args).code)
+    return step
+
+
+def course_network(dtype, rng):
+    """A one-hidden-layer network in the course's layout (features × batch)."""
+    W1 = Value(rng.standard_normal((4, 2)).astype(dtype), label="W1")
+    b1 = Value(np.zeros((4, 1), dtype), label="b1")
+    W2 = Value(rng.standard_normal((1, 4)).astype(dtype), label="W2")
+    b2 = Value(np.zeros((1, 1), dtype), label="b2")
+
+    def loss_fn(X, Y):
+        Z1 = W1 @ X + b1
+        Z1.label = "Z1"
+        A1 = Z1.tanh()
+        A1.label = "A1"
+        Z2 = W2 @ A1 + b2
+        Z2.label = "Z2"
+        A2 = Z2.sigmoid()
+        A2.label = "A2"
+        return ((A2 - Y) ** 2).mean()
+
+    X = rng.standard_normal((2, 8)).astype(dtype)
+    Y = (rng.random((1, 8)) > 0.5).astype(dtype)
+    return loss_fn, [W1, b1, W2, b2], (X, Y)
+
+
+def test_the_code_reads_like_the_course(rng):
+    loss_fn, _, args = course_network(np.float64, rng)
+    code = trace(loss_fn, *args).code
+    assert code.startswith("def traced(X, Y, ")
+    assert "    A1 = tanh(Z1)\n" in code
+    assert "    dZ1 = dA1 * (1 - A1**2)  # tanh' = 1-a²\n" in code
+    assert "    dZ2 = dA2 * (A2 * (1 - A2))  # sigmoid' = a(1-a)\n" in code
+    assert "    db1 = dZ1.sum(axis=1, keepdims=True)\n" in code
+    assert "dW1 = " in code and "@ X.T" in code
+    # Forward lines, then the backward's: every gradient line after the last forward line.
+    lines = code.splitlines()
+    first_grad = next(i for i, line in enumerate(lines) if line.lstrip().startswith("d"))
+    assert all(not line.lstrip().startswith("d") for line in lines[1:first_grad])
+
+
+def test_a_node_used_twice_sums_its_shares_in_the_code():
+    x = Value(3.0, label="x")
+    t = trace(lambda: x * x + x)
+    assert (
+        "    dx = dv2\n    dx = dx + dv1 * x  # ∂a/∂x = x\n    dx = dx + dv1 * x  # ∂a/∂y = x\n"
+        in t.code
+    )
+    # The three shares in the engine's order: the same bits as the graph, even where order matters.
+    y = Value(0.1, label="y")
+    assert_compiled_equals_graph(lambda: y * 0.7 + y * 0.3 + y * y * 3.1 + y.tanh(), [y])
+
+
+def test_a_label_that_is_not_a_name_is_never_written_into_the_code():
+    w = Value(2.0, label="x; import os")
+    b = Value(1.0, label="for")  # a keyword
+    t = trace(lambda: (w * b).tanh())
+    assert "import os" not in t.code and "for" not in t.code
+    step = compile(lambda: (w * b).tanh())
+    assert step().data == np.tanh(2.0)
+
+
+def test_ruff_accepts_the_generated_code(rng, tmp_path):
+    loss_fn, _, args = course_network(np.float32, rng)
+    x = Value(3.0, label="x")
+    files = []
+    for i, code in enumerate([trace(loss_fn, *args).code, trace(lambda: (x * x + x).relu()).code]):
+        path = tmp_path / f"generated{i}.py"
+        path.write_text(code)
+        files.append(str(path))
+    config = Path(__file__).resolve().parent.parent / "ruff.toml"  # the project's own rules
+    # F821: np, tanh and the constants are the program's namespace, not imports in its text.
+    out = subprocess.run(
+        [str(RUFF), "check", "--no-cache", "--config", str(config), "--ignore", "F821", *files],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_course_network_compiled_equals_the_graph(dtype, rng):
+    loss_fn, params, args = course_network(dtype, rng)
+    assert_compiled_equals_graph(loss_fn, params, *args)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_every_activation_compiled_equals_the_graph(name, dtype, rng):
+    W = Value(rng.standard_normal((3, 5)).astype(dtype), label="W")
+
+    def loss_fn(X):
+        return (getattr(W * X, name)() * X).sum()
+
+    X = rng.standard_normal((3, 5)).astype(dtype)
+    X[0, 0] = 0.0  # a kink of relu, leaky_relu, elu at z = 0
+    assert_compiled_equals_graph(loss_fn, [W], X)
+
+
+def test_an_activation_with_a_parameter_compiled_equals_the_graph(rng):
+    W = Value(rng.standard_normal((3, 5)), label="W")
+
+    def loss_fn():
+        return (W.leaky_relu(slope=0.2) + W.elu(alpha=0.5)).sum()
+
+    step = assert_compiled_equals_graph(loss_fn, [W])
+    assert "slope=0.2" in step.trace().code
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_op_compiled_equals_the_graph(dtype, rng):
+    W = Value(rng.standard_normal((4, 2)).astype(dtype), label="W")
+    b = Value(rng.standard_normal((4, 1)).astype(dtype), label="b")
+    c = Value(rng.standard_normal(2).astype(dtype))  # a constant: no gradient
+
+    def loss_fn(X):
+        h = (W @ X + b) / (1.5 + (W * W).sum()) - c.sum()
+        parts = [
+            h.exp().mean(axis=0),
+            (h * h + 1).log().mean(axis=1, keepdims=True),
+            (h.abs() + 1).sqrt().sum(axis=0, keepdims=True),
+            (-h).transpose().reshape((-1,))[1:5],
+            W[np.array([0, 0, 2])] ** 3,
+            W.T.sum(axis=1),
+            h**2.5 if False else (h * h + 0.5) ** 0.5,
+        ]
+        return sum((p.sum() for p in parts), Value(np.zeros((), dtype)))
+
+    X = rng.standard_normal((2, 6)).astype(dtype)
+    assert_compiled_equals_graph(loss_fn, [W, b], X)
+
+
+def test_a_scalar_graph_compiled_equals_the_graph():
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+
+    def neuron():
+        return (x1 * w1 + x2 * w2 + b).tanh() * 2 - 1 / (w1 * w1) + (w2 - 3.0) ** 2
+
+    step = assert_compiled_equals_graph(neuron, [x1, x2, w1, w2, b])
+    assert "float" in step.trace().code  # floats, not arrays, on the scalar path
+
+
+def test_broadcasting_sums_the_gradient_back_as_the_graph_does(rng):
+    W = Value(rng.standard_normal((3, 1, 4)), label="W")
+    s = Value(0.5, label="s")  # a scalar parameter in a tensor graph
+
+    def loss_fn(X):
+        return ((X * W) * s + W).tanh().sum()
+
+    X = rng.standard_normal((2, 3, 5, 4))
+    step = assert_compiled_equals_graph(loss_fn, [W, s], X)
+    assert ".sum(axis=" in step.trace(X).code and "float(np.sum(" in step.trace(X).code
+
+
+def test_compile_adds_into_grad_and_reads_the_parameters_current_data(rng):
+    loss_fn, params, args = course_network(np.float64, rng)
+    step = compile(loss_fn)
+    step(*args)
+    once = [p.grad.copy() for p in params]
+    step(*args)
+    for p, g in zip(params, once, strict=True):
+        np.testing.assert_array_equal(p.grad, 2 * g)  # added, as backward() adds
+    W1 = params[0]
+    W1.data = W1.data * 0.5  # the program reads the weights each call
+    for p in params:
+        p.grad = None
+    want_loss, want = graph_result(loss_fn, params, args)
+    assert same_bits(step(*args).data, want_loss)
+    assert same_bits(W1.grad, want[0])
+
+
+def test_one_program_per_signature_and_arguments_are_data(rng):
+    W = Value(rng.standard_normal((3, 2)), label="W")
+
+    def loss_fn(X):
+        return (W @ X).tanh().sum()
+
+    step = compile(loss_fn)
+    for shape, dtype in [((2, 4), np.float64), ((2, 7), np.float64), ((2, 4), np.float32)]:
+        X = rng.standard_normal(shape).astype(dtype)
+        W.grad = None
+        step(X)
+        got = W.grad.copy()
+        W.grad = None
+        loss_fn(Value(X)).backward()
+        np.testing.assert_array_equal(got, W.grad)
+    assert len(step.programs) == 3
+    X = rng.standard_normal((2, 4))
+    step(X + 1.0)
+    assert len(step.programs) == 3  # new data of a known signature: no new trace
+
+
+def test_a_parameter_passed_in_gets_its_gradient(rng):
+    def loss_fn(W, X):
+        return (W @ X).sigmoid().mean()
+
+    X = rng.standard_normal((2, 4))
+    W1, W2 = Value(rng.standard_normal((3, 2))), Value(rng.standard_normal((3, 2)))
+    step = compile(loss_fn)
+    step(W1, X)
+    step(W2, X)  # the same program, the other Value's data and .grad
+    for W in (W1, W2):
+        got = W.grad.copy()
+        W.grad = None
+        loss_fn(W, Value(X)).backward()
+        np.testing.assert_array_equal(got, W.grad)
+
+
+def test_hooks_and_anomaly_mode_are_refused_clearly(rng):
+    W = Value(rng.standard_normal((2, 2)))
+    step = compile(lambda: W.tanh().sum())
+    step()
+    handle = W.register_hook(lambda g: g * 2)
+    with pytest.raises(RuntimeError, match="hook"):
+        step()
+    handle.remove()
+    with detect_anomaly(), pytest.raises(RuntimeError, match="detect_anomaly"):
+        step()
+    step()  # and it runs again once they are gone
+
+
+def test_bad_functions_are_refused_with_what_was_given():
+    with pytest.raises(TypeError, match="function"):
+        compile(3)
+    with pytest.raises(TypeError, match="must return a Value"):
+        trace(lambda: 3.0)
+    W = Value(np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"one-element.*\(2, 2\)"):
+        trace(lambda: W * 2)
+    with pytest.raises(UnsupportedOp, match="'max'"):
+        compile(lambda: W.max())()
