@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tinygrad_act import Value, detect_anomaly
-from tinygrad_act.compile import compile, trace
-from tinygrad_act.compile.codegen import UnsupportedOp
+from tinygrad_act.compiler import compile, trace
+from tinygrad_act.compiler.codegen import UnsupportedOp
 
 RUFF = Path(sys.executable).with_name("ruff")
 ELEMENTWISE = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu", "silu", "gelu"]

@@ -26,6 +26,7 @@ from tinygrad_act.activations import (
 )
 from tinygrad_act.anomaly import AnomalyError, detect_anomaly, find_anomaly
 from tinygrad_act.checks.backward import check_backward, compare
+from tinygrad_act.compiler import compile, trace
 from tinygrad_act.engine import Value, enable_grad, gradients, is_grad_enabled, no_grad
 from tinygrad_act.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad
 from tinygrad_act.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_grad
@@ -42,6 +43,7 @@ __all__ = [
     "cat",
     "check_backward",
     "compare",
+    "compile",
     "detect_anomaly",
     "elu",
     "enable_grad",
@@ -69,6 +71,7 @@ __all__ = [
     "softplus",
     "stack",
     "tanh",
+    "trace",
     "unregister_activation",
     "value_and_grad",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_act import backprop, observe
-from tinygrad_act.compile.tracing import signature, trace
+from tinygrad_act.compiler.tracing import signature, trace
 from tinygrad_act.engine import Value
 
 

@@ -29,7 +29,7 @@ class Trace:
     @property
     def program(self):
         if self._program is None:
-            from tinygrad_act.compile.codegen import generate
+            from tinygrad_act.compiler.codegen import generate
 
             self._program = generate(self)
         return self._program

@@ -5,7 +5,7 @@ then the backward pass, one line per value, as the course's assignments write th
 traces on the first call and then runs the generated code instead of building a graph.
 """
 
-from tinygrad_act.compile.runner import Compiled, compile
-from tinygrad_act.compile.tracing import Trace, trace
+from tinygrad_act.compiler.runner import Compiled, compile
+from tinygrad_act.compiler.tracing import Trace, trace
 
 __all__ = ["Compiled", "Trace", "compile", "trace"]
