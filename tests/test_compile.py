@@ -84,7 +84,7 @@ def test_a_node_used_twice_sums_its_shares_in_the_code():
     x = Value(3.0, label="x")
     t = trace(lambda: x * x + x)
     assert (
-        "    dx = dv2\n    dx = dx + dv1 * x  # ∂a/∂x = x\n    dx = dx + dv1 * x  # ∂a/∂y = x\n"
+        "    dx = dv1\n    dx = dx + dv0 * x  # ∂a/∂x = x\n    dx = dx + dv0 * x  # ∂a/∂y = x\n"
         in t.code
     )
     # The three shares in the engine's order: the same bits as the graph, even where order matters.

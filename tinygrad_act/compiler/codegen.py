@@ -23,6 +23,7 @@ import numpy as np
 
 from tinygrad_act import numeric, rules
 from tinygrad_act.activations import ACTIVATIONS
+from tinygrad_act.engine import Value
 from tinygrad_act.formulas import formula_key, formula_symbols, formula_text
 from tinygrad_act.node_names import ATOM, Name
 
@@ -98,6 +99,9 @@ def generate(t):
             if all(node is not v for v in leaves_in):
                 names.bind(node, const.of(node.data))
             continue
+        if node._op == "cross_entropy":
+            lines += _cross_entropy_forward(node, names, t.labels, namespace)
+            continue
         lines.append(f"    {names.value(node)} = {_forward(node, names, namespace)}")
 
     shares = {}  # node -> its gradient's name once one share has arrived
@@ -112,7 +116,11 @@ def generate(t):
         for index, p in enumerate(node._prev):
             if p not in needs:
                 continue
-            expr, comment = _share(node, index, g, names, namespace)
+            if node._op == "cross_entropy":
+                lines += _cross_entropy_backward(node, g, names)
+                expr, comment = f"{g}_z", "(softmax(z) - onehot)/n"
+            else:
+                expr, comment = _share(node, index, g, names, namespace)
             expr = _fitted(expr, node, p)
             target = names.grad(p)
             line = f"{target} = {expr}" if p not in shares else f"{target} = {target} + {expr}"
@@ -122,6 +130,36 @@ def generate(t):
     returned = ", ".join(names.grad(p) if p in shares else "None" for p in grads)
     lines.append(f"    return {names.value(t.root)}, ({returned}{',' if len(grads) == 1 else ''})")
     return Program("\n".join(lines) + "\n", namespace, arg_names, grads)
+
+
+def _cross_entropy_forward(node, names, labels, namespace):
+    """nn.cross_entropy's lines: log_softmax, each row's label picked, the mean's negative; the
+    labels are an argument of the program if the trace was given them, else a constant."""
+    (z,) = node._prev
+    n, c = z.shape
+    rule, a = node.rule, names.value(node)
+    given = rule.at_label - np.arange(0, n * c, c)
+    source = next((names.value(y) for y in labels if y.shape == (n,) and (y == given).all()), None)
+    if source is None:
+        source = f"_c{len([k for k in namespace if k.startswith('_c')])}"
+        namespace[source] = given
+    namespace.setdefault("log_softmax", ACTIVATIONS["log_softmax"].forward)
+    zn = names.value(z)
+    return [
+        f"    {a}_logp = log_softmax({zn})",
+        f"    {a}_at = np.arange(0, {n * c}, {c}) + {source}  # each row's label, flattened",
+        f"    {a} = np.array(-float({a}_logp.take({a}_at).sum()) / {n}, dtype={z.dtype.name!r})",
+    ]
+
+
+def _cross_entropy_backward(node, g, names):
+    a = names.value(node)
+    n = node._prev[0].shape[0]
+    return [
+        f"    {g}_z = np.exp({a}_logp)  # softmax(z)",
+        f"    {g}_z.reshape(-1)[{a}_at] -= 1  # - onehot",
+        f"    {g}_z *= float({g}) / {n}",
+    ]
 
 
 def _needing_gradient(t):
@@ -342,13 +380,15 @@ class _Names:
         given = _parameter_names(t.fn)
         for i, a in enumerate(t.args):
             fallback = given[i] if i < len(given) else f"x{i}"
-            self._value[a] = self._fresh(a.label, fallback if _usable(fallback) else f"x{i}")
+            label = a.label if isinstance(a, Value) else ""
+            self._value[id(a)] = self._fresh(label, fallback if _usable(fallback) else f"x{i}")
+        params = {id(p) for p in t.params}
         for v in order:
-            if v not in self._value and v._prev or v in t.params:
-                self._value.setdefault(v, self._fresh(v.label, None))
+            if isinstance(v, Value) and id(v) not in self._value and (v._prev or id(v) in params):
+                self._value[id(v)] = self._fresh(v.label, None)
         for v in t.nodes:
-            if v in self._value:
-                self._grad[v] = self._fresh("d" + self._value[v], None)
+            if id(v) in self._value:
+                self._grad[id(v)] = self._fresh("d" + self._value[id(v)], None)
 
     def _fresh(self, label, fallback):
         if _usable(label) and label not in self._taken:
@@ -363,13 +403,13 @@ class _Names:
         return name
 
     def bind(self, node, text):
-        self._value[node] = text
+        self._value[id(node)] = text
 
     def value(self, node):
-        return self._value[node]
+        return self._value[id(node)]
 
     def grad(self, node):
-        return self._grad[node]
+        return self._grad[id(node)]
 
 
 def _usable(text):

@@ -24,6 +24,7 @@ class Trace:
         self.params = [
             v for v in self.nodes if not v._prev and v.requires_grad and id(v) not in inputs
         ]
+        self.labels = [a for a in self.args if not isinstance(a, Value)]  # integer arrays
         self._program = None
 
     @property
@@ -64,7 +65,10 @@ def trace(fn, *example_args):
         raise TypeError(f"trace takes a function and its example arguments, not {fn!r}")
     args, is_param = [], []
     for a in example_args:
-        if isinstance(a, Value) and a.requires_grad:
+        if isinstance(a, np.ndarray) and a.dtype.kind in "iub":  # labels, masks: not numbers
+            args.append(a)
+            is_param.append(False)
+        elif isinstance(a, Value) and a.requires_grad:
             args.append(a)
             is_param.append(True)
         else:
