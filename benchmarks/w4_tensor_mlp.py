@@ -32,7 +32,10 @@ LR = 0.01
 ACTS = ("tanh", "relu")
 BATCHES = (64, 1024)
 DTYPES = ("float32", "float64")
-ENGINES = ("numpy", "numpy-inplace", "tinygrad_act", "torch", "autograd", "mygrad")
+ENGINES = ("numpy", "numpy-inplace", "tinygrad_act", "tinygrad_act-compiled", "torch", "autograd")
+ENGINES += ("mygrad",)
+OURS = ("tinygrad_act", "tinygrad_act-compiled")
+TARGET_COMPILED = 1.03  # compiled time / numpy-inplace time, at most
 FLOORS = ("numpy", "numpy-inplace")  # hand-written here, always there
 
 
@@ -182,6 +185,38 @@ def tinygrad_engine(params, X, labels, onehot, act):
     return grads, step
 
 
+def tinygrad_compiled_engine(params, X, labels, onehot, act):
+    """The same step through `tinygrad_act.compile`: traced once, then run as generated numpy."""
+    from tinygrad_act import Value, compile
+    from tinygrad_act.nn import SGD, cross_entropy
+
+    P = [Value(p) for p in params]
+    optimizer = SGD(P, lr=LR)
+
+    def loss_of(X, labels):
+        W1, b1, W2, b2, W3, b3 = P
+        h1 = (X @ W1 + b1).activate(act)
+        h2 = (h1 @ W2 + b2).activate(act)
+        return cross_entropy(h2 @ W3 + b3, labels)
+
+    compiled = compile(loss_of)
+
+    def backward():
+        optimizer.zero_grad()
+        return compiled(X, labels).item()
+
+    def grads():
+        backward()
+        return [p.grad.copy() for p in P]
+
+    def step():
+        loss = backward()
+        optimizer.step()
+        return loss
+
+    return grads, step
+
+
 def torch_engine(params, X, labels, onehot, act):
     import torch
     import torch.nn.functional as F
@@ -277,6 +312,7 @@ FACTORIES = {
     "numpy": numpy_engine,
     "numpy-inplace": numpy_inplace_engine,
     "tinygrad_act": tinygrad_engine,
+    "tinygrad_act-compiled": tinygrad_compiled_engine,
     "torch": torch_engine,
     "autograd": autograd_engine,
     "mygrad": mygrad_engine,
@@ -284,7 +320,7 @@ FACTORIES = {
 
 
 def installed():
-    return [e for e in ENGINES if e in FLOORS or e == "tinygrad_act" or peer(e) is not None]
+    return [e for e in ENGINES if e in FLOORS or e in OURS or peer(e) is not None]
 
 
 def cells():

@@ -84,7 +84,7 @@ def test_a_node_used_twice_sums_its_shares_in_the_code():
     x = Value(3.0, label="x")
     t = trace(lambda: x * x + x)
     assert (
-        "    dx = dv1\n    dx = dx + dv0 * x  # ∂a/∂x = x\n    dx = dx + dv0 * x  # ∂a/∂y = x\n"
+        "    dx = dv1\n    dx = dx + dv0 * x  # ∂v0/∂x = x\n    dx = dx + dv0 * x  # ∂v0/∂x = x\n"
         in t.code
     )
     # The three shares in the engine's order: the same bits as the graph, even where order matters.
@@ -180,7 +180,7 @@ def test_a_scalar_graph_compiled_equals_the_graph():
         return (x1 * w1 + x2 * w2 + b).tanh() * 2 - 1 / (w1 * w1) + (w2 - 3.0) ** 2
 
     step = assert_compiled_equals_graph(neuron, [x1, x2, w1, w2, b])
-    assert "float" in step.trace().code  # floats, not arrays, on the scalar path
+    assert "np." not in step.trace().code  # Python floats, not arrays, on the scalar path
 
 
 def test_broadcasting_sums_the_gradient_back_as_the_graph_does(rng):
@@ -272,3 +272,19 @@ def test_bad_functions_are_refused_with_what_was_given():
         trace(lambda: W * 2)
     with pytest.raises(UnsupportedOp, match="'max'"):
         compile(lambda: W.max())()
+
+
+def test_the_cli_prints_an_expressions_code(tmp_path):
+    cli = Path(sys.executable).with_name("tinygrad-act")
+    out = subprocess.run(
+        [str(cli), "graph", "tanh(x*w + b)", "--set", "x=2", "--set", "w=-3", "--set", "b=6.88",
+         "--code", "-o", str(tmp_path / "g.svg")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("def traced(x, w, b):")
+    assert "dv1 = dv2 * (1 - v2**2)  # tanh' = 1-a²" in out.stdout
+    assert "dw = dv0 * x  # ∂v0/∂w = x" in out.stdout
+    assert not (tmp_path / "g.svg").exists()  # the code instead of the picture
+    bad = subprocess.run([str(cli), "graph", "2*", "--code"], capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -217,7 +217,10 @@ def cmd_graph(args):
     if os.path.splitext(args.output)[1].lower().lstrip(".") not in FORMATS:
         accepted = ", ".join("." + f for f in FORMATS)
         raise UsageError(f"-o {args.output!r}: the picture must end in one of {accepted}")
-    root = parse_expression(args.expression, parse_settings(args.set), allow_unused=False)
+    values = parse_settings(args.set)
+    root = parse_expression(args.expression, values, allow_unused=False)
+    if args.code:
+        return _print_code(args.expression, values)
     _writable_file(args.output, "-o")
     if args.steps:
         _writable_folder(args.steps, "--steps")
@@ -254,6 +257,20 @@ def cmd_graph(args):
         if left:
             note = f" ({_plural(left, 'more step')} not drawn: --max-steps {args.max_steps})"
         print(f"wrote {_plural(len(frames), 'backprop frame')} to {args.steps}{note}")
+    return 0
+
+
+def _print_code(expression, values):
+    """The expression's forward and backward pass as the Python a student writes (--code)."""
+    from tinygrad_act.compiler import trace
+    from tinygrad_act.compiler.codegen import UnsupportedOp
+    from tinygrad_act.expression import parse_expression
+
+    try:
+        code = trace(lambda: parse_expression(expression, values, allow_unused=False)).code
+    except (UnsupportedOp, ValueError) as err:
+        raise UsageError(f"--code: {err}") from None
+    print(code, end="")
     return 0
 
 
@@ -428,6 +445,8 @@ def build_parser():
     p.add_argument("-o", "--output", default="graph.svg",
                    help="picture file: .svg, .png, .pdf or .dot (default: graph.svg)")  # fmt: skip
     p.add_argument("--steps", metavar="DIR", help="also write the backprop step frames into DIR")
+    p.add_argument("--code", action="store_true",
+                   help="print the forward and backward pass as Python instead of drawing")  # fmt: skip
     p.add_argument("--show-local", action="store_true",
                    help="label edges with local derivatives")  # fmt: skip
     p.add_argument("--steps-format", choices=["svg", "png", "pdf", "dot"], default="svg",

@@ -216,7 +216,8 @@ def _forward(node, names, namespace):
     spec = ACTIVATIONS.get(op)
     if spec is not None and spec.derivative is not None:
         namespace.setdefault(op, spec.forward)
-        cast = "float({})" if node.is_scalar else "{}"
+        plain = not node.is_scalar or type(spec.forward(node._prev[0].data)) is float
+        cast = "{}" if plain else "float({})"
         return cast.format(f"{op}({x}{_keywords(rule)})")
     raise UnsupportedOp(
         f"compile does not write the op {op!r} yet; it writes {', '.join(SUPPORTED)} and the "
@@ -302,14 +303,14 @@ def _share(node, index, g, names, namespace):
 
 
 def _comment(node, index, names):
-    """The op's local derivative from the table of formulas, in the program's names."""
+    """The op's local derivative from the table of formulas, in the program's names: ∂v3/∂x = -v2/x²."""
     op, params = formula_key(node._op, node.rule)
     inputs = [Name(names.value(p), ATOM) for p in node._prev]
-    text = formula_text(op, index, formula_symbols(inputs, Name("a", ATOM)), params)
+    symbols = formula_symbols(inputs, Name(names.value(node), ATOM))
+    text = formula_text(op, index, symbols, params)
     if text is None or op in ACTIVATIONS or text in ("1", "-1"):
         return None
-    wrt = "xy"[index] if len(node._prev) > 1 else "z"
-    return f"∂a/∂{wrt} = {text}"
+    return f"∂{names.value(node)}/∂{names.value(node._prev[index])} = {text}"
 
 
 _SYMBOL = re.compile(r"\b[za]\b")
