@@ -84,7 +84,7 @@ def test_a_node_used_twice_sums_its_shares_in_the_code():
     x = Value(3.0, label="x")
     t = trace(lambda: x * x + x)
     assert (
-        "    dx = dv1\n    dx = dx + dv0 * x  # ∂v0/∂x = x\n    dx = dx + dv0 * x  # ∂v0/∂x = x\n"
+        "    dx = dv1\n    dx = dx + dv1 * x  # ∂v0/∂x = x\n    dx = dx + dv1 * x  # ∂v0/∂x = x\n"
         in t.code
     )
     # The three shares in the engine's order: the same bits as the graph, even where order matters.
@@ -284,7 +284,7 @@ def test_the_cli_prints_an_expressions_code(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("def traced(x, w, b):")
     assert "dv1 = dv2 * (1 - v2**2)  # tanh' = 1-a²" in out.stdout
-    assert "dw = dv0 * x  # ∂v0/∂w = x" in out.stdout
+    assert "dw = dv1 * x  # ∂v0/∂w = x" in out.stdout
     assert not (tmp_path / "g.svg").exists()  # the code instead of the picture
     bad = subprocess.run([str(cli), "graph", "2*", "--code"], capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

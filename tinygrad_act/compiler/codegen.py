@@ -14,6 +14,7 @@ other label, and every constant, reaches the program through its namespace, neve
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import keyword
 import re
@@ -55,6 +56,9 @@ BACKWARD = {
     "@": ("{g} @ {y}.T", "{x}.T @ {g}"),
 }
 
+# A graph larger than this (micrograd's demo step has 65,818 nodes) is written without the
+# comments: nobody reads them there, and they are a fifth of the time it takes to write the code.
+COMMENTED_NODES = 5000
 SUPPORTED = (*FORWARD, "**p", "sum", "mean", "transpose", "reshape", "[]")
 _ELEMENTWISE = {"+", "-", "*", "/", "**"}  # shares of the output's shape: broadcasting summed back
 _RESERVED = {
@@ -73,7 +77,8 @@ _RESERVED = {
 
 
 class Program(NamedTuple):
-    source: str  # the function's text
+    source: str  # the function's text, each backward line with its local derivative as a comment
+    runnable: str  # the same without the comments: a large graph's source compiles faster
     namespace: dict  # what its names refer to besides its arguments (numpy, constants, rows)
     arg_names: tuple  # its arguments: the traced args, then the parameters reached from fn
     grads: tuple  # the parameters whose gradients it returns, in order
@@ -104,15 +109,19 @@ def generate(t):
             continue
         lines.append(f"    {names.value(node)} = {_forward(node, names, namespace)}")
 
-    shares = {}  # node -> its gradient's name once one share has arrived
+    # node -> the name holding its gradient so far: a share passed on as it is (x + y gives both
+    # inputs g) is not copied into a name of its own, the way the engine passes the same array on.
+    current = {}
+    comments = {}  # line number -> the local derivative it applies
+    commenting = len(t.nodes) <= COMMENTED_NODES
     g_root = names.grad(t.root)
     seed = "1.0" if type(t.root.data) is float else f"np.ones_like({names.value(t.root)})"
     lines.append(f"    {g_root} = {seed}")
-    shares[t.root] = g_root
+    current[t.root] = g_root
     for node in _backward_order(t.root):
         if node not in needs or not node._prev:
             continue
-        g = names.grad(node)
+        g = current[node]
         for index, p in enumerate(node._prev):
             if p not in needs:
                 continue
@@ -120,16 +129,25 @@ def generate(t):
                 lines += _cross_entropy_backward(node, g, names)
                 expr, comment = f"{g}_z", "(softmax(z) - onehot)/n"
             else:
-                expr, comment = _share(node, index, g, names, namespace)
+                expr, comment = _share(node, index, g, names, namespace, commenting)
             expr = _fitted(expr, node, p)
+            if p not in current and expr.isidentifier() and names.generated(p):
+                current[p] = expr
+                continue
             target = names.grad(p)
-            line = f"{target} = {expr}" if p not in shares else f"{target} = {target} + {expr}"
-            shares[p] = target
-            lines.append(f"    {line}" + (f"  # {comment}" if comment else ""))
+            line = f"{target} = {expr}" if p not in current else f"{target} = {current[p]} + {expr}"
+            current[p] = target
+            lines.append(f"    {line}")
+            if commenting:
+                comments[len(lines) - 1] = comment
     grads = tuple(p for p in t.params if p in needs)
-    returned = ", ".join(names.grad(p) if p in shares else "None" for p in grads)
+    returned = ", ".join(current.get(p, "None") for p in grads)
     lines.append(f"    return {names.value(t.root)}, ({returned}{',' if len(grads) == 1 else ''})")
-    return Program("\n".join(lines) + "\n", namespace, arg_names, grads)
+    commented = [
+        f"{line}  # {comments[i]}" if comments.get(i) else line for i, line in enumerate(lines)
+    ]
+    source, runnable = ("\n".join(text) + "\n" for text in (commented, lines))
+    return Program(source, runnable, namespace, arg_names, grads)
 
 
 def _cross_entropy_forward(node, names, labels, namespace):
@@ -261,13 +279,13 @@ def _inverse(axes):
     return tuple(int(i) for i in np.argsort(axes))
 
 
-def _share(node, index, g, names, namespace):
+def _share(node, index, g, names, namespace, commenting=True):
     """(the share of input `index` as an expression, the local derivative's formula as a comment)."""
     op, rule = node._op, node.rule
     symbols = {"g": g, "a": names.value(node), "x": names.value(node._prev[0])}
     if len(node._prev) > 1:
         symbols["y"] = names.value(node._prev[1])
-    comment = _comment(node, index, names)
+    comment = _comment(node, index, names) if commenting else None
     if op in BACKWARD:
         return BACKWARD[op][index].format(**symbols), comment
     x = symbols["x"]
@@ -305,12 +323,29 @@ def _share(node, index, g, names, namespace):
 def _comment(node, index, names):
     """The op's local derivative from the table of formulas, in the program's names: ∂v3/∂x = -v2/x²."""
     op, params = formula_key(node._op, node.rule)
-    inputs = [Name(names.value(p), ATOM) for p in node._prev]
-    symbols = formula_symbols(inputs, Name(names.value(node), ATOM))
-    text = formula_text(op, index, symbols, params)
-    if text is None or op in ACTIVATIONS or text in ("1", "-1"):
+    if op in ACTIVATIONS:
         return None
+    template = _formula_template(op, index, len(node._prev), tuple(sorted(params.items())))
+    if template is None:
+        return None
+    put = {"x": names.value(node._prev[0]), "a": names.value(node)}
+    put["y" if len(node._prev) > 1 else "z"] = names.value(node._prev[-1])
+    text = _MARK.sub(lambda m: put[m.group(1)], template)
     return f"∂{names.value(node)}/∂{names.value(node._prev[index])} = {text}"
+
+
+_MARK = re.compile("\x01(.)\x02")
+
+
+@functools.cache
+def _formula_template(op, index, n_inputs, params):
+    """The table's formula with a mark for each symbol, made once per op (a graph has many nodes)."""
+    marks = [Name(f"\x01{s}\x02", ATOM) for s in "xy"[:n_inputs]]
+    symbols = formula_symbols(marks, Name("\x01a\x02", ATOM))
+    if n_inputs == 1:
+        symbols["z"] = Name("\x01z\x02", ATOM)
+    text = formula_text(op, index, symbols, dict(params))
+    return None if text in (None, "1", "-1") else text
 
 
 _SYMBOL = re.compile(r"\b[za]\b")
@@ -402,6 +437,10 @@ class _Names:
             name = f"v{self._count}"
         self._taken.add(name)
         return name
+
+    def generated(self, node):
+        """Whether the node's name was made up (v7), not its label: its gradient may go unnamed."""
+        return not (isinstance(node, Value) and node.label == self._value.get(id(node)))
 
     def bind(self, node, text):
         self._value[id(node)] = text

@@ -68,7 +68,7 @@ def compile(fn):  # noqa: A001 (the issue's name, as torch.compile)
 
 def _build(program):
     namespace = dict(program.namespace)
-    exec(program.source, namespace)  # noqa: S102 (our own generated text: no user text in it)
+    exec(program.runnable, namespace)  # noqa: S102 (our own generated text: no user text in it)
     return namespace["traced"]
 
 
