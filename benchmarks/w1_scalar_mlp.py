@@ -103,6 +103,41 @@ def make_step(model, value):
     return step
 
 
+TRACE_SECONDS = {}  # the compiled case's trace and code generation, measured in its setup
+COMPILED_TARGET = 3.0  # graph step / compiled step, at least
+PAYBACK_TARGET = 50  # steps for the trace to pay for itself, at most
+
+
+def make_compiled_step(model, value):
+    """The same step through `tinygrad_act.compile`: traced once (in the untimed setup), then the
+    generated code; zero_grad + the compiled call, as the graph step's zero_grad + backward."""
+    import time
+
+    from tinygrad_act import compile
+
+    X, y = moons(100)
+    rows, labels = X.tolist(), y.tolist()
+    params = model.parameters()
+
+    def loss_fn():
+        inputs = [list(map(value, row)) for row in rows]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * si).relu() for yi, si in zip(labels, scores, strict=True)]
+        return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
+
+    compiled = compile(loss_fn)
+    start = time.perf_counter()
+    compiled.trace()
+    TRACE_SECONDS[NAME] = time.perf_counter() - start
+
+    def step():
+        for p in params:
+            p.grad = 0.0
+        return compiled()
+
+    return step
+
+
 def count_nodes(root):
     """Nodes of a graph by an iterative walk over _prev (works for both engines)."""
     seen, stack = {id(root)}, [root]
@@ -117,6 +152,7 @@ def count_nodes(root):
 def cases(quick):
     out = []
     engines = [("tinygrad_act", lambda: make_step(*tinygrad_model()[:2]))]
+    engines.append(("tinygrad_act-compiled", lambda: make_compiled_step(*tinygrad_model()[:2])))
     if peer("micrograd") is not None:
         engines.append(("micrograd", lambda: make_step(*micrograd_model())))
     for cell, gc_off in (("gc on", False), ("gc off", True)):
@@ -153,6 +189,21 @@ def report(results):
                     fmt_time(ours.median) if ours.samples else ours.error,
                 )
             )
+        compiled = results.get((NAME, cell, "tinygrad_act-compiled"))
+        if compiled is not None and compiled.samples and ours is not None and ours.samples:
+            ratio = paired_ratio(ours, compiled)
+            rows.append(
+                Row(NAME, cell, "tinygrad_act-compiled", fmt_time(compiled.median),
+                    f"graph/compiled = {ratio:.2f}x", f">= {COMPILED_TARGET:g}x",
+                    verdict(ratio >= COMPILED_TARGET))
+            )  # fmt: skip
+            if NAME in TRACE_SECONDS:
+                payback = (TRACE_SECONDS[NAME] - ours.median) / (ours.median - compiled.median)
+                rows.append(
+                    Row(NAME, cell, "tinygrad_act-compiled",
+                        f"trace {TRACE_SECONDS[NAME]:.2f} s", f"paid back in {payback:.0f} steps",
+                        f"<= {PAYBACK_TARGET}", verdict(payback <= PAYBACK_TARGET))
+                )  # fmt: skip
         if theirs is None:
             continue
         if not theirs.samples or ours is None or not ours.samples:
