@@ -4,6 +4,9 @@
     benchmarks/icount.py --update       # measure and store the figures as the new baseline
     benchmarks/icount.py --only W5      # some workloads only (W1, W4, W5)
 
+W4's "compiled tanh b64 float32" probe counts the step through `tinygrad_act.compile` (traced in
+the untimed warm-up) against the in-place numpy floor it aims at.
+
 Wall-clock times on a shared 2-core machine swing by up to 2x within a minute; the number of
 instructions a step executes does not. Each probe (a W1 step, a W4 batch-64 step, a W5 chain of
 1,000 activations) runs under valgrind's callgrind, which counts instructions only inside
@@ -41,6 +44,7 @@ if __package__ in (None, ""):
 BASELINE = Path(__file__).with_name("icount_baseline.json")
 TOLERANCE = 0.05  # a ratio may grow by this much before the guard fails
 W4_CELLS = ("tanh b64 float32", "tanh b64 float64", "relu b64 float32", "relu b64 float64")
+COMPILED_CELL = "tanh b64 float32"  # one W4 cell also probed through tinygrad_act.compile
 W5_ACTS = ("tanh", "sigmoid", "relu", "leaky_relu")
 WARM_UP = 12  # untimed calls of a W4 or W5 probe before it is counted
 
@@ -67,6 +71,25 @@ def probes(only):
 
             for engine in ("tinygrad_act", "numpy"):
                 out.append(("W4", cell, engine, 1, lambda w4=w4, engine=engine: w4(engine)))
+            if cell == COMPILED_CELL:  # the compiled step against the in-place floor it aims at
+                out.append(
+                    (
+                        "W4",
+                        f"compiled {cell}",
+                        "numpy-inplace",
+                        1,
+                        lambda w4=w4: w4("numpy-inplace"),
+                    )
+                )
+                out.append(
+                    (
+                        "W4",
+                        f"compiled {cell}",
+                        "tinygrad_act",
+                        1,
+                        lambda w4=w4: w4("tinygrad_act-compiled"),
+                    )
+                )
     if "W5" in only:
         for act in W5_ACTS:
             for engine in ("tinygrad_act", "numpy"):
