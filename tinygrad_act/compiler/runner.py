@@ -18,29 +18,24 @@ class Compiled:
         if not callable(fn):
             raise TypeError(f"compile takes a function that returns a loss, not {fn!r}")
         self.fn = fn
-        self.programs = {}  # signature -> (trace, compiled function)
+        self.programs = {}  # signature -> (trace, compiled function, parameters fn reached)
 
     def __call__(self, *args):
         _refuse_observers()
         key = signature(args)
-        entry = self.programs.get(key)
-        if entry is None:
-            t = trace(self.fn, *args)
-            entry = self.programs[key] = (t, _build(t.program))
-        t, run = entry
+        if key not in self.programs:
+            self.trace(*args)
+        t, run, reached = self.programs[key]
         data = [a.data if isinstance(a, Value) else a for a in args]
         params = t.program.grads
-        extra = [p.data for p in t.params if all(p is not a for a in t.args)]
-        loss, grads = run(*data, *extra)
+        loss, grads = run(*data, *(p.data for p in reached))
         passed = {id(t.args[i]): args[i] for i in range(len(args)) if isinstance(args[i], Value)}
         stored = set()
         for p, g in zip(params, grads, strict=True):
             if g is None:
                 continue
             _add_grad(passed.get(id(p), p), g, stored)
-        if isinstance(
-            loss, np.generic
-        ):  # numpy's reductions give scalars; the graph keeps 0-d arrays
+        if isinstance(loss, np.generic):  # numpy's reductions give scalars; the graph 0-d arrays
             loss = np.asarray(loss)
         return Value(loss, requires_grad=False)
 
@@ -49,7 +44,9 @@ class Compiled:
         key = signature(args)
         if key not in self.programs:
             t = trace(self.fn, *args)
-            self.programs[key] = (t, _build(t.program))
+            # The parameters fn reached (a model's weights), after the arguments in the program's.
+            reached = [p for p in t.params if all(p is not a for a in t.args)]
+            self.programs[key] = (t, _build(t.program), reached)
         return self.programs[key][0]
 
 
