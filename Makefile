@@ -7,7 +7,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,demo,docs,lab,widgets
+EXTRAS := dev,demo,docs,lab,widgets,assignments
+NOTEBOOKS := docs/notebooks $(wildcard docs/assignments/source/*)  # kept without outputs in git
 
 .PHONY: demo test lint strip docs bench bench-check bench-baseline oracle screenshots lab lab-screenshots setup dot chromium valgrind clean
 
@@ -21,11 +22,11 @@ test: lint chromium oracle
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python tools/notebooks.py --check docs/notebooks
+	$(BIN)/python tools/notebooks.py --check $(NOTEBOOKS)
 
 # Strip the outputs of the notebooks before committing them (`make lint` fails while they have any).
 strip:
-	$(BIN)/python tools/notebooks.py docs/notebooks
+	$(BIN)/python tools/notebooks.py $(NOTEBOOKS)
 
 docs: setup
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
