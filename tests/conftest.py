@@ -149,9 +149,10 @@ def demo_build(tmp_path_factory):
     return out, code, stdout.getvalue(), stderr.getvalue()
 
 
-@pytest.fixture(scope="module")
-def lab_server():
-    """The lab served by uvicorn on 127.0.0.1 at a free port, in a thread: yields its URL."""
+@contextlib.contextmanager
+def serving_lab():
+    """The lab served by uvicorn on 127.0.0.1 at a free port, in a thread: yields its URL and
+    stops the server when the block ends."""
     pytest.importorskip("uvicorn", reason="the lab extra (starlette, uvicorn) is not installed")
     import threading
 
@@ -163,7 +164,16 @@ def lab_server():
     thread.start()
     while not server.started and thread.is_alive():
         threading.Event().wait(0.02)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def lab_server():
+    """The lab for a whole test module: its URL."""
+    with serving_lab() as url:
+        yield url

@@ -14,7 +14,6 @@ import math
 import os
 import re
 import statistics
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,6 +24,8 @@ sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (it comes with the dev extra)"
 )
 pytest.importorskip("uvicorn", reason="the lab extra (starlette, uvicorn) is not installed")
+
+from conftest import serving_lab  # noqa: E402
 
 from tinygrad_act import settings  # noqa: E402
 from tinygrad_act.expression import parse_expression  # noqa: E402
@@ -399,22 +400,13 @@ def test_training_settings_errors_sit_by_their_field_and_the_card_fits(
 
 
 def test_the_training_panel_says_when_it_lost_the_server(browser):
-    from tinygrad_act.lab.server import build_server, listen
-
-    sock, url = listen("127.0.0.1", 0)
-    server = build_server()
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        threading.Event().wait(0.02)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(15_000)
-    page.goto(url)
-    page.wait_for_selector("body[data-ready=true]")
-    sync_api.expect(page.locator("#train-status")).to_contain_text("step 0")
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving_lab() as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]")
+        sync_api.expect(page.locator("#train-status")).to_contain_text("step 0")
+    # The server has stopped under the open page.
     sync_api.expect(page.locator("#train-error")).to_contain_text("lost the lab server")
     sync_api.expect(page.locator("#train-status")).to_have_text("lost the server")
     page.close()
