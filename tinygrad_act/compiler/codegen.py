@@ -142,7 +142,12 @@ def generate(t):
                 comments[len(lines) - 1] = comment
     grads = tuple(p for p in t.params if p in needs)
     returned = ", ".join(current.get(p, "None") for p in grads)
-    lines.append(f"    return {names.value(t.root)}, ({returned}{',' if len(grads) == 1 else ''})")
+    returned = f"{names.value(t.root)}, ({returned}{',' if len(grads) == 1 else ''})"
+    if t.aux:  # what fn returned beside the loss
+        returned += (
+            f", ({', '.join(names.value(v) for v in t.aux)}{',' if len(t.aux) == 1 else ''})"
+        )
+    lines.append(f"    return {returned}")
     commented = [
         f"{line}  # {comments[i]}" if comments.get(i) else line for i, line in enumerate(lines)
     ]

@@ -11,7 +11,8 @@ from tinygrad_act.engine import Value
 
 class Compiled:
     """`fn` compiled: each call returns the loss as a Value (no graph) and adds the gradient of every
-    parameter to its ``.grad``, as ``loss.backward()`` would. One program per signature (the
+    parameter to its ``.grad``, as ``loss.backward()`` would; if `fn` returns ``(loss, *aux)``, the
+    call returns them so, each a Value without a graph. One program per signature (the
     arguments' kinds, shapes and dtypes); a new signature traces again."""
 
     def __init__(self, fn):
@@ -28,16 +29,17 @@ class Compiled:
         t, run, reached = self.programs[key]
         data = [a.data if isinstance(a, Value) else a for a in args]
         params = t.program.grads
-        loss, grads = run(*data, *(p.data for p in reached))
+        loss, grads, *aux = run(*data, *(p.data for p in reached))
         passed = {id(t.args[i]): args[i] for i in range(len(args)) if isinstance(args[i], Value)}
         stored = set()
         for p, g in zip(params, grads, strict=True):
             if g is None:
                 continue
             _add_grad(passed.get(id(p), p), g, stored)
-        if isinstance(loss, np.generic):  # numpy's reductions give scalars; the graph 0-d arrays
-            loss = np.asarray(loss)
-        return Value(loss, requires_grad=False)
+        loss = Value(_as_graph_gives(loss), requires_grad=False)
+        if not t.aux:
+            return loss
+        return (loss, *(Value(_as_graph_gives(a), requires_grad=False) for a in aux[0]))
 
     def trace(self, *args):
         """The `Trace` this compiled function runs for arguments like `args` (tracing them if new)."""
@@ -61,6 +63,11 @@ def compile(fn):  # noqa: A001 (the issue's name, as torch.compile)
     (0.7616, 0.8399)
     """
     return Compiled(fn)
+
+
+def _as_graph_gives(data):
+    """numpy's reductions give scalars where the graph holds 0-d arrays."""
+    return np.asarray(data) if isinstance(data, np.generic) else data
 
 
 def _build(program):

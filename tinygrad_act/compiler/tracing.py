@@ -13,11 +13,11 @@ class Trace:
 
     `args` are the Values the run was given (raw data wrapped), `params` every leaf that needs a
     gradient (passed in or reached from `fn`, as a model's weights are), in the order the program
-    returns their gradients.
+    returns their gradients; `aux` the Values `fn` returned beside the loss (a model's outputs).
     """
 
-    def __init__(self, fn, root, args, arg_is_param):
-        self.fn, self.root, self.args = fn, root, tuple(args)
+    def __init__(self, fn, root, args, arg_is_param, aux=()):
+        self.fn, self.root, self.args, self.aux = fn, root, tuple(args), tuple(aux)
         self.nodes = topological_order(root)
         inputs = {id(a) for a, is_param in zip(args, arg_is_param, strict=True) if not is_param}
         self.inputs = frozenset(inputs)  # the arguments that are data (no gradient for them)
@@ -52,8 +52,10 @@ def trace(fn, *example_args):
 
     An argument that is a Value needing a gradient is a parameter (its gradient is computed); any
     other argument (a number, an array, a Value without gradient) is data that changes between
-    calls. `fn` must return a one-element Value (the loss). Python control flow is recorded as it
-    ran for these arguments: an ``if`` on a value takes the same branch in the generated code.
+    calls. `fn` returns a one-element Value (the loss), or a tuple ``(loss, *aux)`` whose other
+    Values were computed on the way to the loss (a model's outputs, for its accuracy: JAX's
+    ``has_aux``). Python control flow is recorded as it ran for these arguments: an ``if`` on a
+    value takes the same branch in the generated code.
 
     >>> from tinygrad_act import Value
     >>> w = Value(0.5, label="w")
@@ -79,6 +81,7 @@ def trace(fn, *example_args):
             is_param.append(False)
     with enable_grad():
         root = fn(*args)
+    root, aux = (root[0], tuple(root[1:])) if isinstance(root, tuple) and root else (root, ())
     if not isinstance(root, Value):
         raise TypeError(
             f"trace: the function must return a Value (the loss), got {type(root).__name__}"
@@ -91,7 +94,16 @@ def trace(fn, *example_args):
         raise ValueError(
             "trace: the loss does not depend on any parameter: there is nothing to differentiate"
         )
-    return Trace(fn, root, args, is_param)
+    t = Trace(fn, root, args, is_param, aux)
+    on_the_way = {id(v) for v in t.nodes}
+    for i, v in enumerate(aux, 1):
+        if not isinstance(v, Value) or id(v) not in on_the_way:
+            raise ValueError(
+                f"trace: what the function returns beside the loss must be Values computed on the "
+                f"way to it (a model's outputs); item {i} is "
+                + (f"a {type(v).__name__}" if not isinstance(v, Value) else "not used by the loss")
+            )
+    return t
 
 
 def signature(args):
