@@ -1,11 +1,13 @@
 """A traced graph as straight-line Python: the forward lines, then one line per gradient.
 
 Each op is written as the engine computes it (the same numpy calls in the same order), so the
-program's numbers equal the graph's bit for bit; each backward line carries the op's local
-derivative from the one table of formulas (`tinygrad_act.formulas`) as its comment, and an
-activation's line is the slide's formula itself (``dZ1 = dA1 * (1 - A1**2)  # tanh' = 1-a²``)
-where it reads as Python. The backward lines come in the order of the engine's own pass, so a
-node used twice sums its shares in the same order.
+program's numbers equal the graph's bit for bit. The backward lines are not a second copy of the
+calculus: each is read from the op's own rule in `tinygrad_act.rules` (``mul_rule`` returns
+``g * y, g * x``: the code says ``dW = dZ * X``), an activation's is the slide's formula from the
+registry (``dZ1 = dA1 * (1 - A1**2)  # tanh' = 1-a²``), and a rule longer than one expression is
+called by name (``max_rule``); each carries its local derivative from the one table of formulas
+(`tinygrad_act.formulas`) as its comment. The backward lines come in the order of the engine's own
+pass, so a node used twice sums its shares in the same order.
 
 No user text is executed: a label becomes a name only if it is a plain Python identifier; any
 other label, and every constant, reaches the program through its namespace, never its source.
@@ -14,10 +16,12 @@ other label, and every constant, reaches the program through its namespace, neve
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import keyword
 import re
+import textwrap
 from typing import NamedTuple
 
 import numpy as np
@@ -28,40 +32,36 @@ from tinygrad_act.engine import Value
 from tinygrad_act.formulas import formula_key, formula_symbols, formula_text
 from tinygrad_act.node_names import ATOM, Name
 
-# An op's forward, as the engine computes it: {x}, {y} its inputs' names.
+# An op's forward, as the engine computes it: {x}, {y} its inputs' names. The backward lines are
+# not written here: they are read from the rules themselves (`_rule_returns`).
 FORWARD = {
     "+": "{x} + {y}",
     "-": "{x} - {y}",
     "*": "{x} * {y}",
     "/": "{x} / {y}",
     "@": "{x} @ {y}",
+    "**": "pow_({x}, {y})",
     "neg": "-{x}",
     "exp": "exp({x})",
     "log": "log({x})",
     "sqrt": "sqrt({x})",
     "abs": "abs({x})",
+    "maximum": "np.maximum({x}, {y})",
+    "minimum": "np.minimum({x}, {y})",
+    "cat": "np.concatenate(({x}, {y}), axis={axis})",
 }
-
-# The share each input gets, as the op's rule computes it (g the upstream gradient, a the output).
-BACKWARD = {
-    "+": ("{g}", "{g}"),
-    "-": ("{g}", "-{g}"),
-    "*": ("{g} * {y}", "{g} * {x}"),
-    "/": ("{g} / {y}", "-{g} * {a} / {y}"),  # -x/y² from the output: -a/y
-    "neg": ("-{g}",),
-    "exp": ("{g} * {a}",),
-    "log": ("{g} / {x}",),
-    "sqrt": ("{g} / (2 * {a})",),
-    "abs": ("{g} * sign({x})",),
-    "@": ("{g} @ {y}.T", "{x}.T @ {g}"),
-}
+# The ops that only reshape: the forward is the output's shape, the backward the input's.
+RESHAPES = {"reshape", "flatten", "squeeze", "unsqueeze"}
 
 # A graph larger than this (micrograd's demo step has 65,818 nodes) is written without the
 # comments: nobody reads them there, and they are a fifth of the time it takes to write the code.
 COMMENTED_NODES = 5000
-SUPPORTED = (*FORWARD, "**p", "sum", "mean", "transpose", "reshape", "[]")
-_ELEMENTWISE = {"+", "-", "*", "/", "**"}  # shares of the output's shape: broadcasting summed back
+SUPPORTED = (*FORWARD, "**p", *sorted(RESHAPES), "sum", "mean", "var", "std", "max", "min")
+SUPPORTED += ("where", "clip", "transpose", "broadcast", "[]", "scatter", "cross_entropy")
+# Shares of the output's shape, where the op broadcast its inputs: summed back to each input's.
+_ELEMENTWISE = {"+", "-", "*", "/", "**", "maximum", "minimum", "where"}
 _RESERVED = {
+    *(name for name in vars(rules) if not name.startswith("_")),  # the rules' helpers: sum_to
     "np",
     "exp",
     "log",
@@ -122,15 +122,19 @@ def generate(t):
         if node not in needs or not node._prev:
             continue
         g = current[node]
-        for index, p in enumerate(node._prev):
+        if node._op == "cross_entropy":
+            computed = [(line, None) for line in _cross_entropy_backward(node, g, names)]
+            shares = [(f"{g}_z", "(softmax(z) - onehot)/n")]
+        else:
+            computed, shares = _shares(node, g, names, namespace, commenting)
+        for line, comment in computed:
+            lines.append(f"    {line}")
+            comments[len(lines) - 1] = comment
+        fits = _share_fits(node, computed, g)
+        for p, (expr, comment), fit in zip(node._prev, shares, fits, strict=True):
             if p not in needs:
                 continue
-            if node._op == "cross_entropy":
-                lines += _cross_entropy_backward(node, g, names)
-                expr, comment = f"{g}_z", "(softmax(z) - onehot)/n"
-            else:
-                expr, comment = _share(node, index, g, names, namespace, commenting)
-            expr = _fitted(expr, node, p)
+            expr = _fitted(expr, fit, p)
             if p not in current and expr.isidentifier() and names.generated(p):
                 current[p] = expr
                 continue
@@ -179,9 +183,9 @@ def _cross_entropy_backward(node, g, names):
     a = names.value(node)
     n = node._prev[0].shape[0]
     return [
-        f"    {g}_z = np.exp({a}_logp)  # softmax(z)",
-        f"    {g}_z.reshape(-1)[{a}_at] -= 1  # - onehot",
-        f"    {g}_z *= float({g}) / {n}",
+        f"{g}_z = np.exp({a}_logp)  # softmax(z)",
+        f"{g}_z.reshape(-1)[{a}_at] -= 1  # - onehot",
+        f"{g}_z *= float({g}) / {n}",
     ]
 
 
@@ -219,33 +223,67 @@ def _backward_order(root):
 
 
 def _forward(node, names, namespace):
-    op, rule = node._op, node.rule
+    op, rule, out = node._op, node.rule, node.data
     x = names.value(node._prev[0])
     y = names.value(node._prev[1]) if len(node._prev) > 1 else None
+    literal = functools.partial(_literal, namespace=namespace)
     if op in FORWARD:
-        if op == "@" and not (node._prev[0].ndim == 2 and node._prev[1].ndim == 2):
-            raise UnsupportedOp("compile writes @ of two matrices only")
-        return FORWARD[op].format(x=x, y=y)
-    if op.startswith("**") and op != "**":
-        return f"pow_({x}, {rule.p!r})"
-    if op in ("sum", "mean"):
-        return f"{x}.{op}(axis={rule.axis!r}, keepdims={rule.keepdims!r})"
-    if op == "transpose":
-        return f"{x}.transpose({_inverse(rule.inverse)!r})"
-    if op == "reshape":
-        return f"{x}.reshape({node.shape!r})"
-    if op == "[]":
-        return f"{x}[{_index(rule.index, namespace)}]"
-    spec = ACTIVATIONS.get(op)
-    if spec is not None and spec.derivative is not None:
+        text = FORWARD[op].format(x=x, y=y, axis=getattr(rule, "axis", None))
+    elif op.startswith("**"):
+        text = f"pow_({x}, {rule.p!r})"
+    elif op in ("sum", "mean"):
+        text = f"{x}.{op}(axis={rule.axis!r}, keepdims={rule.keepdims!r})"
+    elif op in ("var", "std"):
+        ddof = node._prev[0].size // max(node.size, 1) - rule.divisor
+        text = f"{x}.var(axis={rule.axis!r}, keepdims={rule.keepdims!r}, ddof={ddof!r})"
+        text = f"np.sqrt({text})" if op == "std" else text
+    elif op in ("max", "min") and isinstance(rule, rules.MaxRule):
+        text = f"{x}.{op}(axis={rule.axis!r}, keepdims={rule.keepdims!r})"
+    elif op in ("[]", "max", "min"):  # max(dim) spelled PyTorch's way picks an index
+        text = f"{x}[{_index(rule.index, namespace)}]"
+    elif op == "where":
+        text = f"np.where({literal(rule.condition)}, {x}, {y})"
+    elif op == "clip":
+        text = x if rule.lo is None else f"np.maximum({x}, {literal(rule.lo)})"
+        text = text if rule.hi is None else f"np.minimum({text}, {literal(rule.hi)})"
+    elif op in RESHAPES:
+        text = f"{x}.reshape({node.shape!r})"
+    elif op == "transpose":
+        text = f"{x}.transpose({_inverse(rule.inverse)!r})"
+    elif op == "broadcast":
+        text = f"np.broadcast_to({x}, {node.shape!r})"
+    elif op == "scatter":
+        text = f"scatter({x}, {literal(rule.index)}, {node.shape!r})"
+    elif op in ACTIVATIONS:
+        spec = ACTIVATIONS[op]
         namespace.setdefault(op, spec.forward)
-        plain = not node.is_scalar or type(spec.forward(node._prev[0].data)) is float
-        cast = "{}" if plain else "float({})"
-        return cast.format(f"{op}({x}{_keywords(rule)})")
-    raise UnsupportedOp(
-        f"compile does not write the op {op!r} yet; it writes {', '.join(SUPPORTED)} and the "
-        "elementwise activations (call the function uncompiled for the others)"
-    )
+        text = f"{op}({x}{_keywords(rule)})"
+        if type(out) is float and type(spec.forward(node._prev[0].data)) is float:
+            return text
+    else:
+        raise UnsupportedOp(
+            f"compile does not write the op {op!r}; it writes {', '.join(SUPPORTED)} and the "
+            "activations (call the function uncompiled for the others)"
+        )
+    if op == "@" and not (node._prev[0].ndim == 2 and node._prev[1].ndim == 2):
+        return text  # numpy's own promotion of vectors: the same call as the engine's
+    return f"float({text})" if type(out) is float and op not in _FLOAT_OPS else text
+
+
+# The ops whose forward on Python floats is a Python float already.
+_FLOAT_OPS = {"+", "-", "*", "/", "**", "neg", "exp", "log", "sqrt", "abs"}
+
+
+def _literal(value, namespace):
+    """A rule's setting in the code: written out if it is None, a bool, a number or a tuple of
+    ints, else a name in the namespace (an array, a mask)."""
+    if value is None or type(value) in (bool, int) or type(value) is float and np.isfinite(value):
+        return f"({value!r})" if type(value) in (int, float) and value < 0 else repr(value)
+    if isinstance(value, tuple) and all(isinstance(v, (int, np.integer)) for v in value):
+        return repr(tuple(int(v) for v in value))
+    name = f"_c{sum(k.startswith('_c') and k[2:].isdigit() for k in namespace)}"
+    namespace[name] = value
+    return name
 
 
 def _keywords(rule):
@@ -284,45 +322,133 @@ def _inverse(axes):
     return tuple(int(i) for i in np.argsort(axes))
 
 
-def _share(node, index, g, names, namespace, commenting=True):
-    """(the share of input `index` as an expression, the local derivative's formula as a comment)."""
+def _shares(node, g, names, namespace, commenting=True):
+    """What `node` passes each input, for the upstream gradient named `g`: the lines that compute
+    it (with their comments), then one (expression, comment) per input, in ``_prev`` order.
+
+    The expressions come from the op's own rule: a rule of `tinygrad_act.rules` that is one
+    ``return`` is read and written out with the program's names (``g * y`` is ``dZ * W``); an
+    activation's is the slide's formula (``dA1 * (1 - A1**2)``); any other rule is called, as the
+    engine calls it (``dv5_z, = max_rule(dv5, v5, Z)``)."""
     op, rule = node._op, node.rule
-    symbols = {"g": g, "a": names.value(node), "x": names.value(node._prev[0])}
-    if len(node._prev) > 1:
-        symbols["y"] = names.value(node._prev[1])
-    comment = _comment(node, index, names) if commenting else None
-    if op in BACKWARD:
-        return BACKWARD[op][index].format(**symbols), comment
-    x = symbols["x"]
-    if op.startswith("**") and op != "**":
-        return f"{g} * {rule.p!r} * pow_({x}, {rule.p_minus_1!r})", comment
-    if op in ("sum", "mean"):
+    put = {"g": g, "a": names.value(node), "x": names.value(node._prev[0])}
+    put["y" if len(node._prev) > 1 else "z"] = names.value(node._prev[-1])
+    comments = [_comment(node, i, names) if commenting else None for i in range(len(node._prev))]
+    if op in ACTIVATIONS and ACTIVATIONS[op].derivative is not None:
+        return [], [_activation_share(node, g, put, namespace)]
+    if op in ("sum", "mean"):  # the reduced axes given back: a broadcast view, times 1/n for mean
         shape = node._prev[0].shape
         if rule.keepdims or rule.axis is None:
             share = f"np.broadcast_to({g}, {shape!r})"
         else:  # the reduced axes put back as ones first
             share = f"expand({g}, {shape!r}, {rule.axis!r}, False)"
-        return (share if rule.scale == 1 else f"{share} * {rule.scale!r}"), comment
-    if op == "transpose":
-        return f"{g}.transpose({tuple(int(i) for i in rule.inverse)!r})", comment
-    if op == "reshape":
-        return f"{g}.reshape({node._prev[0].shape!r})", comment
-    if op == "[]":
-        index = _index(rule.index, namespace)
-        index = index if index.isidentifier() else f"np.s_[{index}]"
-        return f"scatter({g}, {index}, {node._prev[0].shape!r})", comment
+        return [], [(share if rule.scale == 1 else f"{share} * {rule.scale!r}", comments[0])]
+    if op == "@" and node._prev[0].ndim == 2 and node._prev[1].ndim == 2:
+        written = [text.replace("ᵀ", ".T") for text in rules.IN_WORDS["@"]]  # g@yᵀ, xᵀ@g
+        returns = [ast.parse(text, mode="eval").body for text in written]
+        return [], [
+            (_written(e, put, None, namespace), c) for e, c in zip(returns, comments, strict=True)
+        ]
+    read = _rule_returns(type(rule).__call__ if not inspect.isfunction(rule) else rule)
+    if read is not None:
+        returns, arguments = read
+        values = [g, names.value(node), *(names.value(p) for p in node._prev)]
+        put = dict(zip(arguments, values, strict=True))
+        return [], [
+            (_written(e, put, rule, namespace), c) for e, c in zip(returns, comments, strict=True)
+        ]
+    return _rule_call(node, g, names, namespace, comments, commenting)
+
+
+def _rule_call(node, g, names, namespace, comments, commenting):
+    """A rule that is more than one expression, called by name: ``dv5_z, = max_rule(dv5, v5, Z)``."""
+    op, rule = node._op, node.rule
+    if op == "@":  # the rule that computes what the program's inputs need, as the engine picks it
+        rule = rules.MATMUL_RULES[tuple(p.requires_grad for p in node._prev)]
+    called = _named(namespace, f"{_WORDS.get(op, op)}_rule", rule)
+    inputs = ", ".join(names.value(p) for p in node._prev)
+    mine = names.grad(node)  # g may be a name passed on from another node: this one is node's own
+    targets = [names.temporary(f"{mine}_{s}") for s in ("xy" if len(node._prev) > 1 else "z")]
+    line = f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {called}({g}, {names.value(node)}, {inputs})"
+    words = [c for c in comments if c] if commenting else []
+    if commenting and op in ACTIVATIONS:  # softmax's rule maps g itself: a(g-Σga)
+        words = [
+            f"{op}: dz = {ACTIVATIONS[op].local_formula(**(getattr(rule, 'params', None) or {}))}"
+        ]
+    return [(line, "; ".join(words) or None)], [(t, None) for t in targets]
+
+
+_WORDS = {"**": "pow", "@": "matmul", "[]": "index"}  # an op's name in a Python name
+
+
+def _named(namespace, base, value):
+    """`value` in the namespace under `base` (base2, base3, ... for other values of the same kind)."""
+    for i in range(1, len(namespace) + 2):
+        name = base if i == 1 else f"{base}{i}"
+        if namespace.get(name, value) is value:
+            namespace[name] = value
+            return name
+    raise AssertionError("unreachable")
+
+
+@functools.cache
+def _rule_returns(fn):
+    """(the expressions `fn` returns, one per input; its parameters' names) if `fn` is a rule of
+    `tinygrad_act.rules` whose body is one ``return`` of a tuple; else None."""
+    if getattr(fn, "__module__", None) != rules.__name__:
+        return None
+    try:
+        (tree,) = ast.parse(textwrap.dedent(inspect.getsource(fn))).body
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return None
+    body = [
+        s for s in tree.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+    ]
+    if len(body) != 1 or not isinstance(body[0], ast.Return):
+        return None
+    if not isinstance(body[0].value, ast.Tuple):
+        return None
+    return tuple(body[0].value.elts), tuple(a.arg for a in tree.args.args if a.arg != "self")
+
+
+def _written(expr, put, rule, namespace):
+    """A rule's expression as program text: its symbols given the program's names, a setting of
+    the rule (``self.p``) written out, the helpers it calls (``sign``, ``scatter``) in the namespace."""
+
+    class Put(ast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id in put:
+                return ast.Name(put[node.id])
+            if node.id in vars(rules):  # a helper of the rules: np, sign, pow_, scatter, sum_to
+                namespace.setdefault(node.id, vars(rules)[node.id])
+            return node
+
+        def visit_Attribute(self, node):
+            if isinstance(node.value, ast.Name) and node.value.id == "self":
+                setting = getattr(rule, node.attr)
+                if node.attr == "index":
+                    text = _index(setting, namespace)
+                    return ast.Name(text if text.isidentifier() else f"np.s_[{text}]")
+                return ast.Name(_literal(setting, namespace))
+            return self.generic_visit(node)
+
+    return ast.unparse(Put().visit(copy.deepcopy(expr)))
+
+
+def _activation_share(node, g, put, namespace):
+    """g·g'(z): the slide's formula written out where it reads as Python (``1 - A1**2``), else the
+    registry's g' called by name (``relu_prime(Z1, A1)``), with the slide's formula as the comment."""
+    op, rule = node._op, node.rule
     spec = ACTIVATIONS[op]
     written = _slide_as_python(spec, node)
     if written is None:  # the slide's words (a mask, σ) as the registry's function g'(z, a)
         namespace.setdefault(f"{op}_prime", spec.derivative)
-        written = f"{op}_prime({x}, {symbols['a']}{_keywords(rule)})"
+        written = f"{op}_prime({put['z']}, {put['a']}{_keywords(rule)})"
     else:
-        put = {"z": x, "a": symbols["a"]}
-        written = "(" + _SYMBOL.sub(lambda m: put[m.group()], written) + ")"
-    return (
-        f"{g} * {written}",
-        f"{op}' = {spec.local_formula(**(getattr(rule, 'params', None) or {}))}",
-    )
+        symbols = {"z": put["z"], "a": put["a"]}
+        written = "(" + _SYMBOL.sub(lambda m: symbols[m.group()], written) + ")"
+    params = getattr(rule, "params", None) or {}
+    return f"{g} * {written}", f"{op}' = {spec.local_formula(**params)}"
 
 
 def _comment(node, index, names):
@@ -382,27 +508,49 @@ def _slide_as_python(spec, node):
     return code
 
 
-def _fitted(expr, node, p):
-    """The share summed back to its input's shape where the op broadcast it (the engine's sum_to,
-    written out): ``db1 = dZ1.sum(axis=1, keepdims=True)``."""
-    if node._op not in _ELEMENTWISE:
+def _share_fits(node, computed, g):
+    """The shape and dtype of each share `node` passes on, where the engine may have to fit it to
+    its input (None for a share that fits by construction): an elementwise op's shares have its
+    output's shape; a rule called by name is run once on the traced values to see."""
+    if node._op in _ELEMENTWISE:
+        return [(node.shape, node.dtype) if not node.is_scalar else ((), None)] * len(node._prev)
+    if not computed or node._op == "cross_entropy":
+        return [None] * len(node._prev)
+    one = 1.0 if type(node.data) is float else np.ones_like(node.data)
+    with np.errstate(all="ignore"):
+        shares = node.rule(one, node.data, *(p.data for p in node._prev))
+    return [
+        None if share is None else (np.shape(share), getattr(share, "dtype", None))
+        for share in shares
+    ]
+
+
+def _fitted(expr, fit, p):
+    """The share summed back to its input's shape where the op broadcast it, in its input's dtype
+    (the engine's sum_to, written out): ``db1 = dZ1.sum(axis=1, keepdims=True)``."""
+    if fit is None:
         return expr
-    shape, out = p.shape, node.shape
-    if p.is_scalar and not node.is_scalar:
-        return f"float(np.sum({expr}))"
-    if shape == out:
-        return expr
+    out, dtype = fit
+    if p.is_scalar:
+        return f"float(np.sum({expr}))" if dtype is not None else expr
+    shape = p.shape
     inner = expr if _is_atom(expr) else f"({expr})"
-    lead = len(out) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and out[lead + i] != 1
-    )
-    axis = axes[0] if len(axes) == 1 else axes
-    if lead == 0:
-        return f"{inner}.sum(axis={axis!r}, keepdims=True)"
-    if out[lead:] == shape:
-        return f"{inner}.sum(axis={axis!r})"
-    return f"{inner}.sum(axis={axis!r}).reshape({shape!r})"
+    if shape != out:
+        lead = len(out) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and out[lead + i] != 1
+        )
+        axis = axes[0] if len(axes) == 1 else axes
+        if lead == 0:
+            expr = f"{inner}.sum(axis={axis!r}, keepdims=True)"
+        elif out[lead:] == shape:
+            expr = f"{inner}.sum(axis={axis!r})"
+        else:
+            expr = f"{inner}.sum(axis={axis!r}).reshape({shape!r})"
+        inner = expr
+    if dtype is not None and dtype != p.dtype:  # a float32 parameter in a float64 product
+        return f"{inner}.astype(np.{p.dtype.name})"
+    return expr
 
 
 def _is_atom(expr):
@@ -442,6 +590,10 @@ class _Names:
             name = f"v{self._count}"
         self._taken.add(name)
         return name
+
+    def temporary(self, text):
+        """A name of the program's own (a rule's shares), never one already taken."""
+        return self._fresh(text, None)
 
     def generated(self, node):
         """Whether the node's name was made up (v7), not its label: its gradient may go unnamed."""

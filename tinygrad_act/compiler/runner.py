@@ -29,7 +29,13 @@ class Compiled:
         t, run, reached = self.programs[key]
         data = [a.data if isinstance(a, Value) else a for a in args]
         params = t.program.grads
-        loss, grads, *aux = run(*data, *(p.data for p in reached))
+        data += [p.data for p in reached]
+        try:
+            loss, grads, *aux = run(*data)
+        except (
+            ArithmeticError
+        ):  # x/0 or an overflow in Python's float math: IEEE's inf, as the graph
+            loss, grads, *aux = _on_numpy_floats(t.program, data)
         passed = {id(t.args[i]): args[i] for i in range(len(args)) if isinstance(args[i], Value)}
         stored = set()
         for p, g in zip(params, grads, strict=True):
@@ -74,6 +80,21 @@ def _build(program):
     namespace = dict(program.namespace)
     exec(program.runnable, namespace)  # noqa: S102 (our own generated text: no user text in it)
     return namespace["traced"]
+
+
+def _on_numpy_floats(program, data):
+    """The program run on numpy float64s where it had Python floats (whose math raises at x/0 and
+    on an overflow, where numpy answers inf and nan, as the engine does), floats again after."""
+    run = _build(program._replace(namespace={**program.namespace, "float": np.float64}))
+    with np.errstate(all="ignore"):
+        out = run(*(np.float64(d) if type(d) is float else d for d in data))
+    return _plain(out)
+
+
+def _plain(out):
+    if isinstance(out, tuple):
+        return tuple(_plain(o) for o in out)
+    return float(out) if isinstance(out, np.floating) else out
 
 
 def _add_grad(p, g, stored):
