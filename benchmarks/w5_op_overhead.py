@@ -23,7 +23,7 @@ TARGET_US = 3.5  # tanh, issue 8
 TARGET_VS_TORCH = {"tanh": 1.5, "sigmoid": 1.3, "relu": 1.3, "leaky_relu": 1.3}  # issues 8 and 18
 ACTS = ("tanh", "sigmoid", "relu", "leaky_relu")
 SLOPE = 0.01  # Leaky ReLU's, as on the slide
-ENGINES = ("numpy", "tinygrad_act", "torch", "autograd", "mygrad")
+ENGINES = ("numpy", "tinygrad_act", "tinygrad_act-compiled", "torch", "autograd", "mygrad")
 
 
 def _x():
@@ -71,6 +71,30 @@ def tinygrad_chain(act):
             y = y.activate(act)
         x.zero_grad()
         y.sum().backward()
+        return x.grad
+
+    return run
+
+
+def tinygrad_compiled_chain(act):
+    """The same chain through `tinygrad_act.compile`: traced once (here, untimed), then the
+    generated code, 1,000 forward lines and 1,000 backward lines of numpy."""
+    from tinygrad_act import Value, compile
+
+    x = Value(_x())
+
+    def chain():
+        y = x
+        for _ in range(DEPTH):
+            y = y.activate(act)
+        return y.sum()
+
+    step = compile(chain)
+    step()
+
+    def run():
+        x.zero_grad()
+        step()
         return x.grad
 
     return run
@@ -145,6 +169,7 @@ def mygrad_chain(act):
 FACTORIES = {
     "numpy": numpy_chain,
     "tinygrad_act": tinygrad_chain,
+    "tinygrad_act-compiled": tinygrad_compiled_chain,
     "torch": torch_chain,
     "autograd": autograd_chain,
     "mygrad": mygrad_chain,
@@ -152,7 +177,8 @@ FACTORIES = {
 
 
 def installed():
-    return [e for e in ENGINES if e in ("numpy", "tinygrad_act") or peer(e) is not None]
+    ours = ("numpy", "tinygrad_act", "tinygrad_act-compiled")
+    return [e for e in ENGINES if e in ours or peer(e) is not None]
 
 
 def _checked(engine, act):

@@ -178,12 +178,19 @@ def _store(nodes):
     for node in nodes:
         g = node._g
         node._g = None
-        if type(g) is float and type(node._grad) is float:
-            node._grad += g
-        elif node._grad is None:
-            node._grad = g  # a tensor's first gradient: keep the array the pass made
-        else:
-            _accumulate(node, g)
+        store_grad(node, g)
+
+
+def store_grad(node, g):
+    """Add `g` to ``node.grad`` as a pass does: a tensor's first gradient kept as it is (`g` must be
+    an array nothing else holds), a later one added to it. A compiled program (`tinygrad_act.compile`),
+    which runs no pass, stores its gradients so."""
+    if type(g) is float and type(node._grad) is float:
+        node._grad += g
+    elif node._grad is None:
+        node._grad = g  # a tensor's first gradient: keep the array the pass made
+    else:
+        _accumulate(node, g)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -349,14 +349,20 @@ def _shares(node, g, names, namespace, commenting=True):
         return [], [
             (_written(e, put, None, namespace), c) for e, c in zip(returns, comments, strict=True)
         ]
-    read = _rule_returns(type(rule).__call__ if not inspect.isfunction(rule) else rule)
+    fn = type(rule).__call__ if not inspect.isfunction(rule) else rule
+    read = _rule_returns(fn)
     if read is not None:
         returns, arguments = read
         values = [g, names.value(node), *(names.value(p) for p in node._prev)]
         put = dict(zip(arguments, values, strict=True))
-        return [], [
-            (_written(e, put, rule, namespace), c) for e, c in zip(returns, comments, strict=True)
-        ]
+        settings = _settings(rule)
+        if settings is None:  # a setting only the namespace can hold (an index array)
+            texts = [_written(e, put, rule, namespace) for e in returns]
+        else:  # a graph has many nodes of few kinds: each kind's text is made once
+            templates, helpers = _templates(fn, settings, rule)
+            namespace.update(helpers)
+            texts = [_MARK.sub(lambda m: put[m.group(1)], t) for t in templates]
+        return [], list(zip(texts, comments, strict=True))
     return _rule_call(node, g, names, namespace, comments, commenting)
 
 
@@ -409,6 +415,33 @@ def _rule_returns(fn):
     if not isinstance(body[0].value, ast.Tuple):
         return None
     return tuple(body[0].value.elts), tuple(a.arg for a in tree.args.args if a.arg != "self")
+
+
+def _settings(rule):
+    """A rule's settings as a key, if each is written out as a literal (a number, a tuple of
+    ints); () for a rule that is a plain function; None if one needs the namespace."""
+    if inspect.isfunction(rule):
+        return ()
+    values = tuple((k, getattr(rule, k)) for k in getattr(type(rule), "__slots__", ()))
+    plain = (type(None), bool, int, float)
+    for _, v in values:
+        if not (type(v) in plain or isinstance(v, tuple) and all(type(i) in plain for i in v)):
+            return None
+    return values
+
+
+_TEMPLATES = {}  # (rule function, its settings) -> (its expressions marked, the helpers they call)
+
+
+def _templates(fn, settings, rule):
+    """The rule's returned expressions as text with a mark where each of its symbols goes."""
+    key = (fn, settings)
+    if key not in _TEMPLATES:
+        returns, arguments = _rule_returns(fn)
+        marks = {a: f"\x01{a}\x02" for a in arguments}
+        helpers = {}
+        _TEMPLATES[key] = [_written(e, marks, rule, helpers) for e in returns], helpers
+    return _TEMPLATES[key]
 
 
 def _written(expr, put, rule, namespace):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from tinygrad_act import backprop, observe
+from tinygrad_act import backprop, inputs, observe
 from tinygrad_act.compiler.tracing import signature, trace
 from tinygrad_act.engine import Value
 
@@ -100,18 +102,25 @@ def _plain(out):
 def _add_grad(p, g, stored):
     """Add `g` to ``p.grad`` as the backward pass does: a first gradient is kept (copied if the
     program may share it with another), a later one added in place into the leaf's own array."""
-    current = p.grad_data
     if type(g) is not float and type(g) is not np.ndarray:
         g = np.asarray(g, dtype=p.dtype) if not p.is_scalar else float(g)
-    if current is None:
-        if id(g) in stored or g.base is not None:
+    if type(g) is np.ndarray:
+        if g.dtype != p.dtype or g.shape != p.shape:  # a share the graph would have fitted
+            g = inputs.as_grad(g, p.data)
+        elif p.grad_data is None and (id(g) in stored or _shared(g)):
             g = g.copy()
         stored.add(id(g))
-        p.grad = g
-    elif type(current) is np.ndarray:
-        np.add(current, g, out=current)
-    else:
-        p.grad = current + g
+    backprop.store_grad(p, g)
+
+
+def _shared(g):
+    """Whether array `g` may share its memory with what someone can still reach: a read-only view
+    (np.broadcast_to's), or a view of an array something else holds (the program's constants,
+    another gradient it returned). A view nobody else holds the base of is the gradient's own:
+    numpy's matmul returns some products as a transposed view of a fresh array."""
+    if not g.flags.writeable:
+        return True
+    return g.base is not None and sys.getrefcount(g.base) > 2  # g's reference and the call's
 
 
 def _refuse_observers():

@@ -85,6 +85,7 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         self.momentum = _check_range("momentum", momentum, 0.0, 1.0)
         self.weight_decay = _check_range("weight_decay", weight_decay, 0.0)
+        self._scratch = {}  # parameter index -> the array lr·g is written into
 
     def _update(self, i, g, data):
         if self.weight_decay:
@@ -97,7 +98,14 @@ class SGD(Optimizer):
                 buf = self.momentum * buf + g
             self.state[i] = buf
             g = buf
-        return self.lr * g
+        if type(g) is float:
+            return self.lr * g
+        # lr·g into an array of the optimizer's own, made once: the step allocates nothing, as a
+        # hand-written one that updates in place (the same product, so the same bits as lr * g).
+        scratch = self._scratch.get(i)
+        if scratch is None or scratch.shape != g.shape or scratch.dtype != g.dtype:
+            scratch = self._scratch[i] = np.empty_like(g)
+        return np.multiply(g, self.lr, out=scratch)
 
 
 class Adam(Optimizer):
