@@ -48,7 +48,7 @@ function render({ model, el }) {
   const drawingPane = make("div", "tga-pane");
   drawingPane.append(controls, drawing, info);
   const codePane = make("div", "tga-pane");
-  const codeNotice = make("p", "tga-error");
+  const codeNotice = make("p", "tga-notice");
   const code = make("pre", "tga-code");
   codePane.append(codeNotice, code);
   root.append(head, error, rows, tabs, drawingPane, codePane);
