@@ -3,9 +3,10 @@
 Loads the page from a uvicorn server on 127.0.0.1, types the lecture's neuron, moves a slider
 (and measures how long an update takes to reach the screen), hovers the tanh node, steps
 backward, trains for a few steps and checks that no console error was logged. With
-``LAB_SCREENSHOTS=docs/_static`` it writes the screenshots the docs show (``make lab-screenshots``);
-otherwise they go to a temporary folder. The tests after it (the slide's points, refusals, step
-gradients, training errors and phones) put theirs, to look at, in ``LAB_LOOKS`` or a temporary folder.
+``LAB_SCREENSHOTS=docs/_static`` it writes the screenshots the docs show (``make lab-screenshots``;
+the As code tab's, lab-code.png, comes from its own test); otherwise they go to a temporary folder.
+The tests after it (the slide's points, refusals, step gradients, the code, training errors and
+phones) put theirs, to look at, in ``LAB_LOOKS`` or a temporary folder.
 """
 
 import importlib.util
@@ -351,7 +352,7 @@ GELU = "gelu(x*w)"  # its slope's comment is a long line: on a phone it scrolls 
 
 @pytest.mark.parametrize("width", [400, 1280])
 def test_the_expression_as_code_follows_the_expression_and_never_widens_the_page(
-    browser, lab_server, looks, width
+    browser, lab_server, shots, looks, width
 ):
     problems = []
     values = ",".join(f"{k}:{v}" for k, v in VALUES.items())
@@ -368,7 +369,8 @@ def test_the_expression_as_code_follows_the_expression_and_never_widens_the_page
     assert code.text_content() == expression_code(NEURON, neuron, output="o").text
     assert "view=code" in page.url
     _fits(page, width)
-    page.locator("#graph-panel").screenshot(path=str(looks / f"lab-code-{width}.png"))
+    shot = shots / "lab-code.png" if width == 1280 else looks / "lab-code-400.png"  # the docs'
+    page.locator("#graph-panel").screenshot(path=str(shot))
 
     # A new expression: its code, its long lines scrolling inside the block on a phone.
     page.fill("#expression", GELU)
