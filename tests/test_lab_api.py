@@ -19,7 +19,6 @@ from tinygrad_act import ACTIVATIONS, Value  # noqa: E402
 from tinygrad_act.backprop import topological_order  # noqa: E402
 from tinygrad_act.compiler import trace  # noqa: E402
 from tinygrad_act.expression import ExpressionError, parse_expression, variable_names  # noqa: E402
-from tinygrad_act.expression_code import expression_code  # noqa: E402
 from tinygrad_act.lab import graph_panel, limits  # noqa: E402
 from tinygrad_act.lab.app import SWEEP_SECONDS, create_app  # noqa: E402
 from tinygrad_act.lab.sessions import STEPS_PER_TICK, TICK_SECONDS, SessionStore  # noqa: E402
@@ -145,18 +144,6 @@ def test_graph_answers_the_expression_as_the_code_trace_writes(client):
         "sigmoid(o*x)", {"o": limits.DEFAULT_VALUE, "x": 2.0}, "out"
     )
     assert "dv0 = dout * (out * (1 - out))  # sigmoid' = a(1-a)" in other.json()["code"]
-
-
-def test_an_expression_compile_cannot_write_still_gets_its_drawing_and_a_notice(client):
-    if expression_code("x**y", {"x": 2.0, "y": 3.0}).refusal is None:
-        pytest.skip("the code generator writes every op of the expression language now")
-    view = client.post("/api/graph", json={"expression": "x**y", "values": {"x": 2, "y": 3}})
-    assert view.status_code == 200
-    view = view.json()
-    assert view["value"] == 8.0 and view["svg"].startswith("<svg")
-    assert view["code"] is None
-    assert view["code_notice"].startswith("no code for this expression: ")
-    assert "'**'" in view["code_notice"] and "\n" not in view["code_notice"]
 
 
 def test_a_refused_expression_gets_no_code_and_the_next_one_does(client):

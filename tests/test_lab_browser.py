@@ -381,15 +381,10 @@ def test_the_expression_as_code_follows_the_expression_and_never_widens_the_page
     _fits(page, width)
     page.locator("#code-view").screenshot(path=str(looks / f"lab-code-gelu-{width}.png"))
 
-    # An invalid expression clears the code as it clears the drawing; an op compile does not
-    # write yet leaves the drawing and says so in place of the code.
+    # An invalid expression clears the code as it clears the drawing.
     page.fill("#expression", "x*(y+")
     sync_api.expect(page.locator("#graph-error")).to_be_visible()
     sync_api.expect(code).to_have_text("")
-    if expression_code("x**y", {"x": 1.0, "y": 1.0}).refusal is not None:
-        page.fill("#expression", "x**y")
-        sync_api.expect(page.locator("#code-notice")).to_contain_text("no code for this expression")
-        sync_api.expect(code).to_have_text("")
 
     # The address keeps the tab: a link opens on the code; "The graph" goes back to the drawing.
     page.fill("#expression", "sigmoid(x)")

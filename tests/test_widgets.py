@@ -193,16 +193,6 @@ def test_the_code_follows_the_expression_as_a_function_is_traced_again():
     assert w.error and "o = sigmoid(v0)" in w.code
 
 
-def test_an_expression_without_code_says_why_in_the_code_view(lab):
-    body = {"expression": "x**y", "values": {"x": 2.0, "y": 3.0}}
-    answer = lab.post("/api/graph", json=body).json()
-    if answer["code"] is not None:
-        pytest.skip("the code generator writes every op of the expression language now")
-    w = ExpressionWidget("x**y", x=2.0, y=3.0)
-    assert w.code is None and w.view["code_notice"] == answer["code_notice"]
-    assert "'**'" in w.view["code_notice"] and w.value == 8.0
-
-
 def test_without_a_front_end_the_code_is_in_the_static_picture():
     w = ExpressionWidget("tanh(x*w)", x=1.0, w=2.0)
     page = w._repr_mimebundle_()[0]["text/html"]
