@@ -17,6 +17,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from tinygrad_act import ACTIVATIONS, Value  # noqa: E402
 from tinygrad_act.backprop import topological_order  # noqa: E402
+from tinygrad_act.compiler import trace  # noqa: E402
 from tinygrad_act.expression import ExpressionError, parse_expression, variable_names  # noqa: E402
 from tinygrad_act.lab import graph_panel, limits  # noqa: E402
 from tinygrad_act.lab.app import SWEEP_SECONDS, create_app  # noqa: E402
@@ -117,6 +118,40 @@ def test_a_division_by_zero_is_shown_as_inf_not_an_error(client):
     assert response.status_code == 200
     view = response.json()
     assert view["value"] is None and view["value_text"] == "inf"
+
+
+def _traced(expression, values, output="o"):
+    """`trace`'s code of the expression's graph, its output named as the drawing names it."""
+
+    def build():
+        root = parse_expression(expression, values)
+        root.label = root.label or output
+        return root
+
+    return trace(build).code
+
+
+def test_graph_answers_the_expression_as_the_code_trace_writes(client):
+    view = client.post("/api/graph", json={"expression": NEURON, "values": VALUES}).json()
+    assert view["code"] == _traced(NEURON, VALUES) and view["code_notice"] is None
+    assert "dv3 = do * (1 - o**2)  # tanh' = 1-a²" in view["code"]  # the slide's formula
+    framed = {"expression": NEURON, "values": VALUES, "step": 2}
+    assert client.post("/api/graph", json=framed).json()["code"] == view["code"]
+    # It follows the expression and its values, and names the output as the drawing does.
+    other = client.post("/api/graph", json={"expression": "sigmoid(o*x)", "values": {"x": 2}})
+    assert other.json()["output"] == "out"
+    assert other.json()["code"] == _traced(
+        "sigmoid(o*x)", {"o": limits.DEFAULT_VALUE, "x": 2.0}, "out"
+    )
+    assert "dv0 = dout * (out * (1 - out))  # sigmoid' = a(1-a)" in other.json()["code"]
+
+
+def test_a_refused_expression_gets_no_code_and_the_next_one_does(client):
+    assert "not a valid expression" in _refused(
+        client.post("/api/graph", json={"expression": "x +"})
+    )
+    view = client.post("/api/graph", json={"expression": "relu(x)", "values": {"x": -1}}).json()
+    assert view["code"] == _traced("relu(x)", {"x": -1.0})
 
 
 @pytest.mark.parametrize(

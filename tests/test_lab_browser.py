@@ -3,9 +3,10 @@
 Loads the page from a uvicorn server on 127.0.0.1, types the lecture's neuron, moves a slider
 (and measures how long an update takes to reach the screen), hovers the tanh node, steps
 backward, trains for a few steps and checks that no console error was logged. With
-``LAB_SCREENSHOTS=docs/_static`` it writes the screenshots the docs show (``make lab-screenshots``);
-otherwise they go to a temporary folder. The tests after it (the slide's points, refusals, step
-gradients, training errors and phones) put theirs, to look at, in ``LAB_LOOKS`` or a temporary folder.
+``LAB_SCREENSHOTS=docs/_static`` it writes the screenshots the docs show (``make lab-screenshots``;
+the As code tab's, lab-code.png, comes from its own test); otherwise they go to a temporary folder.
+The tests after it (the slide's points, refusals, step gradients, the code, training errors and
+phones) put theirs, to look at, in ``LAB_LOOKS`` or a temporary folder.
 """
 
 import importlib.util
@@ -17,6 +18,7 @@ import statistics
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -29,6 +31,7 @@ from conftest import serving_lab  # noqa: E402
 
 from tinygrad_act import settings  # noqa: E402
 from tinygrad_act.expression import parse_expression  # noqa: E402
+from tinygrad_act.expression_code import expression_code  # noqa: E402
 from tinygrad_act.lab import limits  # noqa: E402
 from tinygrad_act.lab.explain import drawing_order  # noqa: E402
 
@@ -342,6 +345,64 @@ def test_the_expression_panel_clears_on_a_refusal_resets_values_and_steps_its_gr
     _expect_numbers(page, VALUES)
     page.close()
     assert [p for p in problems if "400 (Bad Request)" not in p] == []
+
+
+GELU = "gelu(x*w)"  # its slope's comment is a long line: on a phone it scrolls in its block
+
+
+@pytest.mark.parametrize("width", [400, 1280])
+def test_the_expression_as_code_follows_the_expression_and_never_widens_the_page(
+    browser, lab_server, shots, looks, width
+):
+    problems = []
+    values = ",".join(f"{k}:{v}" for k, v in VALUES.items())
+    page = _open(browser, f"{lab_server}#e={quote(NEURON)}&v={values}", width, problems)
+    code = page.locator("#graph-code")
+    sync_api.expect(page.locator("#graph-svg svg")).to_be_visible()
+    sync_api.expect(code).to_be_hidden()
+
+    # The "As code" tab: the code trace writes, with the slide's tanh' = 1-a² on its line.
+    page.click("#show-code")
+    sync_api.expect(code).to_contain_text("dv3 = do * (1 - o**2)  # tanh' = 1-a²")
+    sync_api.expect(page.locator("#graph-svg")).to_be_hidden()
+    neuron = {k: float(v) for k, v in VALUES.items()}
+    assert code.text_content() == expression_code(NEURON, neuron, output="o").text
+    assert "view=code" in page.url
+    _fits(page, width)
+    shot = shots / "lab-code.png" if width == 1280 else looks / "lab-code-400.png"  # the docs'
+    page.locator("#graph-panel").screenshot(path=str(shot))
+
+    # A new expression: its code, its long lines scrolling inside the block on a phone.
+    page.fill("#expression", GELU)
+    sync_api.expect(code).to_contain_text("# gelu' = ")
+    assert code.text_content() == expression_code(GELU, {"x": 1.0, "w": 1.0}, output="o").text
+    block = page.evaluate("(el) => [el.scrollWidth, el.clientWidth]", code.element_handle())
+    assert block[0] > block[1] if width == 400 else block[0] <= block[1]
+    _fits(page, width)
+    page.locator("#code-view").screenshot(path=str(looks / f"lab-code-gelu-{width}.png"))
+
+    # An invalid expression clears the code as it clears the drawing.
+    page.fill("#expression", "x*(y+")
+    sync_api.expect(page.locator("#graph-error")).to_be_visible()
+    sync_api.expect(code).to_have_text("")
+
+    # The address keeps the tab: a link opens on the code; "The graph" goes back to the drawing.
+    page.fill("#expression", "sigmoid(x)")
+    sync_api.expect(code).to_contain_text("# sigmoid' = a(1-a)")
+    shared = _open(browser, page.url, width, problems)
+    sync_api.expect(shared.locator("#graph-code")).to_contain_text("# sigmoid' = a(1-a)")
+    shared.click("#show-drawing")
+    sync_api.expect(shared.locator("#graph-svg svg")).to_be_visible()
+    sync_api.expect(shared.locator("#graph-code")).to_be_hidden()
+    assert "view=code" not in shared.url
+    shared.close()
+    page.close()
+    assert [p for p in problems if "400 (Bad Request)" not in p] == []
+
+
+def _fits(page, width):
+    """Nothing on the page is wider than the window: what is wide scrolls in its own box."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 @pytest.mark.parametrize("width", [400, 1280])

@@ -171,6 +171,37 @@ def test_without_a_front_end_the_expression_widget_shows_its_drawing_and_numbers
     assert "application/vnd.jupyter.widget-view+json" in bundle
 
 
+def test_the_widget_shows_the_expression_as_the_code_the_lab_shows(lab):
+    w = ExpressionWidget(NEURON, **VALUES)
+    answer = lab.post("/api/graph", json={"expression": NEURON, "values": VALUES}).json()
+    assert w.code == answer["code"] and w.view["code_notice"] is None
+    assert "dv3 = do * (1 - o**2)  # tanh' = 1-a²" in w.code  # the slide's formula
+    assert not w.show_code  # the drawing first; the page's "as code" tab sets show_code
+    w.show_code = True
+    assert w.show_code and w.error == ""
+
+
+def test_the_code_follows_the_expression_as_a_function_is_traced_again():
+    def branchy(x, y):
+        return x * y if x.data > 0 else (x - y).sigmoid()
+
+    w = ExpressionWidget(branchy, x=1.0, y=2.0)
+    assert "    o = x * y\n" in w.code
+    w.values = {"x": -1.0, "y": 2.0}
+    assert "    o = sigmoid(v0)\n" in w.code and "# sigmoid' = a(1-a)" in w.code
+    w.values = {"x": 1e9, "y": 2.0}  # refused: the code shown stays the last expression's
+    assert w.error and "o = sigmoid(v0)" in w.code
+
+
+def test_without_a_front_end_the_code_is_in_the_static_picture():
+    w = ExpressionWidget("tanh(x*w)", x=1.0, w=2.0)
+    page = w._repr_mimebundle_()[0]["text/html"]
+    assert "<details><summary>As code</summary>" in page
+    assert "dv0 = do * (1 - o**2)  # tanh&#x27; = 1-a²" in page  # escaped, as all text is
+    w.show_code = True
+    assert "<details open>" in w._repr_mimebundle_()[0]["text/html"]
+
+
 # ---- ActivationExplorer -----------------------------------------------------------------------
 
 

@@ -4,8 +4,9 @@ The test starts JupyterLab on 127.0.0.1 (a random port, token auth, a temporary 
 kernel of this interpreter with this checkout first on the path), opens a notebook that creates
 an ExpressionWidget for the lecture's neuron, an ActivationExplorer at tanh, z = 10, and a small
 TrainingWidget, runs it, and checks what is on screen: a slider moved in the page gives the
-gradients the engine gives for the new values, the explorer shows tanh'(10) = 8.2e-09, the
-training widget's buttons train in the kernel (step, play, pause), and the page logs no error.
+gradients the engine gives for the new values, the "as code" tab shows the code `trace` writes,
+the explorer shows tanh'(10) = 8.2e-09, the training widget's buttons train in the kernel (step,
+play, pause), and the page logs no error.
 Screenshots of each widget at 400 and 1280 px go to a temporary folder, or to $TGA_WIDGET_SHOTS
 (docs/_static for the docs).
 """
@@ -31,6 +32,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 from tinygrad_act.backprop import topological_order  # noqa: E402
 from tinygrad_act.expression import parse_expression  # noqa: E402
+from tinygrad_act.expression_code import expression_code  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("screenshots", ROOT / "docs" / "screenshots.py")
@@ -220,6 +222,19 @@ def test_the_widgets_in_jupyterlab(jupyterlab, shots):
                 ".textContent.startsWith('Finished graph')"
             )
             assert "5 backward steps" in status.inner_text()
+
+            # The "as code" tab: the kernel's code of the expression, the slide's tanh' line.
+            page.locator(".tga-expression button", has_text="as code").click()
+            code = page.locator(".tga-expression .tga-code")
+            code.wait_for(state="visible")
+            assert "dv3 = do * (1 - o**2)  # tanh' = 1-a²" in code.text_content()
+            assert code.text_content() == expression_code(NEURON, moved, output="o").text
+            assert not page.locator(".tga-expression .tga-drawing").is_visible()
+            # Its lines are kept (JupyterLab wraps an output's pre): a long one scrolls instead.
+            assert code.evaluate("(el) => getComputedStyle(el).whiteSpace") == "pre"
+            _shoot(page, ".tga-expression", shots / "widget-expression-code")
+            page.locator(".tga-expression button", has_text="the graph").click()
+            page.locator(".tga-expression .tga-drawing svg").wait_for(state="visible")
 
             # A value out of range typed in a box: the lab's one line, the numbers kept.
             box = page.get_by_label("x1 value")

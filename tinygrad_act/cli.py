@@ -262,15 +262,12 @@ def cmd_graph(args):
 
 def _print_code(expression, values):
     """The expression's forward and backward pass as the Python a student writes (--code)."""
-    from tinygrad_act.compiler import trace
-    from tinygrad_act.compiler.codegen import UnsupportedOp
-    from tinygrad_act.expression import parse_expression
+    from tinygrad_act.expression_code import expression_code
 
-    try:
-        code = trace(lambda: parse_expression(expression, values, allow_unused=False)).code
-    except (UnsupportedOp, ValueError) as err:
-        raise UsageError(f"--code: {err}") from None
-    print(code, end="")
+    code = expression_code(expression, values, allow_unused=False)
+    if code.refusal is not None:
+        raise UsageError(f"--code: {code.refusal}")
+    print(code.text, end="")
     return 0
 
 

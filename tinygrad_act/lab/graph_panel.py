@@ -1,5 +1,5 @@
 """The expression panel: an expression and its variables' values in, the drawing and every
-node's numbers out, and the backward pass as step frames.
+node's numbers out, the backward pass as step frames, and the whole pass as code.
 
 The expression is the ``graph`` command's safe language (`tinygrad_act.expression`, never
 ``eval``); the drawing is `tinygrad_act.viz.draw_dot` with the local derivative on every edge.
@@ -18,6 +18,7 @@ from pathlib import Path
 from tinygrad_act.backprop import backward_steps
 from tinygrad_act.expression import ExpressionError, parse_expression
 from tinygrad_act.expression import variable_names as expression_variables
+from tinygrad_act.expression_code import expression_code
 from tinygrad_act.formatting import PRECISE, number
 from tinygrad_act.lab import limits
 from tinygrad_act.lab.explain import drawing_order, explain_graph
@@ -49,6 +50,8 @@ def graph_view(expression, values, step=None):
 
     Variables without a value start at `limits.DEFAULT_VALUE`; values of names the expression
     does not use are left out. With `step` (0 .. ``steps``) the answer carries that step frame.
+    ``code`` is the forward and backward pass as Python (`expression_code`), or None with
+    ``code_notice`` saying why.
     """
     names = variable_names(expression)
     if len(names) > limits.MAX_VARIABLES:
@@ -82,6 +85,7 @@ def graph_view(expression, values, step=None):
         "svg": None,
         "notice": None,
         "frame": None,
+        **_code(expression, chosen, root.label),  # the output named as the drawing names it
     }
     if step is not None:
         view["frame"] = _frame(expression, chosen, step, steps)
@@ -97,6 +101,12 @@ def graph_view(expression, values, step=None):
             view["frame"].pop("source", None)
             view["frame"]["svg"] = None
     return view
+
+
+def _code(expression, values, output):
+    code = expression_code(expression, values, output=output)
+    notice = None if code.refusal is None else f"no code for this expression: {code.refusal}"
+    return {"code": code.text, "code_notice": notice}
 
 
 def precise(x):

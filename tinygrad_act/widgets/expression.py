@@ -1,6 +1,7 @@
 """The expression panel as a widget: a slider and a number box per variable, the engine's drawing
 with data, grad and the local derivative on each edge, hover or tap a node for its explanation,
-and the backward pass a step at a time. The numbers are `graph_view`'s, as in the lab.
+the backward pass a step at a time, and the whole pass as code. The numbers are `graph_view`'s,
+as in the lab.
 
 >>> w = ExpressionWidget("tanh(x1*w1 + x2*w2 + b)", x1=2, w1=-3, x2=0, w2=1, b=6.8813735870195432)
 >>> round(w.value, 4), round(w.grads["w1"], 4)
@@ -31,14 +32,16 @@ _STEP = schema.optional(schema.integer(0, limits.MAX_STEP_FRAME_OPS + 1))
 class ExpressionWidget(Panel):
     """`ExpressionWidget("tanh(x*w + b)", x=2, w=-3, b=6.88)`, or a Python function of Values
     (``lambda x, w, b: (x*w + b).tanh()``, drawn from the graph it records, again at every
-    change of values). `values`, `step` (None: the finished graph; k: backward step frame k) are
-    settable; `value`, `grads`, `view` and `error` are read."""
+    change of values). `values`, `step` (None: the finished graph; k: backward step frame k) and
+    `show_code` (the "as code" tab instead of the drawing) are settable; `value`, `grads`, `code`,
+    `view` and `error` are read."""
 
     _esm = module("expression.js")
     expression = traitlets.Unicode("").tag(sync=True)
     values = traitlets.Dict().tag(sync=True)
     step = traitlets.Int(None, allow_none=True).tag(sync=True)
     view = traitlets.Dict().tag(sync=True)
+    show_code = traitlets.Bool(False).tag(sync=True)
     slider_range = traitlets.List(list(limits.SLIDER_RANGE)).tag(sync=True)
     number_limit = traitlets.Float(limits.MAX_NUMBER).tag(sync=True)
 
@@ -72,6 +75,12 @@ class ExpressionWidget(Panel):
     def grads(self):
         """d(output)/d(variable) for each variable, as backward() leaves them."""
         return {v["name"]: v["grad"] for v in self.view["variables"]}
+
+    @property
+    def code(self):
+        """The forward and backward pass as Python, as `trace` writes it (None where it cannot:
+        ``view["code_notice"]`` says why)."""
+        return self.view["code"]
 
     @traitlets.validate("values")
     def _check_values(self, proposal):
@@ -123,11 +132,14 @@ class ExpressionWidget(Panel):
             for v in self.view["variables"]
         )
         svg = self.view["svg"] or f"<p>{html.escape(self.view['notice'] or '')}</p>"
+        code = html.escape(self.code or self.view["code_notice"])
         return (
             f'<div class="tga-static"><p><code>{html.escape(self.expression)}</code> = '
             f"{html.escape(self.view['value_text'])}</p>{self.error_html()}"
             f"<table><tr><th>variable</th><th>value</th><th>grad</th></tr>{rows}</table>"
-            f'<div style="max-width:100%;overflow-x:auto">{svg}</div></div>'
+            f'<div style="max-width:100%;overflow-x:auto">{svg}</div>'
+            f"<details{' open' if self.show_code else ''}><summary>As code</summary>"
+            f'<pre style="max-width:100%;overflow-x:auto">{code}</pre></details></div>'
         )
 
 

@@ -1,5 +1,6 @@
 // The expression widget: sliders and number boxes, the engine's drawing, a node's explanation on
-// hover or tap, backward a step at a time. Every number comes from the kernel (model "view").
+// hover or tap, backward a step at a time, or the whole pass as code (the "as code" tab). Every
+// number and every line of code comes from the kernel (model "view").
 
 function make(tag, className, text) {
   const node = document.createElement(tag);
@@ -38,7 +39,19 @@ function render({ model, el }) {
   controls.append(back, forward, live, status);
   const drawing = make("div", "tga-drawing");
   const info = make("div", "tga-info");
-  root.append(head, error, rows, controls, drawing, info);
+  const tabs = make("div", "tga-tabs");
+  tabs.setAttribute("role", "tablist");
+  const drawingTab = make("button", "", "the graph");
+  const codeTab = make("button", "", "as code");
+  for (const tab of [drawingTab, codeTab]) tab.setAttribute("role", "tab");
+  tabs.append(drawingTab, codeTab);
+  const drawingPane = make("div", "tga-pane");
+  drawingPane.append(controls, drawing, info);
+  const codePane = make("div", "tga-pane");
+  const codeNotice = make("p", "tga-notice");
+  const code = make("pre", "tga-code");
+  codePane.append(codeNotice, code);
+  root.append(head, error, rows, tabs, drawingPane, codePane);
   el.appendChild(root);
   let pinned = null;
   let names = "";
@@ -88,6 +101,14 @@ function render({ model, el }) {
     if (now !== names) buildRows(view);
     names = now;
     head.textContent = `${model.get("expression")}:  ${view.output} = ${view.value_text}`;
+    const showCode = model.get("show_code");
+    drawingTab.setAttribute("aria-selected", String(!showCode));
+    codeTab.setAttribute("aria-selected", String(showCode));
+    drawingPane.hidden = showCode;
+    codePane.hidden = !showCode;
+    code.textContent = view.code || ""; // text, never markup
+    codeNotice.textContent = view.code_notice || "";
+    codeNotice.hidden = !view.code_notice;
     const frame = step === null ? null : view.frame;
     const partial = frame && frame.index < frame.count - 1;
     view.variables.forEach((v, i) => {
@@ -141,10 +162,14 @@ function render({ model, el }) {
   forward.addEventListener("click", () => move(+1));
   live.addEventListener("click", () => { model.set("step", null); model.save_changes(); });
   drawing.addEventListener("mouseleave", () => { if (pinned) explain(pinned); });
-  for (const name of ["view", "error", "step", "values"]) model.on(`change:${name}`, show);
+  const showTab = (showCode) => { model.set("show_code", showCode); model.save_changes(); };
+  drawingTab.addEventListener("click", () => showTab(false));
+  codeTab.addEventListener("click", () => showTab(true));
+  const traits = ["view", "error", "step", "values", "show_code"];
+  for (const name of traits) model.on(`change:${name}`, show);
   show();
   return () => {
-    for (const name of ["view", "error", "step", "values"]) model.off(`change:${name}`, show);
+    for (const name of traits) model.off(`change:${name}`, show);
   };
 }
 

@@ -1,4 +1,5 @@
-// Panel 1: an expression, a slider per variable, the engine's drawing, and backprop step by step.
+// Panel 1: an expression, a slider per variable, the engine's drawing, and backprop step by step;
+// or, on the "As code" tab, the same forward and backward pass as the Python `trace` writes.
 
 import { Latest, post, showError } from "./api.js";
 import { formatPairs, parsePairs, readState, writeState } from "./url.js";
@@ -20,6 +21,8 @@ export class GraphPanel {
     this.svg = $("graph-svg");
     this.info = $("node-info");
     this.status = $("step-status");
+    this.code = $("graph-code").querySelector("code");
+    this.codeNotice = $("code-notice");
     this.values = {};
     this.view = null;
     this.step = null; // null: the finished graph; k: backward step frame k
@@ -53,6 +56,9 @@ export class GraphPanel {
     $("step-forward").addEventListener("click", () => this.moveStep(+1));
     $("step-back").addEventListener("click", () => this.moveStep(-1));
     $("step-live").addEventListener("click", () => this.request({ leaveSteps: true }));
+    $("show-drawing").addEventListener("click", () => this.showTab("drawing"));
+    $("show-code").addEventListener("click", () => this.showTab("code"));
+    this.showTab(state.get("view") === "code" ? "code" : "drawing");
     this.request({});
   }
 
@@ -74,6 +80,15 @@ export class GraphPanel {
     this.request({});
   }
 
+  // The drawing or the code: both follow every answer, one is shown.
+  showTab(name) {
+    for (const tab of ["drawing", "code"]) {
+      $(`show-${tab}`).setAttribute("aria-selected", String(tab === name));
+      $(`${tab}-view`).hidden = tab !== name;
+    }
+    writeState({ view: name === "code" ? "code" : null });
+  }
+
   // Refused (an invalid expression, a value out of range, no server): nothing of the last graph
   // stays on screen under the message, as if it were the answer. A refused step frame (a graph
   // too big to step through) leaves the finished graph as it is.
@@ -88,6 +103,8 @@ export class GraphPanel {
     this.pinned = null;
     this.result.replaceChildren();
     this.svg.replaceChildren();
+    this.code.textContent = "";
+    showError(this.codeNotice, null);
     this.clearInfo();
     // Another expression's sliders would show values it no longer has: they go too.
     if (input.body.expression !== this.shownExpression) this.variables.replaceChildren();
@@ -128,6 +145,8 @@ export class GraphPanel {
       drawing.removeAttribute("height");
     }
     this.wireNodes();
+    this.code.textContent = view.code || ""; // text, never markup: the code holds user labels
+    showError(this.codeNotice, view.code_notice ? new Error(view.code_notice) : null);
     if (frame) {
       const node = frame.highlight.find((id) => id.startsWith("v"));
       this.status.textContent = frame.index === 0 && !node
