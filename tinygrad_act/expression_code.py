@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from tinygrad_act.backprop import topological_order
 from tinygrad_act.compiler import trace
 from tinygrad_act.compiler.codegen import UnsupportedOp
 from tinygrad_act.expression import parse_expression
@@ -34,6 +35,9 @@ def expression_code(expression, values, *, allow_unused=True, output=None):
         root = parse_expression(expression, values, allow_unused=allow_unused)
         if output and not root.label:
             root.label = output
+        for leaf in topological_order(root):
+            if not leaf._prev and not leaf.label:  # a number: a constant in the code (2.0 * x)
+                leaf.requires_grad = False
         return root
 
     try:

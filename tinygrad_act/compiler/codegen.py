@@ -267,7 +267,8 @@ def _forward(node, names, namespace):
         )
     if op == "@" and not (node._prev[0].ndim == 2 and node._prev[1].ndim == 2):
         return text  # numpy's own promotion of vectors: the same call as the engine's
-    return f"float({text})" if type(out) is float and op not in _FLOAT_OPS else text
+    plain = op in _FLOAT_OPS or op.startswith("**")
+    return f"float({text})" if type(out) is float and not plain else text
 
 
 # The ops whose forward on Python floats is a Python float already.
