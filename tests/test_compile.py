@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tinygrad_act import Value, detect_anomaly
-from tinygrad_act.compiler import compile, trace
+from tinygrad_act.compiler import compile, memory, trace
 from tinygrad_act.compiler.codegen import UnsupportedOp
 from tinygrad_act.engine import make_node
 
@@ -386,3 +386,85 @@ def test_the_lines_are_read_from_the_rules_themselves():
     x, y = Value(3.0, label="x"), Value(2.0, label="y")
     code = trace(lambda: x / y).code
     assert "dy = -dv0 * v0 / y  # ∂v0/∂y = -x/y²" in code
+
+
+# ---- the memory plan: buffers allocated once, written with out= --------------------------------
+
+
+def graph_then_compiled_calls(fn, params, args, calls=3):
+    """fn compiled and called `calls` times, the parameters changed between calls (so a buffer
+    that kept a stale value, or one written too early, shows): each call's loss and gradients
+    against the graph's for the same parameters."""
+    step = compile(fn)
+    kept = []
+    for k in range(calls):
+        want_loss, want = graph_result(fn, params, args)
+        for p in params:
+            p.grad = None
+        loss = step(*args)
+        assert same_bits(loss.data, want_loss), (k, step.trace(*args).code)
+        for p, w in zip(params, want, strict=True):
+            assert same_bits(p.grad, w), (k, p.label)
+        kept.append([p.grad for p in params])
+        for p in params:  # the next call sees other parameters
+            p.data = p.data * 0.9 + 0.05
+    for k, grads in enumerate(kept[:-1]):  # each call's gradients are its own arrays
+        assert all(g is not h for g, h in zip(grads, kept[-1], strict=True)), k
+    return step
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", TENSOR_OPS)
+def test_the_memory_plan_keeps_the_graphs_bits_for_every_op(name, dtype, rng, monkeypatch):
+    monkeypatch.setattr(memory, "PLANNED_BYTES", 0)  # plan even these small arrays
+    W = Value(rng.standard_normal((3, 4)).astype(dtype), label="W")
+    X = rng.standard_normal((3, 4)).astype(dtype)
+    fn = TENSOR_OPS[name]
+    graph_then_compiled_calls(lambda X: fn(W, Value(X, requires_grad=False)), [W], (X,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid"])
+def test_a_planned_mlp_step_writes_into_buffers_and_equals_the_graph(act, dtype, rng):
+    from tinygrad_act.nn import cross_entropy
+
+    shapes = [(64, 48), (48,), (48, 32), (32,), (32, 10), (10,)]
+    P = [
+        Value(rng.standard_normal(s).astype(dtype) * 0.2, label=f"p{i}")
+        for i, s in enumerate(shapes)
+    ]
+
+    def loss_fn(X, labels):
+        h1 = (X @ P[0] + P[1]).activate(act)
+        h2 = (h1 @ P[2] + P[3]).activate(act)
+        return cross_entropy(h2 @ P[4] + P[5], labels)
+
+    X, labels = rng.standard_normal((128, 64)).astype(dtype), rng.integers(0, 10, 128)
+    step = graph_then_compiled_calls(loss_fn, P, (X, labels))
+    t = step.trace(X, labels)
+    source, _ = memory.plan(t.program, [X, labels] + [p.data for p in P])
+    assert "np.matmul(X, p0, out=_b0)" in source
+    assert ", out=" in source.split("log_softmax")[1]  # the backward writes into buffers too
+    assert t.code.count("out=") == 0  # the code a person reads is as the course writes it
+
+
+def test_what_leaves_a_planned_program_is_never_a_buffer(rng, monkeypatch):
+    """The loss, the gradients and the outputs returned beside the loss are new arrays each call:
+    holding one across calls (as a plot of the outputs does) sees it unchanged."""
+    monkeypatch.setattr(memory, "PLANNED_BYTES", 0)
+    W = Value(rng.standard_normal((4, 4)), label="W")
+
+    def fn(X):
+        out = (X @ W).tanh()
+        return (out * out).mean(), out
+
+    step = compile(fn)
+    X = rng.standard_normal((5, 4))
+    loss1, out1 = step(X)
+    kept_out, kept_grad = out1.data.copy(), W.grad.copy()
+    W.grad = None
+    loss2, out2 = step(X * 2)
+    assert same_bits(out1.data, kept_out) and not same_bits(out2.data, kept_out)
+    W.grad = None
+    step(X)
+    assert same_bits(W.grad, kept_grad)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 
 from tinygrad_act import backprop, inputs, observe
+from tinygrad_act.compiler.memory import plan
 from tinygrad_act.compiler.tracing import signature, trace
 from tinygrad_act.engine import Value
 
@@ -22,6 +24,7 @@ class Compiled:
             raise TypeError(f"compile takes a function that returns a loss, not {fn!r}")
         self.fn = fn
         self.programs = {}  # signature -> (trace, compiled function, parameters fn reached)
+        self._one_call_at_a_time = threading.Lock()  # a program writes into buffers of its own
 
     def __call__(self, *args):
         _refuse_observers()
@@ -32,12 +35,12 @@ class Compiled:
         data = [a.data if isinstance(a, Value) else a for a in args]
         params = t.program.grads
         data += [p.data for p in reached]
-        try:
-            loss, grads, *aux = run(*data)
-        except (
-            ArithmeticError
-        ):  # x/0 or an overflow in Python's float math: IEEE's inf, as the graph
-            loss, grads, *aux = _on_numpy_floats(t.program, data)
+        # numpy's IEEE answers (inf, nan) without its warnings, as the graph's ops give them
+        with self._one_call_at_a_time, np.errstate(all="ignore"):
+            try:
+                loss, grads, *aux = run(*data)
+            except ArithmeticError:  # x/0 or an overflow in Python's float math: IEEE's inf too
+                loss, grads, *aux = _on_numpy_floats(t.program, data)
         passed = {id(t.args[i]): args[i] for i in range(len(args)) if isinstance(args[i], Value)}
         stored = set()
         for p, g in zip(params, grads, strict=True):
@@ -56,7 +59,9 @@ class Compiled:
             t = trace(self.fn, *args)
             # The parameters fn reached (a model's weights), after the arguments in the program's.
             reached = [p for p in t.params if all(p is not a for a in t.args)]
-            self.programs[key] = (t, _build(t.program), reached)
+            data = [a.data if isinstance(a, Value) else a for a in (*t.args, *reached)]
+            source, namespace = plan(t.program, data)
+            self.programs[key] = (t, _build(source, namespace), reached)
         return self.programs[key][0]
 
 
@@ -78,16 +83,16 @@ def _as_graph_gives(data):
     return np.asarray(data) if isinstance(data, np.generic) else data
 
 
-def _build(program):
-    namespace = dict(program.namespace)
-    exec(program.runnable, namespace)  # noqa: S102 (our own generated text: no user text in it)
+def _build(source, namespace):
+    namespace = dict(namespace)
+    exec(source, namespace)  # noqa: S102 (our own generated text: no user text in it)
     return namespace["traced"]
 
 
 def _on_numpy_floats(program, data):
     """The program run on numpy float64s where it had Python floats (whose math raises at x/0 and
     on an overflow, where numpy answers inf and nan, as the engine does), floats again after."""
-    run = _build(program._replace(namespace={**program.namespace, "float": np.float64}))
+    run = _build(program.runnable, {**program.namespace, "float": np.float64})
     with np.errstate(all="ignore"):
         out = run(*(np.float64(d) if type(d) is float else d for d in data))
     return _plain(out)
