@@ -118,10 +118,16 @@ class CompiledStep:
         self._inputs = None  # how the inputs nest, for the model while it is traced
         self._outputs = {}  # signature -> how the model's outputs nest: a Value, or a list
         self._folded = {}  # signature -> the targets its program took as constants, or None
+        self._traced_outputs = None  # what the model returned while it was traced
 
     @property
     def compiling(self):
         return self.uncompiled_because is None
+
+    @property
+    def programs(self):
+        """The programs traced so far, one per signature (as `tinygrad_act.compile` keeps them)."""
+        return self._compiled.programs
 
     def check(self, model, loss_fn):
         if model is not self.model or loss_fn is not self.loss_fn:
