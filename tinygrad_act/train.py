@@ -240,7 +240,11 @@ class _LineProgress:
 def _layer_magnitudes(layers):
     out = []
     for params in layers:
-        total = sum(float(np.abs(p.grad).sum()) for p in params)
+        # A scalar's |grad| without a trip through numpy: the same number, several times faster
+        # (the moons network has 337 scalar weights: through numpy, a sixth of a compiled run).
+        total = sum(
+            abs(g) if type(g := p.grad) is float else float(np.abs(g).sum()) for p in params
+        )
         out.append(total / sum(p.size for p in params))
     return out
 
