@@ -139,6 +139,10 @@ def test_bad_settings_are_named():
         train_moons(epochs=0)
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         train_digits("swish")
+    with pytest.raises(ValueError, match="compile must be true or false, got 'no'"):
+        train_moons(compile="no")
+    with pytest.raises(ValueError, match="compile must be true or false, got 0"):
+        train_digits(compile=0)
 
 
 # ---- the command ---------------------------------------------------------------------------------

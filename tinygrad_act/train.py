@@ -283,6 +283,7 @@ def train_moons(
     (3, 3)
     """
     _, activation, epochs, seed = check_settings("moons", activation, epochs, seed)
+    compile = check("compile", compile)
     X, y = load_moons(seed=seed)
     model = MLP(2, [16, 16, 1], activation=activation, rng=random.Random(seed))
     params = model.parameters()
@@ -352,6 +353,7 @@ def train_digits(
     True
     """
     _, activation, epochs, seed = check_settings("digits", activation, epochs, seed)
+    compile = check("compile", compile)
     hidden, batch_size, lr = (
         check("hidden", hidden),
         check("batch_size", batch_size),

@@ -69,7 +69,16 @@ def _graph_watched():
 def graph_pass(model, inputs, targets, loss_fn, optimizer, monitor=None):
     """`step` without the update, on the graph: the forward, the gradients zeroed, the backward,
     the `monitor`'s record. Returns ``(loss, outputs)``; the parameters are left as they were and
-    their ``.grad`` holds this pass's gradients. The lab measures a step's health with it."""
+    their ``.grad`` holds this pass's gradients. The lab measures a step's health with it.
+
+    >>> from tinygrad_act.nn import SGD, Linear, mse_loss
+    >>> model = Linear(1, 1, bias=False, rng=0)
+    >>> model.weight.data[:] = 1.0
+    >>> loss, _ = graph_pass(model, Value(np.array([[2.0]])), np.array([[0.0]]), mse_loss,
+    ...                      SGD(model.parameters(), lr=0.1))
+    >>> loss.item(), model.weight.grad.item(), model.weight.data.item()  # dL/dw = 2·2w·2 = 8
+    (4.0, 8.0, 1.0)
+    """
     outputs = model(inputs)
     loss = loss_fn(outputs, targets)
     optimizer.zero_grad()
@@ -130,6 +139,7 @@ class CompiledStep:
         return self._compiled.programs
 
     def check(self, model, loss_fn):
+        """Refuse a model or loss other than the ones this step was compiled for."""
         if model is not self.model or loss_fn is not self.loss_fn:
             raise ValueError(
                 "step: `compiled` was made for another model or loss function; make a "
