@@ -395,6 +395,48 @@ def test_the_first_loss_is_the_engines_own(client):
     assert state["networks"][0]["losses"] == [loss.item()]
 
 
+def test_compiled_and_graph_runs_stream_the_same_numbers_and_the_health_a_monitor_records(client):
+    from tinygrad_act.health import Monitor
+    from tinygrad_act.nn import SGD, mlp
+    from tinygrad_act.train import load_moons
+    from tinygrad_act.training import logistic_loss, step
+
+    settings = {"depth": 3, "width": 8, "activations": ["sigmoid", "relu"], "seed": 4, "lr": 0.5}
+    states = {}
+    for compile in (True, False):
+        sid = _session(client)
+        state = _train(client, sid, action="reset", settings={**settings, "compile": compile})
+        assert state.json()["settings"]["compile"] is compile
+        _train(client, sid, action="step", steps=7)
+        states[compile] = _train(client, sid, action="step", steps=5).json()
+    assert states[True]["networks"] == states[False]["networks"]  # every number, every bit
+    # The health shown is what a Monitor records at the latest step of a run on the graph.
+    X, y = load_moons(seed=4)
+    for net, activation in zip(states[True]["networks"], settings["activations"], strict=True):
+        model = mlp([2, 8, 8, 8, 1], activation, rng=4)
+        opt = SGD(model.parameters(), lr=0.5)
+        with Monitor(model) as monitor:
+            for _ in range(12):
+                step(model, Value(X), (y > 0).astype(int), logistic_loss, opt, monitor)
+        rows = monitor.report()
+        assert [h["saturated"] for h in net["health"]] == [r["saturated"] for r in rows]
+        assert [h["dead"] for h in net["health"]] == [r["dead"] for r in rows]
+        assert [h["grad"] for h in net["health"]] == [r["grad_std"] for r in rows]
+
+
+def test_a_lab_run_compiles_its_steps_unless_its_settings_say_not_to():
+    from tinygrad_act.lab.training import Run, Settings
+
+    small = {"depth": 1, "width": 4, "activations": ("tanh",)}
+    run = Run(Settings(**small))
+    run.advance(2)
+    assert run.snapshot()["networks"][0]["health"]  # measured on the graph, between two steps
+    run.advance(2)
+    compiled = run.networks[0].compiled
+    assert compiled.compiling and len(compiled.programs) == 1  # traced once, run four times
+    assert Run(Settings(**small, compile=False)).networks[0].compiled is None
+
+
 def test_digits_train_and_report_test_accuracy(client):
     sid = _session(client)
     settings = {"dataset": "digits", "depth": 1, "width": 16, "activations": ["relu"], "lr": 1.0}
@@ -606,6 +648,12 @@ def test_a_lab_for_the_network_serves_the_names_it_was_given():
             "settings: activations[1]: unknown activation 'tanhh'; give one of the elementwise",
         ),
         ({"action": "reset", "settings": {"dataset": "mnist"}}, "must be one of moons, digits"),
+        (
+            {"action": "reset", "settings": {"compile": "yes"}},
+            "settings: compile must be true or false, got 'yes'",
+        ),
+        ({"action": "reset", "settings": {"compile": 1}}, "compile must be true or false, got 1"),
+        ({"action": "reset", "settings": {"compile": None}}, "compile is missing: give true or"),
         ({"action": "reset", "settings": {"layers": 3}}, "unknown field 'layers'"),
         ({"action": "reset", "settings": []}, "must be an object"),
     ],

@@ -1,6 +1,7 @@
 """tinygrad_act.train and `tinygrad-act train`: the moons and digits runs, plots, Ctrl-C, bad options."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,6 +46,46 @@ def test_batched_moons_gives_the_numbers_of_the_per_point_graph():
     np.testing.assert_allclose(batched.grad_magnitudes, literal.grad_magnitudes, rtol=1e-9)
     for pb, pl in zip(batched.model.parameters(), literal.model.parameters(), strict=True):
         assert pb.data == pytest.approx(pl.data, rel=1e-9, abs=1e-12)
+
+
+def _same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _assert_runs_equal_bit_for_bit(compiled, graph):
+    assert compiled.compiled and not graph.compiled
+    assert compiled.uncompiled_because is None and compiled.steps == graph.steps
+    for name in ("losses", "accuracies", "grad_magnitudes"):
+        assert _same_bits(getattr(compiled, name), getattr(graph, name)), name
+    assert (compiled.train_accuracy, compiled.test_accuracy) == (
+        graph.train_accuracy,
+        graph.test_accuracy,
+    )
+    weights = zip(compiled.model.parameters(), graph.model.parameters(), strict=True)
+    assert all(_same_bits(pc.data, pg.data) for pc, pg in weights)
+
+
+@pytest.mark.parametrize("per_point", [False, True], ids=["batched", "per-point"])
+def test_moons_compiled_gives_the_graphs_numbers_bit_for_bit(per_point):
+    epochs = 2 if per_point else 6  # the per-point graph is micrograd's: 65,000 nodes a step
+    runs = [
+        train_moons("tanh", epochs, seed=2, per_point=per_point, progress=False, compile=on)
+        for on in (True, False)
+    ]
+    _assert_runs_equal_bit_for_bit(*runs)
+
+
+def test_digits_compiled_gives_the_graphs_numbers_bit_for_bit():
+    # One epoch: 22 batches of 64 and a last one of 29, which has a program of its own.
+    runs = [train_digits(epochs=1, seed=1, progress=False, compile=on) for on in (True, False)]
+    _assert_runs_equal_bit_for_bit(*runs)
+
+
+def test_a_run_with_health_takes_its_steps_on_the_graph():
+    run = train_digits(epochs=1, progress=False, health=True)
+    assert not run.compiled and run.uncompiled_because is None
+    assert len(run.health.history) == run.steps  # the monitor saw every step
 
 
 def test_digits_reaches_96_percent_test_accuracy():
@@ -98,6 +139,10 @@ def test_bad_settings_are_named():
         train_moons(epochs=0)
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         train_digits("swish")
+    with pytest.raises(ValueError, match="compile must be true or false, got 'no'"):
+        train_moons(compile="no")
+    with pytest.raises(ValueError, match="compile must be true or false, got 0"):
+        train_digits(compile=0)
 
 
 # ---- the command ---------------------------------------------------------------------------------
@@ -108,6 +153,24 @@ def test_train_command_moons_writes_loss_and_boundary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "moons relu: 5 steps" in out and "train accuracy" in out
     assert is_png(tmp_path / "moons-loss.png") and is_png(tmp_path / "moons-boundary.png")
+
+
+def test_train_command_says_how_fast_it_stepped_and_no_compile_takes_the_graph(tmp_path, capsys):
+    argv = ["train", "--dataset", "moons", "--epochs", "3", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    compiled = capsys.readouterr().out.splitlines()[0]
+    assert cli.main([*argv, "--no-compile"]) == 0
+    graph = capsys.readouterr().out.splitlines()[0]
+    for line, how in ((compiled, "compiled"), (graph, "graph")):
+        found = re.search(r"3 steps in [\d.]+ s \((\d+) steps/s, (\w+)\)", line)
+        assert found and int(found[1]) > 0 and found[2] == how, line
+    assert compiled.split("final loss")[1] == graph.split("final loss")[1]  # the same numbers
+
+
+def test_train_help_lists_no_compile(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    assert "--no-compile" in capsys.readouterr().out
 
 
 def test_train_command_digits_prints_test_accuracy(tmp_path, capsys):
@@ -136,6 +199,7 @@ def test_train_command_compares_lecture_activations(tmp_path, capsys):
         (["--epochs", "2.5"], "--epochs takes a whole number from 1 to 100000, got '2.5'"),
         (["--activation", "softmax"], "not elementwise"),
         (["--dataset", "mnist"], "invalid choice: 'mnist'"),
+        (["--no-compile=yes"], "--no-compile: ignored explicit argument 'yes'"),
     ],
 )
 def test_bad_options_give_one_line_and_exit_2(argv, message):

@@ -302,11 +302,17 @@ def cmd_train(args):
         out=args.out,
         compare=args.compare_activations,
         health=args.health,
+        compile=args.compile,
     )
     for name, run in outcome.runs.items():
+        if run.uncompiled_because:
+            _say("train", f"note: {name} trained on the graph: {run.uncompiled_because}")
+    for name, run in outcome.runs.items():
         test = "" if run.test_accuracy is None else f", test accuracy {run.test_accuracy:.1%}"
+        how = "compiled" if run.compiled else "graph"
         print(
-            f"{run.dataset} {name}: {_plural(run.steps, 'step')} in {run.seconds:.1f} s, final loss "
+            f"{run.dataset} {name}: {_plural(run.steps, 'step')} in {run.seconds:.1f} s "
+            f"({run.steps_per_second:.0f} steps/s, {how}), final loss "
             f"{run.losses[-1] if run.steps else float('nan'):.4f}, "
             f"train accuracy {run.train_accuracy:.1%}{test}"
         )
@@ -472,7 +478,11 @@ def build_parser():
     p.add_argument("--compare-activations", action="store_true",
                    help="train once per lecture activation and plot them together")  # fmt: skip
     p.add_argument("--health", action="store_true",
-                   help="record activation health every step: health.png and a per-layer table")  # fmt: skip
+                   help="record activation health every step: health.png and a per-layer table "
+                        "(the steps then run on the graph, which the health monitor reads)")  # fmt: skip
+    p.add_argument("--no-compile", dest="compile", action="store_false",
+                   help="build the graph at every step instead of running the step compiled "
+                        "(tinygrad_act.compile: the same numbers, bit for bit)")  # fmt: skip
     p.set_defaults(handler=cmd_train)
 
     p = _command(sub, "demo", "write the lecture walkthrough page (what `make demo` runs)")

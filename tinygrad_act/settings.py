@@ -119,6 +119,24 @@ class Choice:
         raise SettingError(name, self.accepted, value, _missing(value))
 
 
+@dataclass(frozen=True)
+class Flag:
+    """On or off: true or false (JSON's booleans, Python's bool), nothing else (not 1, not "yes").
+
+    >>> Flag().check("compile", False), Flag().accepted
+    (False, 'true or false')
+    """
+
+    @property
+    def accepted(self):
+        return "true or false"
+
+    def check(self, name, value):
+        if isinstance(value, bool):
+            return value
+        raise SettingError(name, self.accepted, value, _missing(value))
+
+
 class Elementwise:
     """The name of a registered elementwise activation: hidden layers apply it unit by unit.
 
@@ -161,6 +179,7 @@ FIELDS = {
     "hidden":     Whole(1, 1024),         # units of the digits network's hidden layer
     "batch_size": Whole(1, 4096),         # examples per digits step
     "lr":         Number(1e-4, 10.0),     # the optimizer's learning rate
+    "compile":    Flag(),                 # the step compiled (tinygrad_act.compile) or on the graph
 }
 # fmt: on
 

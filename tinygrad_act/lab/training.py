@@ -5,6 +5,13 @@ Each network is a tensor MLP (`tinygrad_act.nn.mlp`) trained by full-batch gradi
 softmax cross-entropy on ten. Every step records the loss and the accuracy; a snapshot adds the
 decision boundary (moons) and the activation health of every hidden layer (`tinygrad_act.health`).
 
+The steps run compiled (`tinygrad_act.training.CompiledStep`) unless the settings say
+``compile=False``. Health needs the graph (each layer's z, a and dL/da), which a compiled step
+never builds, and the page shows it for the latest step only: so a snapshot measures it by
+taking the latest step's forward and backward again on the graph, from the weights that step
+started from, with a `Monitor` watching. Its numbers are those the step itself would have
+recorded, compiled or not, and the steps the page never shows the health of pay nothing for it.
+
 >>> run = Run(Settings(depth=2, width=8, activations=("sigmoid", "relu")))
 >>> run.advance(max_steps=3)
 3
@@ -25,13 +32,21 @@ from tinygrad_act.health import Monitor
 from tinygrad_act.lab import limits
 from tinygrad_act.nn import SGD, cross_entropy, mlp
 from tinygrad_act.settings import FIELDS, SettingError, check
-from tinygrad_act.training import accuracy, boundary_grid, logistic_loss, plane
+from tinygrad_act.training import (
+    CompiledStep,
+    accuracy,
+    boundary_grid,
+    graph_pass,
+    logistic_loss,
+    plane,
+)
 from tinygrad_act.training import step as training_step
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What a teacher picks: the data, the network's size, one activation per network, the rate.
+    """What a teacher picks: the data, the network's size, one activation per network, the rate,
+    and whether the steps run compiled.
 
     Each is checked on creation by the library's `tinygrad_act.settings.check`, whose message
     names the field and what it accepts; only the number of networks is the lab's own bound.
@@ -48,9 +63,10 @@ class Settings:
     activations: tuple = ("sigmoid", "relu")
     lr: float = 0.3
     seed: int = 0
+    compile: bool = True  # the steps as generated code (tinygrad_act.compile), or on the graph
 
     def __post_init__(self):
-        for name in ("dataset", "depth", "width", "lr", "seed"):
+        for name in ("dataset", "depth", "width", "lr", "seed", "compile"):
             object.__setattr__(self, name, check(name, getattr(self, name)))
         names = self.activations
         if not isinstance(names, (list, tuple)) or not 1 <= len(names) <= limits.MAX_NETWORKS:
@@ -93,27 +109,35 @@ class Data:
 
 
 class Network:
-    """One MLP with its optimizer, its health monitor, and the curves of its run so far."""
+    """One MLP with its optimizer, its compiled step, and the curves of its run so far."""
 
     def __init__(self, settings, activation, data):
         self.activation = activation
         self.data = data
         sizes = [data.inputs] + [settings.width] * settings.depth + [data.outputs]
         self.model = mlp(sizes, activation, rng=settings.seed)
-        self.optimizer = SGD(self.model.parameters(), lr=settings.lr)
-        self.monitor = Monitor(self.model)
+        self.params = self.model.parameters()
+        self.optimizer = SGD(self.params, lr=settings.lr)
+        self.compiled = CompiledStep(self.model, data.loss_fn) if settings.compile else None
+        self.started_from = None  # the weights the latest step started from, for its health
+        self._health = (0, [])  # (the step it was measured at, the rows)
         self.losses, self.accuracies = [], []
         self.diverged = False
 
     def step(self):
-        """One full-batch step: forward, loss, backward, record the health, update the weights."""
+        """One full-batch step: forward, loss, backward, update the weights."""
         with np.errstate(all="ignore"):  # a diverging run gives inf and nan: it is then stopped
             self._step()
 
     def _step(self):
         data = self.data
+        if self.started_from is None:
+            self.started_from = [p.data.copy() for p in self.params]
+        else:
+            for kept, p in zip(self.started_from, self.params, strict=True):
+                np.copyto(kept, p.data)
         loss, logits = training_step(
-            self.model, Value(data.X), data.y, data.loss_fn, self.optimizer, self.monitor
+            self.model, Value(data.X), data.y, data.loss_fn, self.optimizer, compiled=self.compiled
         )
         value = loss.item()
         self.losses.append(value)
@@ -137,11 +161,27 @@ class Network:
         return {"size": n, "percent": np.nan_to_num(np.round(100 * p)).astype(int).tolist()}
 
     def health(self):
-        """Per hidden layer: saturated and dead fractions and the gradient size dL/da (log10 too)."""
-        if not self.monitor.history:
-            return []
+        """Per hidden layer at the latest step: saturated and dead fractions and the gradient size
+        dL/da (log10 too), measured once per step that asks for them."""
+        if self._health[0] != len(self.losses):
+            self._health = (len(self.losses), self._measure_health())
+        return self._health[1]
+
+    def _measure_health(self):
+        """The latest step's forward and backward again, on the graph from the weights it started
+        from, with a Monitor watching; the weights are then put back as they are now."""
+        now = [p.data.copy() for p in self.params]
+        try:
+            for p, before in zip(self.params, self.started_from, strict=True):
+                np.copyto(p.data, before)
+            with Monitor(self.model) as monitor, np.errstate(all="ignore"):
+                data = self.data
+                graph_pass(self.model, Value(data.X), data.y, data.loss_fn, self.optimizer, monitor)
+        finally:
+            for p, current in zip(self.params, now, strict=True):
+                np.copyto(p.data, current)
         rows = []
-        for k, row in enumerate(self.monitor.report(), 1):
+        for k, row in enumerate(monitor.report(), 1):
             grad = row["grad_std"]
             rows.append(
                 {

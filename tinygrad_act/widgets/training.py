@@ -159,7 +159,9 @@ class TrainingWidget(Panel):
                 {"action": schema.choice(ACTIONS)},
                 {
                     "steps": schema.integer(1, limits.MAX_STEPS_PER_REQUEST),
-                    "settings": schema.mapping(lambda value, where: value, 6, key_kind="a setting"),
+                    "settings": schema.mapping(
+                        _as_given, len(dataclasses.fields(Settings)), key_kind="a setting"
+                    ),
                 },
             )
         except LabError as err:

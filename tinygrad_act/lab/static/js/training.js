@@ -16,6 +16,7 @@ const FIELDS = {
   activations: ["train-act-0", /\bactivations?\b/],
   lr: ["train-lr", /\blr\b|\blearning rate\b/],
   seed: ["train-seed", /\bseed\b/],
+  compile: ["train-compile", /\bcompile\b/],
 };
 
 export class TrainingPanel {
@@ -58,6 +59,7 @@ export class TrainingPanel {
       if (state.has(key) && Number.isFinite(Number(state.get(key)))) settings[key] = Number(state.get(key));
     }
     if (state.has("acts")) settings.activations = state.get("acts").split(",").filter(Boolean);
+    if (state.has("compile")) settings.compile = state.get("compile") !== "off";
     return settings;
   }
 
@@ -69,6 +71,7 @@ export class TrainingPanel {
     $("train-act-1").value = s.activations[1] || NONE;
     $("train-lr").value = s.lr;
     $("train-seed").value = s.seed;
+    $("train-compile").checked = s.compile;
   }
 
   readForm() {
@@ -83,6 +86,7 @@ export class TrainingPanel {
       activations,
       lr: number("train-lr"),
       seed: number("train-seed"),
+      compile: $("train-compile").checked,
     };
   }
 
@@ -139,7 +143,8 @@ export class TrainingPanel {
       this.buildCards(state);
       this.setForm(state.settings);
       const s = state.settings;
-      writeState({ ds: s.dataset, depth: s.depth, width: s.width, acts: s.activations.join(","), lr: s.lr, seed: s.seed });
+      // compile is written only when off: a link made before it existed reads the same.
+      writeState({ ds: s.dataset, depth: s.depth, width: s.width, acts: s.activations.join(","), lr: s.lr, seed: s.seed, compile: s.compile ? null : "off" });
     }
     state.networks.forEach((net, i) => {
       const known = this.state.networks[i];

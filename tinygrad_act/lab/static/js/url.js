@@ -1,6 +1,7 @@
 // The state a teacher shares lives in the address's #fragment: a link reproduces the view.
 // Keys: e (expression), v (values "x1:2,w1:-3"), view ("code": the expression as code), a
-// (activation), p (its parameters), z, ds, depth, width, acts ("sigmoid,relu"), lr, seed.
+// (activation), p (its parameters), z, ds, depth, width, acts ("sigmoid,relu"), lr, seed,
+// compile ("off" when the step runs on the graph).
 
 export function readState() {
   return new URLSearchParams(window.location.hash.slice(1));
