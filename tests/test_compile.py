@@ -193,7 +193,7 @@ def test_broadcasting_sums_the_gradient_back_as_the_graph_does(rng):
 
     X = rng.standard_normal((2, 3, 5, 4))
     step = assert_compiled_equals_graph(loss_fn, [W, s], X)
-    assert ".sum(axis=" in step.trace(X).code and "float(np.sum(" in step.trace(X).code
+    assert ".sum(axis=" in step.trace(X).code and ".sum())" in step.trace(X).code
 
 
 def test_compile_adds_into_grad_and_reads_the_parameters_current_data(rng):

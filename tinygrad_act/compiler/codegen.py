@@ -566,7 +566,11 @@ def _fitted(expr, fit, p):
         return expr
     out, dtype = fit
     if p.is_scalar:
-        return f"float(np.sum({expr}))" if dtype is not None else expr
+        # a scalar's share of a tensor op: its sum (the array's own method, numpy's np.sum without
+        # the Python wrapper around it)
+        return (
+            f"float({expr if _is_atom(expr) else f'({expr})'}.sum())" if dtype is not None else expr
+        )
     shape = p.shape
     inner = expr if _is_atom(expr) else f"({expr})"
     if shape != out:

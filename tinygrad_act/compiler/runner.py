@@ -43,10 +43,14 @@ class Compiled:
                 loss, grads, *aux = _on_numpy_floats(t.program, data)
         passed = {id(t.args[i]): args[i] for i in range(len(args)) if isinstance(args[i], Value)}
         stored = set()
+        store = backprop.store_grad
         for p, g in zip(params, grads, strict=True):
-            if g is None:
-                continue
-            _add_grad(passed.get(id(p), p), g, stored)
+            if passed:  # a parameter passed in: this call's Value, not the one traced
+                p = passed.get(id(p), p)
+            if type(g) is float and p.is_scalar:  # micrograd's weights: nothing to check
+                store(p, g)
+            elif g is not None:
+                _add_grad(p, g, stored)
         loss = Value(_as_graph_gives(loss), requires_grad=False)
         if not t.aux:
             return loss
