@@ -442,8 +442,9 @@ def test_a_planned_mlp_step_writes_into_buffers_and_equals_the_graph(act, dtype,
     X, labels = rng.standard_normal((128, 64)).astype(dtype), rng.integers(0, 10, 128)
     step = graph_then_compiled_calls(loss_fn, P, (X, labels))
     t = step.trace(X, labels)
-    source, _ = memory.plan(t.program, [X, labels] + [p.data for p in P])
+    source = memory.plan(t.program, [X, labels] + [p.data for p in P]).source
     assert "np.matmul(X, p0, out=_b0)" in source
+    assert "dp0 = np.matmul(X.T, " in source and "out=_g" in source  # a gradient's own buffer
     assert ", out=" in source.split("log_softmax")[1]  # the backward writes into buffers too
     assert t.code.count("out=") == 0  # the code a person reads is as the course writes it
 
@@ -468,3 +469,28 @@ def test_what_leaves_a_planned_program_is_never_a_buffer(rng, monkeypatch):
     W.grad = None
     step(X)
     assert same_bits(W.grad, kept_grad)
+
+
+def test_a_gradients_buffer_is_written_again_only_once_nobody_holds_it(rng, monkeypatch):
+    monkeypatch.setattr(memory, "PLANNED_BYTES", 0)
+    W = Value(rng.standard_normal((4, 3)), label="W")
+    X = rng.standard_normal((5, 4))
+    fn = lambda X: (X @ W).tanh().sum()  # noqa: E731
+    _, (want,) = graph_result(fn, [W], (X,))
+    step = compile(fn)
+    assert "out=_g0" in memory.plan(step.trace(X).program, [X, W.data]).source
+    step(X)
+    held = W.grad  # a student keeps the first step's gradient...
+    step(X)  # ...and does not zero it: the second adds into .grad, as backward() does
+    assert same_bits(held, want) is False and same_bits(W.grad, want + want)
+    W.grad = None
+    step(X)
+    assert W.grad is not held and same_bits(W.grad, want)
+    kept = W.grad
+    W.grad = None
+    step(X)  # the buffer is held by `kept`: the program is given a new one
+    assert same_bits(kept, want) and kept is not W.grad and same_bits(W.grad, want)
+    del kept
+    W.grad = None
+    step(X)  # nobody holds the last one now: it is written again, and is .grad
+    assert same_bits(W.grad, want)

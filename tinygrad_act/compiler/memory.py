@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import ast
 import copy
+import sys
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,17 +47,34 @@ _UFUNC_OF = {numeric.exp: np.exp, ACTIVATIONS["tanh"].forward: np.tanh, np.exp: 
 def plan(program, data):
     """(the runnable source, its namespace) with the memory plan, for `program` run on `data` (the
     traced values of its arguments); the program as it was if it holds no array worth planning."""
+    unplanned = Plan(program.runnable, program.namespace, [])
     if not any(type(d) is np.ndarray and d.nbytes >= PLANNED_BYTES for d in data):
-        return program.runnable, program.namespace  # floats (micrograd's graph), small arrays
+        return unplanned  # floats (micrograd's graph), small arrays
     tree = ast.parse(program.runnable)
     (function,) = tree.body
     function.body = _one_op_per_line(function.body)
     seen = _run_once(function, program.namespace, data)
     if seen is None:
-        return program.runnable, program.namespace
+        return unplanned
     namespace = dict(program.namespace)
-    function.body = _Planner(function, seen, namespace).lines()
-    return ast.unparse(ast.fix_missing_locations(tree)) + "\n", namespace
+    planner = _Planner(function, seen, namespace)
+    function.body = planner.lines()
+    return Plan(ast.unparse(ast.fix_missing_locations(tree)) + "\n", namespace, planner.given)
+
+
+class Plan(NamedTuple):
+    source: str  # the program with its memory plan
+    namespace: dict  # what its names refer to, its buffers among them
+    handed_out: list  # the buffers a gradient is written into and returned in: a new one each
+    # call where someone (a `.grad`) still holds the last (`renew_handed_out`)
+
+
+def renew_handed_out(namespace, names):
+    """Give the program a new array for each buffer it hands out that someone still holds (a
+    ``.grad`` not zeroed, a variable of the caller's): it writes only into arrays nobody sees."""
+    for name in names:
+        if sys.getrefcount(namespace[name]) > 2:  # the namespace's reference and the call's
+            namespace[name] = np.empty_like(namespace[name])
 
 
 def _op(node):
@@ -164,6 +183,21 @@ class _Planner:
         # Memory that is not the program's own: its arguments, its constants, what it returns.
         leaving = [v for v in _flat(seen["_returned"]) if type(v) is np.ndarray]
         self.foreign = {id(_owner(v)) for v in leaving}
+        # A gradient that is an array of its own (no view, returned once, no name else reads it
+        # as another array) is written into a buffer handed out with it: `.grad` keeps it, and
+        # the runner gives the program a new one whenever someone still holds the last.
+        names_of = {}
+        for v in arrays.values():
+            names_of.setdefault(id(_owner(v)), []).append(v is _owner(v))
+        grads = [v for v in _flat(seen["_returned"][1]) if type(v) is np.ndarray]
+        self.handed_out = {
+            id(v)
+            for v in grads
+            if v.base is None
+            and sum(g is v for g in leaving) == 1
+            and all(names_of.get(id(v), [False]))
+        }
+        self.given = []  # the names of the buffers handed out, in the order they were made
         self.foreign |= {id(_owner(arrays[a])) for a in self.arguments if a in arrays}
         self.foreign |= {id(_owner(v)) for v in namespace.values() if type(v) is np.ndarray}
         self.buffers = set()  # the groups of the buffers the plan made: the only ones it reuses
@@ -179,7 +213,8 @@ class _Planner:
         found = _op(line.value)
         if found is None or type(value) is not np.ndarray or value.nbytes < PLANNED_BYTES:
             return None
-        if not value.flags.c_contiguous or self.group[name] in self.foreign:
+        handed_out = self.group[name] in self.handed_out
+        if not value.flags.c_contiguous or self.group[name] in self.foreign and not handed_out:
             return None
         ufunc, operands = found
         if ufunc == "call":
@@ -187,9 +222,16 @@ class _Planner:
             if ufunc is None:
                 return None
         reused = None
-        if ufunc is not np.matmul:  # elementwise: an operand's buffer, if nothing reads it after
+        if (
+            ufunc is not np.matmul and not handed_out
+        ):  # an operand's buffer, if no line reads it after
             reused = next((n.id for n in operands if self._reusable(n, i, value)), None)
-        if reused is not None:
+        if handed_out:
+            out = f"_g{len(self.given)}"
+            self.given.append(out)
+            self.namespace[out] = np.empty_like(value)
+            group = id(self.namespace[out])
+        elif reused is not None:
             out, group = reused, self.group[reused]
         else:
             out = f"_b{len(self.buffers)}"

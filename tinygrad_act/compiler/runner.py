@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from tinygrad_act import backprop, inputs, observe
-from tinygrad_act.compiler.memory import plan
+from tinygrad_act.compiler.memory import plan, renew_handed_out
 from tinygrad_act.compiler.tracing import signature, trace
 from tinygrad_act.engine import Value
 
@@ -64,8 +64,11 @@ class Compiled:
             # The parameters fn reached (a model's weights), after the arguments in the program's.
             reached = [p for p in t.params if all(p is not a for a in t.args)]
             data = [a.data if isinstance(a, Value) else a for a in (*t.args, *reached)]
-            source, namespace = plan(t.program, data)
-            self.programs[key] = (t, _build(source, namespace), reached)
+            planned = plan(t.program, data)
+            run = _build(planned.source, planned.namespace)
+            if planned.handed_out:  # before each call: new buffers where the last are still held
+                run = _renewing(run, planned.handed_out)
+            self.programs[key] = (t, run, reached)
         return self.programs[key][0]
 
 
@@ -80,6 +83,16 @@ def compile(fn):  # noqa: A001 (the issue's name, as torch.compile)
     (0.7616, 0.8399)
     """
     return Compiled(fn)
+
+
+def _renewing(run, names):
+    namespace = run.__globals__
+
+    def renewed(*data):
+        renew_handed_out(namespace, names)
+        return run(*data)
+
+    return renewed
 
 
 def _as_graph_gives(data):
