@@ -331,40 +331,47 @@ def _shares(node, g, names, namespace, commenting=True):
     ``return`` is read and written out with the program's names (``g * y`` is ``dZ * W``); an
     activation's is the slide's formula (``dA1 * (1 - A1**2)``); any other rule is called, as the
     engine calls it (``dv5_z, = max_rule(dv5, v5, Z)``)."""
-    op, rule = node._op, node.rule
-    put = {"g": g, "a": names.value(node), "x": names.value(node._prev[0])}
-    put["y" if len(node._prev) > 1 else "z"] = names.value(node._prev[-1])
-    comments = [_comment(node, i, names) if commenting else None for i in range(len(node._prev))]
+    op, rule, inputs = node._op, node.rule, node._prev
+    a = names.value(node)
+    if commenting:
+        comments = [_comment(node, i, names) for i in range(len(inputs))]
+    else:  # a large graph: no comments, and this runs once per node
+        comments = [None] * len(inputs)
     if op in ACTIVATIONS and ACTIVATIONS[op].derivative is not None:
+        put = {"g": g, "a": a, "z": names.value(inputs[0])}
         return [], [_activation_share(node, g, put, namespace)]
     if op in ("sum", "mean"):  # the reduced axes given back: a broadcast view, times 1/n for mean
-        shape = node._prev[0].shape
+        shape = inputs[0].shape
         if rule.keepdims or rule.axis is None:
             share = f"np.broadcast_to({g}, {shape!r})"
         else:  # the reduced axes put back as ones first
             share = f"expand({g}, {shape!r}, {rule.axis!r}, False)"
         return [], [(share if rule.scale == 1 else f"{share} * {rule.scale!r}", comments[0])]
-    if op == "@" and node._prev[0].ndim == 2 and node._prev[1].ndim == 2:
+    if op == "@" and inputs[0].ndim == 2 and inputs[1].ndim == 2:
+        put = {"g": g, "a": a, "x": names.value(inputs[0]), "y": names.value(inputs[1])}
         written = [text.replace("ᵀ", ".T") for text in rules.IN_WORDS["@"]]  # g@yᵀ, xᵀ@g
         returns = [ast.parse(text, mode="eval").body for text in written]
         return [], [
             (_written(e, put, None, namespace), c) for e, c in zip(returns, comments, strict=True)
         ]
-    fn = type(rule).__call__ if not inspect.isfunction(rule) else rule
+    fn = rule if type(rule) is _FUNCTION else type(rule).__call__
     read = _rule_returns(fn)
     if read is not None:
         returns, arguments = read
-        values = [g, names.value(node), *(names.value(p) for p in node._prev)]
-        put = dict(zip(arguments, values, strict=True))
+        put = dict(zip(arguments, (g, a, *(names.value(p) for p in inputs)), strict=True))
         settings = _settings(rule)
         if settings is None:  # a setting only the namespace can hold (an index array)
             texts = [_written(e, put, rule, namespace) for e in returns]
         else:  # a graph has many nodes of few kinds: each kind's text is made once
             templates, helpers = _templates(fn, settings, rule)
-            namespace.update(helpers)
-            texts = [_MARK.sub(lambda m: put[m.group(1)], t) for t in templates]
+            if helpers:
+                namespace.update(helpers)
+            texts = [t.format_map(put) for t in templates]
         return [], list(zip(texts, comments, strict=True))
     return _rule_call(node, g, names, namespace, comments, commenting)
+
+
+_FUNCTION = type(lambda: None)
 
 
 def _rule_call(node, g, names, namespace, comments, commenting):
@@ -421,7 +428,7 @@ def _rule_returns(fn):
 def _settings(rule):
     """A rule's settings as a key, if each is written out as a literal (a number, a tuple of
     ints); () for a rule that is a plain function; None if one needs the namespace."""
-    if inspect.isfunction(rule):
+    if type(rule) is _FUNCTION:
         return ()
     values = tuple((k, getattr(rule, k)) for k in getattr(type(rule), "__slots__", ()))
     plain = (type(None), bool, int, float)
@@ -441,7 +448,10 @@ def _templates(fn, settings, rule):
         returns, arguments = _rule_returns(fn)
         marks = {a: f"\x01{a}\x02" for a in arguments}
         helpers = {}
-        _TEMPLATES[key] = [_written(e, marks, rule, helpers) for e in returns], helpers
+        texts = [_written(e, marks, rule, helpers) for e in returns]
+        # as str.format templates: {g} where the mark was, the text's own braces doubled
+        formats = [_MARK.sub(r"{\1}", t.replace("{", "{{").replace("}", "}}")) for t in texts]
+        _TEMPLATES[key] = formats, helpers
     return _TEMPLATES[key]
 
 
