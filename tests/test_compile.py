@@ -494,3 +494,19 @@ def test_a_gradients_buffer_is_written_again_only_once_nobody_holds_it(rng, monk
     W.grad = None
     step(X)  # nobody holds the last one now: it is written again, and is .grad
     assert same_bits(W.grad, want)
+
+
+def test_a_weight_that_changes_dtype_or_shape_is_traced_again(rng):
+    W = Value(rng.standard_normal((64, 32)).astype(np.float32), label="W")
+
+    def fn(X):
+        return (X @ W).tanh().sum()
+
+    X = rng.standard_normal((16, 64))
+    step = compile(fn)
+    step(X.astype(np.float32))
+    W.data = W.data.astype(np.float64)  # the student casts the weights: a new program, not a crash
+    W.grad = None
+    want_loss, (want,) = graph_result(fn, [W], (X,))
+    loss = step(X)
+    assert same_bits(loss.data, want_loss) and same_bits(W.grad, want)

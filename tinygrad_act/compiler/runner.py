@@ -23,7 +23,8 @@ class Compiled:
         if not callable(fn):
             raise TypeError(f"compile takes a function that returns a loss, not {fn!r}")
         self.fn = fn
-        self.programs = {}  # signature -> (trace, compiled function, parameters fn reached)
+        # signature -> (trace, compiled function, parameters fn reached, their shapes and dtypes)
+        self.programs = {}
         self._one_call_at_a_time = threading.Lock()  # a program writes into buffers of its own
 
     def __call__(self, *args):
@@ -31,10 +32,14 @@ class Compiled:
         key = signature(args)
         if key not in self.programs:
             self.trace(*args)
-        t, run, reached = self.programs[key]
+        t, run, reached, kinds = self.programs[key]
         data = [a.data if isinstance(a, Value) else a for a in args]
         params = t.program.grads
-        data += [p.data for p in reached]
+        weights = [p.data for p in reached]
+        if _kinds(weights) != kinds:  # a weight reached from fn changed shape or dtype since
+            del self.programs[key]
+            return self(*args)
+        data += weights
         # numpy's IEEE answers (inf, nan) without its warnings, as the graph's ops give them
         with self._one_call_at_a_time, np.errstate(all="ignore"):
             try:
@@ -68,7 +73,8 @@ class Compiled:
             run = _build(planned.source, planned.namespace)
             if planned.handed_out:  # before each call: new buffers where the last are still held
                 run = _renewing(run, planned.handed_out)
-            self.programs[key] = (t, run, reached)
+            kinds = _kinds([p.data for p in reached])
+            self.programs[key] = (t, run, reached, kinds)
         return self.programs[key][0]
 
 
@@ -83,6 +89,11 @@ def compile(fn):  # noqa: A001 (the issue's name, as torch.compile)
     (0.7616, 0.8399)
     """
     return Compiled(fn)
+
+
+def _kinds(weights):
+    """What a program assumes of the weights it reads: a float, or an array's shape and dtype."""
+    return [(w.shape, w.dtype) if type(w) is np.ndarray else type(w) for w in weights]
 
 
 def _renewing(run, names):
