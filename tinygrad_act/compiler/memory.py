@@ -13,9 +13,11 @@ one into the other, for the program that runs (the code a person reads does not 
    own (``np.multiply(dA1, _t4, out=_b2)``); an elementwise one writes into the buffer of an
    operand that nothing reads after it, as ``z += b`` does by hand.
 
-Nothing that leaves the program is a buffer: the loss, the gradients (``.grad`` keeps them) and
-what `fn` returned beside the loss are new arrays each call. Nor is anything written that the
-program does not own: its arguments, its constants, a view of them.
+Nothing that leaves the program is one of its working buffers: the loss and what `fn` returned
+beside it are new arrays each call; a gradient is written into a buffer of its own that is
+handed out with it (``.grad`` keeps it), and the runner gives the program a new one before a call
+wherever someone still holds the last (`renew_handed_out`). Nothing is written that the program
+does not own: its arguments, its constants, a view of them.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ _UFUNC_OF = {numeric.exp: np.exp, ACTIVATIONS["tanh"].forward: np.tanh, np.exp: 
 
 
 def plan(program, data):
-    """(the runnable source, its namespace) with the memory plan, for `program` run on `data` (the
-    traced values of its arguments); the program as it was if it holds no array worth planning."""
+    """The `Plan` of `program` (codegen's `Program`) run on `data`, the traced values of its
+    arguments; the program as it was if it holds no array worth planning."""
     unplanned = Plan(program.runnable, program.namespace, [])
     if not any(type(d) is np.ndarray and d.nbytes >= PLANNED_BYTES for d in data):
         return unplanned  # floats (micrograd's graph), small arrays
