@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import logging
 import re
 import subprocess
 import tempfile
@@ -24,6 +25,8 @@ from tinygrad_act.lab import limits
 from tinygrad_act.lab.explain import drawing_order, explain_graph
 from tinygrad_act.lab.schema import LabError
 from tinygrad_act.viz import draw_backward_steps, draw_dot
+
+log = logging.getLogger("tinygrad_act.lab")
 
 _DRAWING = threading.BoundedSemaphore(limits.CONCURRENT_DRAWINGS)
 _FRAMES = collections.OrderedDict()  # (expression, values) -> frames, least recently used first
@@ -104,7 +107,11 @@ def graph_view(expression, values, step=None):
 
 
 def _code(expression, values, output):
-    code = expression_code(expression, values, output=output)
+    try:
+        code = expression_code(expression, values, output=output)
+    except Exception as err:  # a bug in the code view: logged, and the drawing and numbers stay
+        log.exception("lab: no code for %r", expression)
+        return {"code": None, "code_notice": f"no code: internal error ({type(err).__name__})"}
     notice = None if code.refusal is None else f"no code for this expression: {code.refusal}"
     return {"code": code.text, "code_notice": notice}
 
@@ -189,6 +196,12 @@ def render(source):
         raise DrawingError(
             f"no drawing: Graphviz took more than {limits.DRAWING_SECONDS:g} s to lay this graph "
             "out (a value used by many nodes does that); the numbers below are the engine's"
+        ) from None
+    except OSError as err:  # the machine could not start it (no processes or memory left)
+        log.error("lab: could not run dot: %s", err)
+        raise DrawingError(
+            f"no drawing: Graphviz could not be started ({err.strerror or err}); the numbers "
+            "below are the engine's all the same"
         ) from None
     finally:
         _DRAWING.release()
