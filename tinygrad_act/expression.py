@@ -18,7 +18,7 @@ import re
 import textwrap
 import unicodedata
 
-from tinygrad_act import activations
+from tinygrad_act import activations, syntax
 from tinygrad_act.engine import Value, no_grad
 
 MAX_LENGTH = 1000  # characters of text
@@ -240,7 +240,7 @@ def _parse(text):
         check_variable_name(word)
     try:
         # Leading spaces would be an IndentationError; newlines inside brackets are fine.
-        return ast.parse(text.strip(), mode="eval")
+        return syntax.parse(text.strip(), mode="eval")
     except SyntaxError as err:
         raise ExpressionError(f"not a valid expression: {_one_line(err.msg)}") from None
     except (ValueError, RecursionError, MemoryError):  # the parser's own stack gave out

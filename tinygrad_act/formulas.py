@@ -24,7 +24,7 @@ import re
 
 import numpy as np
 
-from tinygrad_act import numeric
+from tinygrad_act import numeric, syntax
 from tinygrad_act.activations import ACTIVATIONS
 from tinygrad_act.formatting import true_operands
 from tinygrad_act.node_names import ADD, ATOM, CALL, MUL, NEG, POW, Name, number_name
@@ -62,7 +62,7 @@ def formula_text(op, index, names, params=None):
     if formula is None:
         return None
     try:
-        return _show(_fold(ast.parse(formula, mode="eval").body, params or {}), names)[0]
+        return _show(_fold(syntax.parse(formula, mode="eval").body, params or {}), names)[0]
     except KeyError:  # an input without a name that can stand in a formula
         return None
 
@@ -107,7 +107,7 @@ def formula_numbers(op, index, values, result, params=None):
     formula = _entry(FORMULAS, op, index)
     if formula is None:
         return None
-    tree = _fold(ast.parse(formula, mode="eval").body, params)
+    tree = _fold(syntax.parse(formula, mode="eval").body, params)
     used = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & set(values))
     if not used:
         return None

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tinygrad_act import numeric, rules
+from tinygrad_act import numeric, rules, syntax
 from tinygrad_act.activations import ACTIVATIONS
 from tinygrad_act.engine import Value
 from tinygrad_act.formulas import formula_key, formula_symbols, formula_text
@@ -350,7 +350,7 @@ def _shares(node, g, names, namespace, commenting=True):
     if op == "@" and inputs[0].ndim == 2 and inputs[1].ndim == 2:
         put = {"g": g, "a": a, "x": names.value(inputs[0]), "y": names.value(inputs[1])}
         written = [text.replace("ᵀ", ".T") for text in rules.IN_WORDS["@"]]  # g@yᵀ, xᵀ@g
-        returns = [ast.parse(text, mode="eval").body for text in written]
+        returns = [syntax.parse(text, mode="eval").body for text in written]
         return [], [
             (_written(e, put, None, namespace), c) for e, c in zip(returns, comments, strict=True)
         ]
@@ -412,7 +412,7 @@ def _rule_returns(fn):
     if getattr(fn, "__module__", None) != rules.__name__:
         return None
     try:
-        (tree,) = ast.parse(textwrap.dedent(inspect.getsource(fn))).body
+        (tree,) = syntax.parse(textwrap.dedent(inspect.getsource(fn))).body
     except (OSError, TypeError, SyntaxError, ValueError):
         return None
     body = [
@@ -533,7 +533,7 @@ def _slide_as_python(spec, node):
     params = getattr(node.rule, "params", None) or {}
     text = _IMPLICIT.sub("*", spec.local_formula(**params).replace("²", "**2"))
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = syntax.parse(text, mode="eval")
     except SyntaxError:
         return None
     allowed = (ast.Expression, ast.BinOp, ast.Constant, ast.Name, ast.Load, ast.Add, ast.Sub)
@@ -545,7 +545,7 @@ def _slide_as_python(spec, node):
     code = ast.unparse(tree).replace(" ** ", "**")
     z, a = node._prev[0].data, node.data
     with np.errstate(all="ignore"):
-        mine = eval(code, {}, {"z": z, "a": a})  # noqa: S307 (the registry's own formula, parsed above)
+        mine = eval(syntax.compile_code(code, mode="eval"), {}, {"z": z, "a": a})  # noqa: S307 (the registry's own formula, parsed above)
         theirs = spec.derivative(z, a, **params)
     if np.asarray(mine).tobytes() != np.asarray(theirs).tobytes():
         return None

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tinygrad_act import numeric
+from tinygrad_act import numeric, syntax
 from tinygrad_act.activations import ACTIVATIONS
 
 # A small array costs less to allocate than to pass as out= (numpy caches small blocks).
@@ -52,7 +52,7 @@ def plan(program, data):
     unplanned = Plan(program.runnable, program.namespace, [])
     if not any(type(d) is np.ndarray and d.nbytes >= PLANNED_BYTES for d in data):
         return unplanned  # floats (micrograd's graph), small arrays
-    tree = ast.parse(program.runnable)
+    tree = syntax.parse(program.runnable)
     (function,) = tree.body
     function.body = _one_op_per_line(function.body)
     seen = _run_once(function, program.namespace, data)
@@ -154,7 +154,7 @@ def _run_once(function, namespace, data):
         ast.Return(ast.Call(ast.Name("locals", ast.Load()), [], [])),
     ]
     space = dict(namespace)
-    exec(compile(ast.fix_missing_locations(ast.Module([probe], [])), "<plan>", "exec"), space)  # noqa: S102 (our own program)
+    exec(syntax.compile_code(ast.fix_missing_locations(ast.Module([probe], [])), "<plan>"), space)  # noqa: S102 (our own program)
     with np.errstate(all="ignore"):
         seen = space["probe"](*data)
     big = any(type(v) is np.ndarray and v.nbytes >= PLANNED_BYTES for v in seen.values())

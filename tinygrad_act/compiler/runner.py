@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from tinygrad_act import backprop, inputs, observe
+from tinygrad_act import backprop, inputs, observe, syntax
 from tinygrad_act.compiler.memory import plan, renew_handed_out
 from tinygrad_act.compiler.tracing import signature, trace
 from tinygrad_act.engine import Value
@@ -113,7 +113,7 @@ def _as_graph_gives(data):
 
 def _build(source, namespace):
     namespace = dict(namespace)
-    exec(source, namespace)  # noqa: S102 (our own generated text: no user text in it)
+    exec(syntax.compile_code(source), namespace)  # noqa: S102 (our own generated text: no user text in it)
     return namespace["traced"]
 
 
