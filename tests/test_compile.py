@@ -510,3 +510,35 @@ def test_a_weight_that_changes_dtype_or_shape_is_traced_again(rng):
     want_loss, (want,) = graph_result(fn, [W], (X,))
     loss = step(X)
     assert same_bits(loss.data, want_loss) and same_bits(W.grad, want)
+
+
+def test_another_threads_anomaly_mode_or_another_values_hook_does_not_stop_a_compiled_call(rng):
+    """A lab serves many students on threads: one student's detect_anomaly() or health monitor
+    (hooks on its own Values) is no reason to refuse another's compiled step."""
+    import threading
+
+    W = Value(rng.standard_normal((3, 3)), label="W")
+    step = compile(lambda: W.tanh().sum())
+    step()
+    other = Value(1.0)
+    handle = other.register_hook(lambda g: g)
+    inside, leave = threading.Event(), threading.Event()
+
+    def watched():
+        with detect_anomaly():
+            inside.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=watched)
+    thread.start()
+    try:
+        inside.wait(10)
+        _, (want,) = graph_result(lambda: W.tanh().sum(), [W], ())
+        step()  # neither the other thread's anomaly mode nor the other Value's hook refuses it
+        assert same_bits(W.grad, want)
+        with detect_anomaly(), pytest.raises(RuntimeError, match="detect_anomaly"):
+            step()  # this thread's own does
+    finally:
+        leave.set()
+        thread.join()
+        handle.remove()

@@ -580,5 +580,11 @@ def _walk(root, seed):
 
 
 def has_hooks():
-    """Whether any Value has a gradient hook (a compiled program, which runs no pass, refuses then)."""
+    """Whether any Value has a gradient hook."""
     return bool(_HOOKS)
+
+
+def has_hook(node):
+    """Whether `node` has a gradient hook (a compiled program, which runs no pass, refuses to
+    compute the gradient of a parameter that has one)."""
+    return node in _HOOKS

@@ -50,7 +50,7 @@ def step(model, inputs, targets, loss_fn, optimizer, monitor=None, compiled=None
     (4.0, 2.0, 0.19999999999999996)
     """
     taken = None
-    if compiled is not None and monitor is None and not _graph_watched():
+    if compiled is not None and monitor is None and not _graph_watched(optimizer.params):
         compiled.check(model, loss_fn)
         optimizer.zero_grad()  # the compiled call adds into .grad, as backward() does
         taken = compiled(inputs, targets)  # None once the code generator met an op it lacks
@@ -60,10 +60,13 @@ def step(model, inputs, targets, loss_fn, optimizer, monitor=None, compiled=None
     return taken
 
 
-def _graph_watched():
-    """Whether something reads the graph as it is built or backpropagated (a gradient hook,
-    detect_anomaly(), forward mode), which a compiled call would not build."""
-    return observe.watcher is not None or backprop.has_hooks()
+def _graph_watched(params):
+    """Whether something on this thread reads the graph as it is built or backpropagated
+    (detect_anomaly(), forward mode), or a gradient hook waits on one of the weights `params`:
+    a compiled call would build no graph for them."""
+    if observe.current("forward") is not None or observe.current("anomaly") is not None:
+        return True
+    return backprop.has_hooks() and any(backprop.has_hook(p) for p in params)
 
 
 def graph_pass(model, inputs, targets, loss_fn, optimizer, monitor=None):

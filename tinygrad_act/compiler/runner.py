@@ -28,11 +28,12 @@ class Compiled:
         self._one_call_at_a_time = threading.Lock()  # a program writes into buffers of its own
 
     def __call__(self, *args):
-        _refuse_observers()
+        _refuse_observers([a for a in args if isinstance(a, Value)])
         key = signature(args)
         if key not in self.programs:
             self.trace(*args)
         t, run, reached, kinds = self.programs[key]
+        _refuse_observers(reached)
         data = [a.data if isinstance(a, Value) else a for a in args]
         params = t.program.grads
         weights = [p.data for p in reached]
@@ -156,13 +157,16 @@ def _shared(g):
     return g.base is not None and sys.getrefcount(g.base) > 2  # g's reference and the call's
 
 
-def _refuse_observers():
-    if observe.watcher is not None:
+def _refuse_observers(params):
+    """Refuse a call that something would watch: forward mode or detect_anomaly() on this thread
+    (they see the graph's nodes as they are made), or a gradient hook on a parameter (the pass
+    calls it). Another thread's watchers, and hooks on other Values, are no business of this call."""
+    if observe.current("forward") is not None or observe.current("anomaly") is not None:
         raise RuntimeError(
             "compile: a compiled call runs no graph, so forward mode and detect_anomaly() cannot "
             "watch it; call the function itself (uncompiled) while they are on"
         )
-    if backprop.has_hooks():
+    if backprop.has_hooks() and any(backprop.has_hook(p) for p in params):
         raise RuntimeError(
             "compile: a Value has a gradient hook (register_hook), which a compiled call would not "
             "run; remove the hook or call the function uncompiled"
