@@ -542,3 +542,18 @@ def test_another_threads_anomaly_mode_or_another_values_hook_does_not_stop_a_com
         leave.set()
         thread.join()
         handle.remove()
+
+
+def test_constants_of_every_kind_each_get_their_own_name(rng):
+    """An array constant, a clip's array bound and a where's mask are three namespace entries:
+    none may take another's name (a bound once overwrote a constant made after it)."""
+    W = Value(rng.standard_normal((2, 3)), label="W")
+    lo = rng.standard_normal((2, 3)) * 0.1
+    C = Value(rng.standard_normal((2, 3)), requires_grad=False)
+
+    def fn():
+        return ((W * 2).clip(lo) * C + (W * C).where(W.data > 0, C)).sum()
+
+    step = assert_compiled_equals_graph(fn, [W])
+    code = step.trace().code
+    assert "_c0" in code and "_c1" in code and "_c2" in code

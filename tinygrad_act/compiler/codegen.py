@@ -93,7 +93,6 @@ def generate(t):
     names = _Names(t)
     namespace = {"np": np, "exp": numeric.exp, "log": numeric.log, "sqrt": numeric.sqrt}
     namespace.update(pow_=numeric.pow_, expand=rules.expand, scatter=rules.scatter, sign=rules.sign)
-    const = _Constants(namespace)
     leaves_in = [*t.args, *(p for p in t.params if all(p is not a for a in t.args))]
     arg_names = tuple(names.value(v) for v in leaves_in)
     needs = _needing_gradient(t)
@@ -102,7 +101,7 @@ def generate(t):
     for node in t.nodes:
         if not node._prev:
             if all(node is not v for v in leaves_in):
-                names.bind(node, const.of(node.data))
+                names.bind(node, _literal(node.data, namespace))
             continue
         if node._op == "cross_entropy":
             lines += _cross_entropy_forward(node, names, t.labels, namespace)
@@ -168,8 +167,7 @@ def _cross_entropy_forward(node, names, labels, namespace):
     given = rule.at_label - np.arange(0, n * c, c)
     source = next((names.value(y) for y in labels if y.shape == (n,) and (y == given).all()), None)
     if source is None:
-        source = f"_c{len([k for k in namespace if k.startswith('_c')])}"
-        namespace[source] = given
+        source = _stored(namespace, given, "_c")
     namespace.setdefault("log_softmax", ACTIVATIONS["log_softmax"].forward)
     zn = names.value(z)
     return [
@@ -276,13 +274,19 @@ _FLOAT_OPS = {"+", "-", "*", "/", "**", "neg", "exp", "log", "sqrt", "abs"}
 
 
 def _literal(value, namespace):
-    """A rule's setting in the code: written out if it is None, a bool, a number or a tuple of
-    ints, else a name in the namespace (an array, a mask)."""
+    """A constant or a rule's setting in the code: written out if it is None, a bool, a finite
+    number or a tuple of ints, else a name in the namespace (an array, a mask)."""
     if value is None or type(value) in (bool, int) or type(value) is float and np.isfinite(value):
         return f"({value!r})" if type(value) in (int, float) and value < 0 else repr(value)
     if isinstance(value, tuple) and all(isinstance(v, (int, np.integer)) for v in value):
         return repr(tuple(int(v) for v in value))
-    name = f"_c{sum(k.startswith('_c') and k[2:].isdigit() for k in namespace)}"
+    return _stored(namespace, value, "_c")
+
+
+def _stored(namespace, value, prefix):
+    """`value` in the program's namespace under the next free name (``_c0``, ``_c1``, ...): an
+    array, a mask or an index reaches the program there, never through its source."""
+    name = f"{prefix}{sum(k.startswith(prefix) and k[len(prefix) :].isdigit() for k in namespace)}"
     namespace[name] = value
     return name
 
@@ -307,9 +311,7 @@ def _index(index, namespace):
             if isinstance(index, tuple) and len(parts) > 1
             else text + ("," if isinstance(index, tuple) else "")
         )
-    name = f"_i{sum(k.startswith('_i') and k[2:].isdigit() for k in namespace)}"
-    namespace[name] = index
-    return name
+    return _stored(namespace, index, "_i")
 
 
 def _slice_text(p):
@@ -669,18 +671,3 @@ def _parameter_names(fn):
     except (TypeError, ValueError):
         return []
     return [p.name for p in found if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-
-
-class _Constants:
-    """A constant as a literal if it is a plain number, else as a name in the namespace."""
-
-    def __init__(self, namespace):
-        self._namespace, self._count = namespace, 0
-
-    def of(self, data):
-        if type(data) is float and np.isfinite(data):
-            return f"({data!r})" if data < 0 else repr(data)
-        name = f"_c{self._count}"
-        self._count += 1
-        self._namespace[name] = data
-        return name
