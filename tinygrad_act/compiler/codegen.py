@@ -93,14 +93,15 @@ def generate(t):
     names = _Names(t)
     namespace = {"np": np, "exp": numeric.exp, "log": numeric.log, "sqrt": numeric.sqrt}
     namespace.update(pow_=numeric.pow_, expand=rules.expand, scatter=rules.scatter, sign=rules.sign)
-    leaves_in = [*t.args, *(p for p in t.params if all(p is not a for a in t.args))]
+    leaves_in = [*t.args, *t.reached]
     arg_names = tuple(names.value(v) for v in leaves_in)
+    taken_in = {id(v) for v in leaves_in}
     needs = _needing_gradient(t)
 
     lines = [f"def traced({', '.join(arg_names)}):"]
     for node in t.nodes:
         if not node._prev:
-            if all(node is not v for v in leaves_in):
+            if id(node) not in taken_in:
                 names.bind(node, _literal(node.data, namespace))
             continue
         if node._op == "cross_entropy":

@@ -23,7 +23,7 @@ class Compiled:
         if not callable(fn):
             raise TypeError(f"compile takes a function that returns a loss, not {fn!r}")
         self.fn = fn
-        # signature -> (trace, compiled function, parameters fn reached, their shapes and dtypes)
+        # signature -> (trace, compiled function, the shapes and dtypes of the weights it reached)
         self.programs = {}
         self._one_call_at_a_time = threading.Lock()  # a program writes into buffers of its own
 
@@ -32,7 +32,8 @@ class Compiled:
         key = signature(args)
         if key not in self.programs:
             self.trace(*args)
-        t, run, reached, kinds = self.programs[key]
+        t, run, kinds = self.programs[key]
+        reached = t.reached
         _refuse_observers(reached)
         data = [a.data if isinstance(a, Value) else a for a in args]
         params = t.program.grads
@@ -67,15 +68,13 @@ class Compiled:
         key = signature(args)
         if key not in self.programs:
             t = trace(self.fn, *args)
-            # The parameters fn reached (a model's weights), after the arguments in the program's.
-            reached = [p for p in t.params if all(p is not a for a in t.args)]
-            data = [a.data if isinstance(a, Value) else a for a in (*t.args, *reached)]
+            data = [a.data if isinstance(a, Value) else a for a in (*t.args, *t.reached)]
             planned = plan(t.program, data)
             run = _build(planned.source, planned.namespace)
             if planned.handed_out:  # before each call: new buffers where the last are still held
                 run = _renewing(run, planned.handed_out)
-            kinds = _kinds([p.data for p in reached])
-            self.programs[key] = (t, run, reached, kinds)
+            kinds = _kinds([p.data for p in t.reached])
+            self.programs[key] = (t, run, kinds)
         return self.programs[key][0]
 
 

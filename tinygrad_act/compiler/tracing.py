@@ -13,7 +13,8 @@ class Trace:
 
     `args` are the Values the run was given (raw data wrapped), `params` every leaf that needs a
     gradient (passed in or reached from `fn`, as a model's weights are), in the order the program
-    returns their gradients; `aux` the Values `fn` returned beside the loss (a model's outputs).
+    returns their gradients, `reached` those of them it was not given; `aux` the Values `fn`
+    returned beside the loss (a model's outputs).
     """
 
     def __init__(self, fn, root, args, arg_is_param, aux=()):
@@ -24,6 +25,10 @@ class Trace:
         self.params = [
             v for v in self.nodes if not v._prev and v.requires_grad and id(v) not in inputs
         ]
+        passed = {id(a) for a in self.args}
+        # The parameters fn reached without being given them (a model's weights): the program
+        # takes them after its arguments.
+        self.reached = [p for p in self.params if id(p) not in passed]
         self.labels = [a for a in self.args if not isinstance(a, Value)]  # integer arrays
         self._program = None
 
