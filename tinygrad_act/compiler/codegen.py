@@ -60,20 +60,10 @@ SUPPORTED = (*FORWARD, "**p", *sorted(RESHAPES), "sum", "mean", "var", "std", "m
 SUPPORTED += ("where", "clip", "transpose", "broadcast", "[]", "scatter", "cross_entropy")
 # Shares of the output's shape, where the op broadcast its inputs: summed back to each input's.
 _ELEMENTWISE = {"+", "-", "*", "/", "**", "maximum", "minimum", "where"}
-_RESERVED = {
-    *(name for name in vars(rules) if not name.startswith("_")),  # the rules' helpers: sum_to
-    "np",
-    "exp",
-    "log",
-    "sqrt",
-    "pow_",
-    "expand",
-    "scatter",
-    "sign",
-    "abs",
-    "float",
-    "traced",
-}
+# Names the program's own text uses: the rules' helpers (np, log, pow_, expand, scatter, sign,
+# sum_to, ...), the other functions it calls, and its own name.
+_RESERVED = {*(name for name in vars(rules) if not name.startswith("_"))}
+_RESERVED |= {"exp", "sqrt", "abs", "float", "traced"}
 
 
 class Program(NamedTuple):
@@ -352,10 +342,9 @@ def _shares(node, g, names, namespace, commenting=True):
         return [], [(share if rule.scale == 1 else f"{share} * {rule.scale!r}", comments[0])]
     if op == "@" and inputs[0].ndim == 2 and inputs[1].ndim == 2:
         put = {"g": g, "a": a, "x": names.value(inputs[0]), "y": names.value(inputs[1])}
-        written = [text.replace("ᵀ", ".T") for text in rules.IN_WORDS["@"]]  # g@yᵀ, xᵀ@g
-        returns = [syntax.parse(text, mode="eval").body for text in written]
         return [], [
-            (_written(e, put, None, namespace), c) for e, c in zip(returns, comments, strict=True)
+            (_written(e, put, None, namespace), c)
+            for e, c in zip(_matmul_returns(), comments, strict=True)
         ]
     fn = rule if type(rule) is _FUNCTION else type(rule).__call__
     read = _rule_returns(fn)
@@ -375,6 +364,13 @@ def _shares(node, g, names, namespace, commenting=True):
 
 
 _FUNCTION = type(lambda: None)
+
+
+@functools.cache
+def _matmul_returns():
+    """The table's words for a product of matrices, g@yᵀ and xᵀ@g, as Python, parsed once."""
+    written = [text.replace("ᵀ", ".T") for text in rules.IN_WORDS["@"]]
+    return tuple(syntax.parse(text, mode="eval").body for text in written)
 
 
 def _rule_call(node, g, names, namespace, comments, commenting):
