@@ -354,10 +354,15 @@ def sum_to(g, shape):
     lead = g.ndim - len(shape)
     if g.shape[lead:] == shape:  # the common case: only leading axes were added (a bias)
         return g.sum(axis=tuple(range(lead)))
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    return g.sum(axis=broadcast_axes(shape, g.shape)).reshape(shape)
+
+
+def broadcast_axes(shape, out):
+    """The axes of `out` that broadcasting `shape` to it added or stretched: what `sum_to` sums."""
+    lead = len(out) - len(shape)
+    return tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and out[lead + i] != 1
     )
-    return g.sum(axis=axes).reshape(shape)
 
 
 def expand(g, shape, axis, keepdims):

@@ -584,9 +584,7 @@ def _fitted(expr, fit, p):
     inner = expr if _is_atom(expr) else f"({expr})"
     if shape != out:
         lead = len(out) - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(shape) if n == 1 and out[lead + i] != 1
-        )
+        axes = rules.broadcast_axes(shape, out)
         axis = axes[0] if len(axes) == 1 else axes
         if lead == 0:
             expr = f"{inner}.sum(axis={axis!r}, keepdims=True)"
