@@ -96,7 +96,8 @@ def _op(node):
 
 def _one_op_per_line(body):
     """Each nested op of an assignment hoisted into a line of its own, in evaluation order, and
-    each name assigned once (``dx = dx + s`` becomes ``_s0 = dx + s``): a name is one array."""
+    each name assigned once (``dx = dx + s`` becomes ``_s1 = dx + s``, and later lines read
+    ``_s1``): a name is one array."""
     count = 0
     out = []
     renamed = {}  # a name assigned again -> the name of its latest value
@@ -145,7 +146,7 @@ def _set_operand(node, i, new):
 
 def _run_once(function, namespace, data):
     """{name: its value} after one run of the program on `data` (None if no array is large
-    enough to plan), with the returned values under ``"return"``."""
+    enough to plan), with what the program returns under ``"_returned"``."""
     probe = copy.copy(function)
     probe.name = "probe"
     probe.body = [
