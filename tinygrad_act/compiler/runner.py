@@ -28,13 +28,12 @@ class Compiled:
         self._one_call_at_a_time = threading.Lock()  # a program writes into buffers of its own
 
     def __call__(self, *args):
-        _refuse_observers([a for a in args if isinstance(a, Value)])
         key = signature(args)
         if key not in self.programs:
             self.trace(*args)
         t, run, kinds = self.programs[key]
         reached = t.reached
-        _refuse_observers(reached)
+        _refuse_observers([*(a for a in args if isinstance(a, Value)), *reached])
         data = [a.data if isinstance(a, Value) else a for a in args]
         params = t.program.grads
         weights = [p.data for p in reached]
