@@ -23,8 +23,9 @@ import re
 
 import numpy as np
 
-from tinygrad_act import backprop, compiler, observe
+from tinygrad_act import compiler
 from tinygrad_act.compiler.codegen import UnsupportedOp
+from tinygrad_act.compiler.runner import watched
 from tinygrad_act.compiler.tracing import signature
 from tinygrad_act.engine import Value
 from tinygrad_act.nn import binary_cross_entropy_with_logits
@@ -50,7 +51,7 @@ def step(model, inputs, targets, loss_fn, optimizer, monitor=None, compiled=None
     (4.0, 2.0, 0.19999999999999996)
     """
     taken = None
-    if compiled is not None and monitor is None and not _graph_watched(optimizer.params):
+    if compiled is not None and monitor is None and watched(optimizer.params) is None:
         compiled.check(model, loss_fn)
         optimizer.zero_grad()  # the compiled call adds into .grad, as backward() does
         taken = compiled(inputs, targets)  # None once the code generator met an op it lacks
@@ -58,15 +59,6 @@ def step(model, inputs, targets, loss_fn, optimizer, monitor=None, compiled=None
         taken = graph_pass(model, inputs, targets, loss_fn, optimizer, monitor)
     optimizer.step()
     return taken
-
-
-def _graph_watched(params):
-    """Whether something on this thread reads the graph as it is built or backpropagated
-    (detect_anomaly(), forward mode), or a gradient hook waits on one of the weights `params`:
-    a compiled call would build no graph for them."""
-    if observe.current("forward") is not None or observe.current("anomaly") is not None:
-        return True
-    return backprop.has_hooks() and any(backprop.has_hook(p) for p in params)
 
 
 def graph_pass(model, inputs, targets, loss_fn, optimizer, monitor=None):

@@ -156,16 +156,24 @@ def _shared(g):
 
 
 def _refuse_observers(params):
-    """Refuse a call that something would watch: forward mode or detect_anomaly() on this thread
-    (they see the graph's nodes as they are made), or a gradient hook on a parameter (the pass
-    calls it). Another thread's watchers, and hooks on other Values, are no business of this call."""
+    why = watched(params)
+    if why is not None:
+        raise RuntimeError(f"compile: {why}")
+
+
+def watched(params):
+    """Why a compiled call over the parameters `params` would miss something that watches the
+    graph, or None: forward mode or detect_anomaly() on this thread (they see the graph's nodes as
+    they are made), or a gradient hook on one of `params` (the pass calls it). Another thread's
+    watchers, and hooks on other Values, are no business of this call."""
     if observe.current("forward") is not None or observe.current("anomaly") is not None:
-        raise RuntimeError(
-            "compile: a compiled call runs no graph, so forward mode and detect_anomaly() cannot "
-            "watch it; call the function itself (uncompiled) while they are on"
+        return (
+            "a compiled call runs no graph, so forward mode and detect_anomaly() cannot watch it; "
+            "call the function itself (uncompiled) while they are on"
         )
     if backprop.has_hooks() and any(backprop.has_hook(p) for p in params):
-        raise RuntimeError(
-            "compile: a Value has a gradient hook (register_hook), which a compiled call would not "
-            "run; remove the hook or call the function uncompiled"
+        return (
+            "a Value has a gradient hook (register_hook), which a compiled call would not run; "
+            "remove the hook or call the function uncompiled"
         )
+    return None
