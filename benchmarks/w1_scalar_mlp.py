@@ -82,19 +82,30 @@ def micrograd_model():
     return MicroMLP(2, [16, 16, 1]), Value
 
 
-def make_step(model, value):
-    """The demo notebook's loss() + zero_grad() + backward(), as one callable."""
+def demo_loss(model, value):
+    """The demo notebook's loss(): the max-margin loss over 100 moons plus L2, one scalar graph."""
     X, y = moons(100)
     rows, labels = X.tolist(), y.tolist()
     params = model.parameters()
 
-    def step():
+    def loss():
         inputs = [list(map(value, row)) for row in rows]
         scores = list(map(model, inputs))
         losses = [(1 + -yi * si).relu() for yi, si in zip(labels, scores, strict=True)]
         data_loss = sum(losses) * (1.0 / len(losses))
         reg_loss = 1e-4 * sum(p * p for p in params)
-        total = data_loss + reg_loss
+        return data_loss + reg_loss
+
+    return loss
+
+
+def make_step(model, value):
+    """The demo notebook's loss() + zero_grad() + backward(), as one callable."""
+    loss = demo_loss(model, value)
+    params = model.parameters()
+
+    def step():
+        total = loss()
         for p in params:
             p.grad = 0.0
         total.backward()
@@ -115,17 +126,8 @@ def make_compiled_step(model, value):
 
     from tinygrad_act import compile
 
-    X, y = moons(100)
-    rows, labels = X.tolist(), y.tolist()
     params = model.parameters()
-
-    def loss_fn():
-        inputs = [list(map(value, row)) for row in rows]
-        scores = list(map(model, inputs))
-        losses = [(1 + -yi * si).relu() for yi, si in zip(labels, scores, strict=True)]
-        return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
-
-    compiled = compile(loss_fn)
+    compiled = compile(demo_loss(model, value))
     start = time.perf_counter()
     compiled.trace()
     TRACE_SECONDS[NAME] = time.perf_counter() - start
